@@ -1,0 +1,20 @@
+//! Domain model of forge-packages: package types, validated names, versions and file names,
+//! content digests, owner visibility and access modes, size limits, and the blob store trait.
+//!
+//! This crate knows nothing about HTTP or SQL; the other crates build on its types.
+
+pub mod access;
+pub mod blob_store;
+pub mod digest;
+pub mod limits;
+pub mod lowercase;
+pub mod package_type;
+pub mod validation;
+
+pub use access::{AccessMode, OwnerKind, Visibility};
+pub use blob_store::{BlobReader, BlobStore, PendingBlob, StorageError, StoredBlob};
+pub use digest::{Digests, MultiHasher};
+pub use limits::{parse_size_limit, Limit};
+pub use lowercase::lower;
+pub use package_type::PackageType;
+pub use validation::{FileName, PackageName, PackageVersion, ValidationError, MAX_FIELD_BYTES};

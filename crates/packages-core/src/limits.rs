@@ -1,0 +1,96 @@
+//! Size and count limits with the reference registry's semantics: `-1` means none, `0` is a
+//! real limit, and sizes may be written for humans (`1 GiB`, `500 MB`).
+
+/// A limit on a size in bytes or on a count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Limit {
+    /// No limit.
+    #[default]
+    None,
+    /// At most this many.
+    AtMost(u64),
+}
+
+impl Limit {
+    /// True when `value` is over the limit.
+    pub fn exceeded_by(self, value: u64) -> bool {
+        match self {
+            Limit::None => false,
+            Limit::AtMost(max) => value > max,
+        }
+    }
+
+    /// Reads a plain integer count; negative means no limit.
+    pub fn from_count(v: i64) -> Self {
+        u64::try_from(v).map_or(Limit::None, Limit::AtMost)
+    }
+}
+
+/// The size text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a size: {0:?} (use -1 for none, or a size such as 1000, 500 MB or 1 GiB)")]
+pub struct BadSize(pub String);
+
+/// Parses a size limit: `-1` (or any negative number) for none, else bytes with an optional
+/// SI (`kB`, `MB`, …, powers of 1000) or IEC (`KiB`, `MiB`, …, powers of 1024) unit.
+pub fn parse_size_limit(text: &str) -> Result<Limit, BadSize> {
+    let t = text.trim();
+    let bad = || BadSize(text.to_owned());
+    if let Some(rest) = t.strip_prefix('-') {
+        return if !rest.is_empty() && rest.trim().bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Limit::None)
+        } else {
+            Err(bad())
+        };
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "m" | "mb" => 1000u64.pow(2),
+        "g" | "gb" => 1000u64.pow(3),
+        "t" | "tb" => 1000u64.pow(4),
+        "p" | "pb" => 1000u64.pow(5),
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        "ti" | "tib" => 1 << 40,
+        "pi" | "pib" => 1 << 50,
+        _ => return Err(bad()),
+    };
+    let bytes = number * multiplier as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(Limit::AtMost(bytes as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size_limit("-1"), Ok(Limit::None));
+        assert_eq!(parse_size_limit("0"), Ok(Limit::AtMost(0)));
+        assert_eq!(parse_size_limit("1000"), Ok(Limit::AtMost(1000)));
+        assert_eq!(parse_size_limit("1 GiB"), Ok(Limit::AtMost(1 << 30)));
+        assert_eq!(parse_size_limit("500 MB"), Ok(Limit::AtMost(500_000_000)));
+        assert_eq!(parse_size_limit("1.5kib"), Ok(Limit::AtMost(1536)));
+        assert!(parse_size_limit("lots").is_err());
+        assert!(parse_size_limit("1 XB").is_err());
+    }
+
+    #[test]
+    fn exceeded() {
+        assert!(!Limit::None.exceeded_by(u64::MAX));
+        assert!(Limit::AtMost(0).exceeded_by(1));
+        assert!(!Limit::AtMost(0).exceeded_by(0));
+        assert_eq!(Limit::from_count(-1), Limit::None);
+        assert_eq!(Limit::from_count(0), Limit::AtMost(0));
+    }
+}
