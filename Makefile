@@ -1,0 +1,30 @@
+# Developer entry points. `make test` is what CI runs (through .ci/run).
+CARGO ?= cargo
+# Extra arguments for `cargo test`, e.g. `make test ARGS="-p forge-e2e sqlite::"`.
+ARGS ?=
+
+.PHONY: run test build lint fmt clean
+
+# Serves on FORGE_LISTEN (default 127.0.0.1:3000) with SQLite in ./data unless
+# FORGE_DATA_DIR / FORGE_DATABASE_URL say otherwise.
+run:
+	$(CARGO) run --release -p forge-server -- serve
+
+# Starts a throwaway PostgreSQL when one is installed so both backends are tested.
+test:
+	scripts/test.sh $(ARGS)
+
+build:
+	$(CARGO) build --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/check-deps.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf data
