@@ -1,1 +1,10 @@
-//! placeholder
+//! The forge-packages server: configuration, wiring of database, blob store and HTTP layer,
+//! the background sweep, and the operations behind the admin command line.
+
+pub mod admin;
+pub mod config;
+pub mod server;
+pub mod sweep;
+
+pub use config::Config;
+pub use server::{start, Running, ServerError};

@@ -1,1 +1,158 @@
-fn main() {}
+//! `forge-server`: the registry server and its admin command line.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use forge_server::{admin, sweep, Config};
+use packages_core::Visibility;
+
+#[derive(Parser)]
+#[command(name = "forge-server", version, about = "A Forgejo-compatible package registry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (configured by FORGE_* environment variables).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administration of users and stored data.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Remove unreferenced content older than the grace period now.
+    Cleanup,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create(CreateUser),
+    /// List users.
+    List,
+    /// Set a user's password.
+    ChangePassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Create a personal access token and print it.
+    GenerateAccessToken {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        token_name: String,
+        /// Comma-separated scopes, e.g. write:package
+        #[arg(long, default_value = "all")]
+        scopes: String,
+    },
+}
+
+#[derive(Args)]
+struct CreateUser {
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    password: String,
+    #[arg(long)]
+    email: String,
+    /// Make the user a site administrator.
+    #[arg(long)]
+    admin: bool,
+    /// public, limited or private
+    #[arg(long, default_value = "public")]
+    visibility: Visibility,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve => {
+            let running = forge_server::server::start_with(config, true)?;
+            running.wait()?;
+            log::info!("stopped");
+        }
+        Command::Migrate => {
+            forge_server::server::open_backends(&config)?;
+            println!("migrations applied");
+        }
+        Command::Admin { command } => match command {
+            AdminCommand::User { command } => run_user(command, &config)?,
+            AdminCommand::Cleanup => {
+                let (db, store) = forge_server::server::open_backends(&config)?;
+                let report = sweep::run_once(&db, &*store, config.blob_grace_period)?;
+                println!("{report:?}");
+            }
+        },
+    }
+    Ok(())
+}
+
+fn run_user(command: UserCommand, config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        UserCommand::Create(c) => {
+            let user = admin::create_user_with_visibility(
+                config,
+                &c.username,
+                &c.password,
+                &c.email,
+                c.admin,
+                c.visibility,
+            )?;
+            println!("created user {} (id {})", user.name, user.id);
+        }
+        UserCommand::List => {
+            println!("{:<8} {:<24} {:<32} {:<6} {:<8}", "ID", "NAME", "EMAIL", "ADMIN", "VISIBILITY");
+            for u in admin::list_users(config)? {
+                println!(
+                    "{:<8} {:<24} {:<32} {:<6} {:<8}",
+                    u.id, u.name, u.email, u.is_admin, u.visibility
+                );
+            }
+        }
+        UserCommand::ChangePassword { username, password } => {
+            admin::change_password(config, &username, &password)?;
+            println!("password changed for {username}");
+        }
+        UserCommand::GenerateAccessToken {
+            username,
+            token_name,
+            scopes,
+        } => {
+            println!("{}", admin::generate_access_token(config, &username, &token_name, &scopes)?);
+        }
+    }
+    Ok(())
+}

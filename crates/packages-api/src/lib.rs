@@ -1,1 +1,33 @@
-//! placeholder
+//! The HTTP layer of forge-packages on actix-web.
+//!
+//! - `/api/packages/{owner}/{type}/…`: the package registry, one module per format
+//!   ([`generic`] today), entered through [`registry::dispatch`];
+//! - `/api/v1/…`: the Gitea-compatible management API ([`v1`]);
+//! - `/api/healthz`: liveness with a database check.
+//!
+//! Errors are [`error::ApiError`], mapped to HTTP in one place.
+
+pub mod access;
+pub mod auth;
+pub mod blocking;
+pub mod error;
+pub mod generic;
+pub mod health;
+pub mod registry;
+pub mod serve;
+pub mod state;
+pub mod upload;
+pub mod v1;
+
+pub use error::{ApiError, JsonError};
+pub use state::{AppState, Limits, Settings};
+
+use actix_web::web;
+
+/// Registers every route of the service.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/healthz", web::get().to(health::healthz))
+        .configure(v1::configure)
+        .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)))
+        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NoRoute) }));
+}

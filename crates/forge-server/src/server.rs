@@ -1,0 +1,164 @@
+//! Starting and stopping the HTTP server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+use packages_api::{AppState, Settings};
+use packages_db::Database;
+use packages_storage::LocalBlobStore;
+
+use crate::config::Config;
+use crate::sweep::Sweeper;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("database: {0}")]
+    Database(#[from] packages_db::DbError),
+    #[error("storage: {0}")]
+    Storage(#[from] packages_core::StorageError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("the server thread stopped before it started serving")]
+    ThreadDied,
+}
+
+fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+/// Opens the database (running migrations) and the blob store.
+pub fn open_backends(config: &Config) -> Result<(Database, Arc<LocalBlobStore>), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(io_context(format!(
+        "cannot create data directory {}",
+        config.data_dir.display()
+    )))?;
+    let db = Database::connect(&config.effective_database_url(), config.db_pool_size)?;
+    db.run_migrations()?;
+    let store = Arc::new(LocalBlobStore::open(config.packages_dir())?);
+    Ok((db, store))
+}
+
+/// A running server. Dropping it leaves the server running; call [`Running::stop`].
+pub struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+    sweeper: Option<Sweeper>,
+}
+
+impl Running {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops gracefully: in-flight requests finish (or are cut after the shutdown timeout,
+    /// which discards their partial uploads).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    /// Blocks until the server stops (on SIGTERM or SIGINT when signals are handled).
+    pub fn wait(mut self) -> std::io::Result<()> {
+        let result = match self.thread.take() {
+            Some(t) => t.join().unwrap_or(Ok(())),
+            None => Ok(()),
+        };
+        if let Some(s) = self.sweeper.take() {
+            s.stop();
+        }
+        result
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // `stop` returns a future that completes once the server is down; the server's
+            // own system thread drives it.
+            let handle = self.handle.clone();
+            let stopper = std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(handle.stop(true));
+            });
+            let _ = stopper.join();
+            let _ = thread.join();
+        }
+        if let Some(s) = self.sweeper.take() {
+            s.stop();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts the server on background threads; signals are left to the caller.
+pub fn start(config: Config) -> Result<Running, ServerError> {
+    start_with(config, false)
+}
+
+/// Starts the server; with `handle_signals`, SIGTERM and SIGINT stop it gracefully.
+pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, ServerError> {
+    let (db, store) = open_backends(&config)?;
+    let settings = Settings {
+        limits: config.limits,
+        require_signin_view: config.require_signin_view,
+        bcrypt_cost: config.bcrypt_cost,
+    };
+    let state = web::Data::new(AppState::new(db.clone(), store.clone(), settings));
+    let listener =
+        TcpListener::bind(&config.listen).map_err(io_context(format!("cannot listen on {}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io_context("cannot read the listening address"))?;
+    let workers = config.workers;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("forge-http".to_owned())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let mut server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                        .configure(packages_api::configure)
+                })
+                .workers(workers)
+                .shutdown_timeout(30)
+                // Small responses would otherwise wait for delayed ACKs (Nagle).
+                .on_connect(|conn, _| {
+                    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                        let _ = tcp.set_nodelay(true);
+                    }
+                })
+                .listen(listener)?;
+                if !handle_signals {
+                    server = server.disable_signals();
+                }
+                let server = server.run();
+                let _ = ready_tx.send(server.handle());
+                server.await
+            })
+        })
+        .map_err(io_context("cannot start the server thread"))?;
+    let handle = ready_rx.recv().map_err(|_| ServerError::ThreadDied)?;
+    let sweeper = Sweeper::start(db, store, config.blob_grace_period, config.cleanup_interval);
+    log::info!("listening on http://{addr}");
+    Ok(Running {
+        addr,
+        handle,
+        thread: Some(thread),
+        sweeper: Some(sweeper),
+    })
+}

@@ -1,0 +1,105 @@
+//! Whose packages, and may the doer touch them: owner resolution and the access check.
+
+use forge_auth::{Membership, OwnerInfo, PackageAccessDenied};
+use packages_core::{lower, AccessMode, OwnerKind};
+use packages_db::User;
+
+use crate::auth::AuthContext;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// An owner together with what the doer may do with its packages.
+#[derive(Debug, Clone)]
+pub struct OwnerAccess {
+    pub owner: User,
+    pub mode: AccessMode,
+}
+
+/// Finds the owner named in a URL (case-insensitive). Blocking.
+pub fn resolve_owner(state: &AppState, auth: &AuthContext, name: &str) -> ApiResult<User> {
+    if let Some(doer) = &auth.doer {
+        if doer.lower_name == lower(name) {
+            return Ok(doer.clone());
+        }
+    }
+    state
+        .db
+        .user_by_name(name)?
+        .ok_or(ApiError::NotFound("owner does not exist"))
+}
+
+/// Computes the doer's access mode on `owner`. Blocking (reads team memberships).
+pub fn access_mode(state: &AppState, auth: &AuthContext, owner: &User) -> ApiResult<AccessMode> {
+    let doer = auth.doer_facts();
+    let membership = match (&auth.doer, owner.kind) {
+        (Some(d), OwnerKind::Organization) => {
+            let m = state.db.membership(owner.id, d.id)?;
+            Membership {
+                is_member: m.is_member,
+                is_owner: m.is_owner,
+                team_mode: m.max_team_authorize,
+                packages_unit_mode: m.max_packages_unit,
+            }
+        }
+        _ => Membership::default(),
+    };
+    Ok(forge_auth::owner_access_mode(
+        doer.as_ref(),
+        &owner_info(owner),
+        &membership,
+        state.settings.require_signin_view,
+    ))
+}
+
+/// The permission-relevant facts of an owner.
+pub fn owner_info(owner: &User) -> OwnerInfo {
+    OwnerInfo {
+        id: owner.id,
+        kind: owner.kind,
+        visibility: owner.visibility,
+    }
+}
+
+/// Resolves the owner and checks the doer has `required` access to its packages, with the
+/// registry's precedence: unknown owner (404) before refusal (401/403). Blocking.
+pub fn authorize_owner(
+    state: &AppState,
+    auth: &AuthContext,
+    owner_name: &str,
+    required: AccessMode,
+) -> ApiResult<OwnerAccess> {
+    let owner = resolve_owner(state, auth, owner_name)?;
+    let mode = access_mode(state, auth, &owner)?;
+    check(auth, &owner, mode, AccessMode::Read)?;
+    if required > AccessMode::Read {
+        check(auth, &owner, mode, required)?;
+    }
+    Ok(OwnerAccess { owner, mode })
+}
+
+fn check(auth: &AuthContext, owner: &User, mode: AccessMode, required: AccessMode) -> ApiResult<()> {
+    let doer = auth.doer_facts();
+    forge_auth::check_package_access(
+        required,
+        mode,
+        doer.as_ref(),
+        auth.scopes.as_ref(),
+        owner.visibility,
+    )
+    .map_err(denial_error)
+}
+
+/// The registry's answer to each kind of refusal.
+pub fn denial_error(denied: PackageAccessDenied) -> ApiError {
+    match denied {
+        PackageAccessDenied::ScopeMissing => {
+            ApiError::Unauthorized("the token does not have the package scope this needs")
+        }
+        PackageAccessDenied::PublicOnlyPrivateOwner => {
+            ApiError::Forbidden("the token is limited to public packages")
+        }
+        PackageAccessDenied::NotAllowed => {
+            ApiError::Unauthorized("not allowed to access these packages")
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Who is asking: turns the `Authorization` header into a doer, once per request.
+//!
+//! Order follows the reference registry: the token candidate (a header token, or the Basic
+//! password — or the Basic user name when the password is empty or `x-oauth-basic`) is
+//! tried as a personal access token first, then a Basic user name and password are tried as
+//! a password sign-in. Credentials that are present but match nothing are a 401.
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use forge_auth::{Credentials, TokenScopes};
+use packages_core::OwnerKind;
+use packages_db::User;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Seconds between two writes of a token's last-use time; avoids a write per request.
+const TOKEN_TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// How the doer proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Anonymous,
+    Token,
+    Password,
+}
+
+/// The outcome of authentication for one request.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    /// The signed-in user, if any.
+    pub doer: Option<User>,
+    /// The token's scopes when a scoped token was used.
+    pub scopes: Option<TokenScopes>,
+    pub method: AuthMethod,
+}
+
+impl AuthContext {
+    /// Nobody signed in.
+    pub fn anonymous() -> Self {
+        AuthContext {
+            doer: None,
+            scopes: None,
+            method: AuthMethod::Anonymous,
+        }
+    }
+
+    /// The doer as the permission rules see it.
+    pub fn doer_facts(&self) -> Option<forge_auth::Doer> {
+        self.doer.as_ref().map(doer_facts)
+    }
+}
+
+/// The permission-relevant facts of a user.
+pub fn doer_facts(user: &User) -> forge_auth::Doer {
+    forge_auth::Doer {
+        id: user.id,
+        is_admin: user.is_admin,
+        is_active: user.is_active,
+        prohibit_login: user.prohibit_login,
+        is_restricted: user.is_restricted,
+    }
+}
+
+/// Reads the credentials of a request without touching the database.
+pub fn credentials_of(req: &HttpRequest) -> ApiResult<Option<Credentials>> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::BadCredentials)?;
+    forge_auth::parse_authorization(value).map_err(|_| ApiError::BadCredentials)
+}
+
+/// Resolves credentials to a doer. Blocking: runs database look-ups and possibly bcrypt.
+pub fn authenticate(state: &AppState, credentials: Option<Credentials>) -> ApiResult<AuthContext> {
+    let Some(credentials) = credentials else {
+        return Ok(AuthContext::anonymous());
+    };
+    if let Some(candidate) = credentials.token_candidate() {
+        if let Some(ctx) = authenticate_token(state, candidate.expose())? {
+            return Ok(ctx);
+        }
+    }
+    if let Some((username, password)) = credentials.password_login() {
+        return authenticate_password(state, username, password.expose());
+    }
+    Err(ApiError::BadCredentials)
+}
+
+fn authenticate_token(state: &AppState, token: &str) -> ApiResult<Option<AuthContext>> {
+    if !forge_auth::looks_like_token(token) {
+        return Ok(None);
+    }
+    let hash = forge_auth::hash_token(token);
+    let Some((stored, user)) = state.db.token_with_user(&hash)? else {
+        return Ok(None);
+    };
+    let scopes = TokenScopes::parse(&stored.scope).map_err(|_| {
+        ApiError::Forbidden("the token's scope cannot be read; create a new token")
+    })?;
+    let now = unix_now();
+    if now - stored.updated_unix >= TOKEN_TOUCH_INTERVAL_SECS {
+        // Last-use bookkeeping must never fail a request.
+        if let Err(e) = state.db.touch_token(stored.id) {
+            log::warn!("could not record token use: {e}");
+        }
+    }
+    Ok(Some(AuthContext {
+        doer: Some(user),
+        scopes: Some(scopes),
+        method: AuthMethod::Token,
+    }))
+}
+
+/// Signs a user in with a password; also used by routes that insist on a password.
+pub fn authenticate_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> ApiResult<AuthContext> {
+    let cost = state.settings.bcrypt_cost;
+    let user = state
+        .db
+        .user_by_name(username)?
+        .filter(|u| u.kind == OwnerKind::User);
+    let Some(user) = user else {
+        // Same cost as a real check so response times do not reveal which names exist.
+        forge_auth::dummy_verify(password, cost);
+        return Err(ApiError::BadCredentials);
+    };
+    let Some(stored_hash) = user.password_hash.as_deref() else {
+        forge_auth::dummy_verify(password, cost);
+        return Err(ApiError::BadCredentials);
+    };
+    let cache = &state.password_cache;
+    let verified = cache.is_verified(&user.lower_name, password, stored_hash)
+        || (forge_auth::verify_password(password, stored_hash) && {
+            cache.remember(&user.lower_name, password, stored_hash);
+            true
+        });
+    if !verified {
+        return Err(ApiError::BadCredentials);
+    }
+    Ok(AuthContext {
+        doer: Some(user),
+        scopes: None,
+        method: AuthMethod::Password,
+    })
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

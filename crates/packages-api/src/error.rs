@@ -1,0 +1,191 @@
+//! The one error type of the HTTP layer and its mapping to status codes.
+//!
+//! Registry routes answer with short plain-text messages (the texts clients of the reference
+//! registry match on are kept verbatim); `/api/v1` routes answer with `{"message": …}`. The
+//! status of every error is decided here and nowhere else. Internal details are logged once
+//! and never sent to the client.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use packages_core::ValidationError;
+use packages_db::DbError;
+
+/// Realm sent with every 401 so clients know to retry with Basic credentials.
+pub const AUTH_REALM: &str = "Basic realm=\"Gitea Package API\"";
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Credentials were sent but are not valid.
+    #[error("invalid credentials")]
+    BadCredentials,
+    /// The doer (or nobody) may not do this; signing in may help.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Refused whoever asks (scope limits, limits of the registry).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A named thing does not exist (`package does not exist`, …).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The path matches no route.
+    #[error("404 page not found")]
+    NoRoute,
+    /// The path matches a route that does not take this method.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static [Method]),
+    /// A name, version or file name broke the rules.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The request is malformed in another way.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The thing to create exists already.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The request body is larger than the server takes for this route.
+    #[error("{0}")]
+    PayloadTooLarge(&'static str),
+    /// The client went away or sent less than it announced.
+    #[error("request body incomplete")]
+    IncompleteBody,
+    /// The database or storage cannot serve now; retrying later may work.
+    #[error("service temporarily unavailable")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the detail is only logged.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Wraps an unexpected failure.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// The message shown to the client.
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+
+    fn log(&self) {
+        match self {
+            ApiError::Internal(detail) => log::error!("internal error: {detail}"),
+            ApiError::Unavailable(detail) => log::warn!("unavailable: {detail}"),
+            _ => {}
+        }
+    }
+
+    fn decorate(&self, builder: &mut actix_web::HttpResponseBuilder) {
+        match self {
+            ApiError::BadCredentials | ApiError::Unauthorized(_) => {
+                builder.insert_header((header::WWW_AUTHENTICATE, AUTH_REALM));
+            }
+            ApiError::MethodNotAllowed(methods) => {
+                let allow = methods
+                    .iter()
+                    .map(Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    builder.insert_header((header::ALLOW, v));
+                }
+            }
+            ApiError::Unavailable(_) => {
+                builder.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+    }
+
+    /// The JSON rendering used by the `/api/v1` routes.
+    pub fn json_response(&self) -> HttpResponse {
+        self.log();
+        let mut builder = HttpResponse::build(self.status_code());
+        self.decorate(&mut builder);
+        builder.json(serde_json::json!({ "message": self.public_message() }))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadCredentials | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Validation(_) | ApiError::BadRequest(_) | ApiError::IncompleteBody => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let mut builder = HttpResponse::build(self.status_code());
+        self.decorate(&mut builder);
+        if matches!(self, ApiError::MethodNotAllowed(_)) {
+            return builder.finish();
+        }
+        builder
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .body(self.public_message())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => ApiError::NotFound("not found"),
+            DbError::FileExists => ApiError::Conflict("package file already exists"),
+            DbError::CountLimit => ApiError::Forbidden("maximum allowed package count exceeded"),
+            DbError::SizeLimit => {
+                ApiError::Forbidden("maximum allowed package storage quota exceeded")
+            }
+            DbError::PoolTimeout | DbError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<packages_core::StorageError> for ApiError {
+    fn from(e: packages_core::StorageError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// An [`ApiError`] rendered as JSON, for the `/api/v1` routes.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct JsonError(#[from] pub ApiError);
+
+impl From<DbError> for JsonError {
+    fn from(e: DbError) -> Self {
+        JsonError(e.into())
+    }
+}
+
+impl ResponseError for JsonError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.json_response()
+    }
+}
+
+/// Result of a registry handler.
+pub type ApiResult<T> = Result<T, ApiError>;

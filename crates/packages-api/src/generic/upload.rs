@@ -1,0 +1,78 @@
+//! `PUT` of a generic file.
+//!
+//! Everything that can refuse the upload without its body is decided before the body is
+//! read: credentials, owner, permission, validation, the size limit against
+//! `Content-Length`, and an existing file of the same name. The body then streams into the
+//! blob store while it is hashed; rows are written only once the content is complete.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use packages_core::validation::validate_upload;
+use packages_core::{AccessMode, PackageType};
+
+use super::Target;
+use crate::access::authorize_owner;
+use crate::auth::{authenticate, credentials_of};
+use crate::blocking;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::upload::{limit_errors, receive_body, store_upload, UploadPlan};
+
+/// Uploads one file into a (possibly new) package version.
+pub async fn upload(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    target: Target,
+    file_name: String,
+) -> ApiResult<HttpResponse> {
+    let credentials = credentials_of(&req)?;
+    let announced = content_length(&req)?;
+    let app = state.clone().into_inner();
+    let plan = blocking::run(move || {
+        let auth = authenticate(&app, credentials)?;
+        let access = authorize_owner(&app, &auth, &target.owner, AccessMode::Write)?;
+        let doer = auth
+            .doer
+            .ok_or(ApiError::Unauthorized("sign in to upload packages"))?;
+        let (name, version, file) = validate_upload(&target.name, &target.version, &file_name)?;
+        let plan = UploadPlan {
+            owner_id: access.owner.id,
+            creator_id: doer.id,
+            exempt_from_limits: doer.is_admin,
+            package_type: PackageType::Generic,
+            name: name.into_inner(),
+            version: version.into_inner(),
+            file_name: file.into_inner(),
+        };
+        limit_errors::check_before_body(&app, &plan, announced)?;
+        if app.db.file_exists(
+            plan.owner_id,
+            plan.package_type,
+            &packages_core::lower(&plan.name),
+            &packages_core::lower(&plan.version),
+            &packages_core::lower(&plan.file_name),
+        )? {
+            return Err(ApiError::Conflict("package file already exists"));
+        }
+        Ok(plan)
+    })
+    .await?;
+    let max_size = limit_errors::max_file_size(&state, &plan);
+    let ingested = receive_body(&state, payload.map(|c| c.map_err(|e| e.to_string())), max_size).await?;
+    store_upload(state.into_inner(), plan, ingested).await?;
+    Ok(HttpResponse::Created().finish())
+}
+
+fn content_length(req: &HttpRequest) -> ApiResult<Option<u64>> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::BadRequest("invalid Content-Length".to_owned()))
+        })
+        .transpose()
+}

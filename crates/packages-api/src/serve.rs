@@ -1,0 +1,346 @@
+//! Serving stored content: conditional requests, byte ranges and streaming from the blob
+//! store, shared by every package format.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::pin::Pin;
+use std::str::FromStr;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::{self, HeaderMap, HttpDate};
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::HttpResponse;
+use futures_util::Stream;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::sync::mpsc;
+
+/// Bytes read from disk per chunk; large enough to keep system calls few, small enough that
+/// the read-ahead below stays around a megabyte per download.
+const CHUNK: usize = 256 * 1024;
+/// Chunks read ahead of the socket.
+const READ_AHEAD: usize = 4;
+
+/// Characters kept as they are in `filename*=` (those of a URL path segment).
+const FILENAME_STAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b':')
+    .remove(b'=')
+    .remove(b'@');
+
+/// What is being served.
+#[derive(Debug, Clone)]
+pub struct Content<'a> {
+    /// File name offered to the client (the stored casing).
+    pub file_name: &'a str,
+    pub size: u64,
+    /// SHA-256 of the content; the strong entity tag is derived from it.
+    pub sha256: &'a str,
+    /// When the file was stored, in Unix seconds.
+    pub modified_unix: i64,
+}
+
+impl Content<'_> {
+    /// The strong entity tag, quoted.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.sha256)
+    }
+
+    fn modified(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.modified_unix.max(0) as u64)
+    }
+}
+
+/// How to answer a download request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Full,
+    /// Bytes `start..=end`.
+    Partial {
+        start: u64,
+        end: u64,
+    },
+    NotModified,
+    PreconditionFailed,
+    Unsatisfiable,
+}
+
+/// Decides the answer from the request's conditional and range headers (RFC 9110 §13.2.2).
+pub fn plan(headers: &HeaderMap, content: &Content<'_>) -> Plan {
+    let etag = content.etag();
+    let modified = content.modified();
+    if let Some(v) = header_str(headers, header::IF_MATCH) {
+        if !etag_list_matches(v, &etag) {
+            return Plan::PreconditionFailed;
+        }
+    } else if let Some(date) = header_date(headers, header::IF_UNMODIFIED_SINCE) {
+        if modified > date {
+            return Plan::PreconditionFailed;
+        }
+    }
+    if let Some(v) = header_str(headers, header::IF_NONE_MATCH) {
+        if etag_list_matches(v, &etag) {
+            return Plan::NotModified;
+        }
+    } else if let Some(date) = header_date(headers, header::IF_MODIFIED_SINCE) {
+        if modified <= date {
+            return Plan::NotModified;
+        }
+    }
+    let Some(range) = header_str(headers, header::RANGE) else {
+        return Plan::Full;
+    };
+    if let Some(if_range) = header_str(headers, header::IF_RANGE) {
+        let still_current = if if_range.trim_start().starts_with('"') {
+            if_range.trim() == etag
+        } else {
+            HttpDate::from_str(if_range).is_ok_and(|d| SystemTime::from(d) == modified)
+        };
+        if !still_current {
+            return Plan::Full;
+        }
+    }
+    parse_range(range, content.size)
+}
+
+/// Parses a single `bytes=` range. Anything this server does not serve as a range (several
+/// ranges, other units, bad syntax) is answered with the whole content, as RFC 9110 allows.
+fn parse_range(value: &str, size: u64) -> Plan {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Plan::Full;
+    };
+    if spec.contains(',') {
+        return Plan::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Plan::Full;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        // Suffix range: the last N bytes.
+        let Ok(n) = last.parse::<u64>() else {
+            return Plan::Full;
+        };
+        if n == 0 || size == 0 {
+            return Plan::Unsatisfiable;
+        }
+        let n = n.min(size);
+        return Plan::Partial {
+            start: size - n,
+            end: size - 1,
+        };
+    }
+    let Ok(start) = first.parse::<u64>() else {
+        return Plan::Full;
+    };
+    let end = if last.is_empty() {
+        u64::MAX
+    } else {
+        match last.parse::<u64>() {
+            Ok(e) if e >= start => e,
+            _ => return Plan::Full,
+        }
+    };
+    if start >= size {
+        return Plan::Unsatisfiable;
+    }
+    Plan::Partial {
+        start,
+        end: end.min(size - 1),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn header_date(headers: &HeaderMap, name: header::HeaderName) -> Option<SystemTime> {
+    header_str(headers, name)
+        .and_then(|v| HttpDate::from_str(v).ok())
+        .map(SystemTime::from)
+}
+
+fn etag_list_matches(list: &str, etag: &str) -> bool {
+    let bare = etag.trim_matches('"');
+    list.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate).trim_matches('"') == bare
+    })
+}
+
+/// `Content-Disposition: attachment` with both the quoted and the RFC 8187 form of the name.
+pub fn content_disposition(file_name: &str) -> String {
+    let quoted = file_name.replace('\\', "\\\\").replace('"', "\\\"");
+    let encoded = utf8_percent_encode(file_name, FILENAME_STAR);
+    format!("attachment; filename=\"{quoted}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Builds the response for `plan`. `file` is read only when a body is sent; `head` answers
+/// with the headers alone.
+pub fn respond(plan: Plan, content: &Content<'_>, file: File, head: bool) -> HttpResponse {
+    let status = match plan {
+        Plan::Full => StatusCode::OK,
+        Plan::Partial { .. } => StatusCode::PARTIAL_CONTENT,
+        Plan::NotModified => StatusCode::NOT_MODIFIED,
+        Plan::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        Plan::Unsatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+    };
+    let mut builder = HttpResponse::build(status);
+    builder
+        .insert_header((header::ETAG, content.etag()))
+        .insert_header((header::LAST_MODIFIED, HttpDate::from(content.modified())))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header(("X-Checksum-Sha256", content.sha256))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"));
+    let (start, len) = match plan {
+        Plan::Full => (0, content.size),
+        Plan::Partial { start, end } => {
+            builder.insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{end}/{}", content.size),
+            ));
+            (start, end - start + 1)
+        }
+        Plan::NotModified | Plan::PreconditionFailed => return builder.finish(),
+        Plan::Unsatisfiable => {
+            builder.insert_header((header::CONTENT_RANGE, format!("bytes */{}", content.size)));
+            return builder.finish();
+        }
+    };
+    builder
+        .content_type("application/octet-stream")
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(content.file_name)))
+        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "Content-Disposition"));
+    if head || len == 0 {
+        return builder.body(SizedStream::new(len, futures_util::stream::empty::<Result<Bytes, std::io::Error>>()));
+    }
+    builder.body(SizedStream::new(len, FileStream::start(file, start, len)))
+}
+
+/// Streams part of a file, read on a blocking thread a few chunks ahead of the socket. When
+/// the client goes away the receiver is dropped and the reader stops.
+pub struct FileStream {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+}
+
+impl FileStream {
+    /// Starts reading `len` bytes of `file` from `start`.
+    pub fn start(mut file: File, start: u64, len: u64) -> Self {
+        let (tx, rx) = mpsc::channel(READ_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = file.seek(SeekFrom::Start(start)) {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            let mut remaining = len;
+            while remaining > 0 {
+                let want = remaining.min(CHUNK as u64) as usize;
+                let mut buf = vec![0u8; want];
+                let chunk = match file.read_exact(&mut buf) {
+                    Ok(()) => Ok(Bytes::from(buf)),
+                    Err(e) => Err(e),
+                };
+                let failed = chunk.is_err();
+                if tx.blocking_send(chunk).is_err() || failed {
+                    return;
+                }
+                remaining -= want as u64;
+            }
+        });
+        FileStream { rx }
+    }
+}
+
+impl Stream for FileStream {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn content() -> Content<'static> {
+        Content {
+            file_name: "a b(1).bin",
+            size: 3,
+            sha256: "abc",
+            modified_unix: 1_700_000_000,
+        }
+    }
+
+    fn plan_with(pairs: &[(HeaderName, &str)]) -> Plan {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        plan(&h, &content())
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(plan_with(&[]), Plan::Full);
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=1-1")]), Plan::Partial { start: 1, end: 1 });
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=1-")]), Plan::Partial { start: 1, end: 2 });
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=-2")]), Plan::Partial { start: 1, end: 2 });
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=-9")]), Plan::Partial { start: 0, end: 2 });
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=0-99")]), Plan::Partial { start: 0, end: 2 });
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=5-")]), Plan::Unsatisfiable);
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=-0")]), Plan::Unsatisfiable);
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=0-0,2-2")]), Plan::Full);
+        assert_eq!(plan_with(&[(header::RANGE, "items=0-1")]), Plan::Full);
+        assert_eq!(plan_with(&[(header::RANGE, "bytes=2-1")]), Plan::Full);
+    }
+
+    #[test]
+    fn conditionals() {
+        let date = HttpDate::from(content().modified()).to_string();
+        assert_eq!(plan_with(&[(header::IF_NONE_MATCH, "\"abc\"")]), Plan::NotModified);
+        assert_eq!(plan_with(&[(header::IF_NONE_MATCH, "W/\"abc\", \"x\"")]), Plan::NotModified);
+        assert_eq!(plan_with(&[(header::IF_NONE_MATCH, "\"x\"")]), Plan::Full);
+        assert_eq!(plan_with(&[(header::IF_MODIFIED_SINCE, date.as_str())]), Plan::NotModified);
+        // If-None-Match wins over If-Modified-Since.
+        assert_eq!(
+            plan_with(&[(header::IF_NONE_MATCH, "\"x\""), (header::IF_MODIFIED_SINCE, date.as_str())]),
+            Plan::Full
+        );
+        assert_eq!(plan_with(&[(header::IF_MATCH, "\"x\"")]), Plan::PreconditionFailed);
+        assert_eq!(plan_with(&[(header::IF_MATCH, "*")]), Plan::Full);
+        assert_eq!(
+            plan_with(&[(header::IF_UNMODIFIED_SINCE, "Thu, 01 Jan 1970 00:00:00 GMT")]),
+            Plan::PreconditionFailed
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=1-1"), (header::IF_RANGE, "\"old\"")]),
+            Plan::Full
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=1-1"), (header::IF_RANGE, "\"abc\"")]),
+            Plan::Partial { start: 1, end: 1 }
+        );
+    }
+
+    #[test]
+    fn disposition() {
+        assert_eq!(
+            content_disposition("a b(1).bin"),
+            "attachment; filename=\"a b(1).bin\"; filename*=UTF-8''a%20b%281%29.bin"
+        );
+        assert_eq!(
+            content_disposition("x;[y]!~$&+:=@"),
+            "attachment; filename=\"x;[y]!~$&+:=@\"; filename*=UTF-8''x%3B%5By%5D%21~$&+:=@"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! State shared by every request: the database, the blob store and the settings.
+
+use std::sync::Arc;
+
+use forge_auth::VerifiedPasswordCache;
+use packages_core::{BlobStore, Limit};
+use packages_db::Database;
+
+/// Package limits with the reference registry's semantics; site admins are exempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest single generic file.
+    pub size_generic: Limit,
+    /// Largest total size of an owner's files.
+    pub total_owner_size: Limit,
+    /// Most versions an owner may have.
+    pub total_owner_count: Limit,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Anonymous requests may not read anything.
+    pub require_signin_view: bool,
+    /// bcrypt cost for passwords set through the API.
+    pub bcrypt_cost: u32,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub store: Arc<dyn BlobStore>,
+    pub settings: Arc<Settings>,
+    pub password_cache: Arc<VerifiedPasswordCache>,
+}
+
+impl AppState {
+    /// Bundles the parts.
+    pub fn new(db: Database, store: Arc<dyn BlobStore>, settings: Settings) -> Self {
+        AppState {
+            db,
+            store,
+            settings: Arc::new(settings),
+            password_cache: Arc::new(VerifiedPasswordCache::default()),
+        }
+    }
+}

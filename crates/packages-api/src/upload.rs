@@ -1,0 +1,174 @@
+//! The format-independent part of an upload: limits, streaming the body into the blob store
+//! and recording the file, with nothing left behind when any step fails.
+
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
+use packages_core::{BlobStore, Limit, PackageType};
+use packages_db::{Database, NewUpload, UploadLimits};
+use packages_storage::ingest::{start_ingest, IngestError, IngestOptions, Ingested};
+
+use crate::blocking;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::web::Bytes;
+
+/// What an upload will create, decided before its body is read.
+#[derive(Debug, Clone)]
+pub struct UploadPlan {
+    pub owner_id: i64,
+    pub creator_id: i64,
+    /// Site admins are not held to the package limits.
+    pub exempt_from_limits: bool,
+    pub package_type: PackageType,
+    pub name: String,
+    pub version: String,
+    pub file_name: String,
+}
+
+/// The limit checks and their messages.
+pub mod limit_errors {
+    use super::*;
+
+    pub const TYPE_SIZE: &str = "maximum allowed package type size exceeded";
+    pub const OWNER_SIZE: &str = "maximum allowed package storage quota exceeded";
+
+    /// The largest body this upload may have, if any.
+    pub fn max_file_size(state: &AppState, plan: &UploadPlan) -> Option<u64> {
+        match (plan.exempt_from_limits, state.settings.limits.size_generic) {
+            (false, Limit::AtMost(max)) => Some(max),
+            _ => None,
+        }
+    }
+
+    /// Refuses an upload whose announced size already breaks a limit. Blocking.
+    pub fn check_before_body(
+        state: &AppState,
+        plan: &UploadPlan,
+        announced: Option<u64>,
+    ) -> ApiResult<()> {
+        if plan.exempt_from_limits {
+            return Ok(());
+        }
+        let Some(size) = announced else {
+            return Ok(());
+        };
+        let limits = state.settings.limits;
+        if limits.size_generic.exceeded_by(size) {
+            return Err(ApiError::Forbidden(TYPE_SIZE));
+        }
+        if let Limit::AtMost(_) = limits.total_owner_size {
+            let (_, used) = state.db.owner_usage(plan.owner_id)?;
+            if limits.total_owner_size.exceeded_by(used.saturating_add(size)) {
+                return Err(ApiError::Forbidden(OWNER_SIZE));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Streams a request body into a pending blob while hashing it. The body is refused as soon
+/// as it grows past `max_size`. If the stream fails or ends early the pending blob is
+/// discarded by the ingest worker.
+pub async fn receive_body<S>(
+    state: &AppState,
+    mut body: S,
+    max_size: Option<u64>,
+) -> ApiResult<Ingested>
+where
+    S: Stream<Item = Result<Bytes, String>> + Unpin,
+{
+    let (mut sender, worker) = start_ingest(
+        state.store.clone(),
+        IngestOptions {
+            max_size,
+            ..IngestOptions::default()
+        },
+    );
+    let mut body_error = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(bytes) => {
+                if sender.send(bytes).await.is_err() {
+                    // The worker stopped; its result says why.
+                    break;
+                }
+            }
+            Err(e) => {
+                body_error = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = body_error {
+        drop(sender);
+        let _ = worker.await;
+        log::info!("upload aborted: {e}");
+        return Err(ApiError::IncompleteBody);
+    }
+    sender.finish().await;
+    match worker.await {
+        Ok(Ok(ingested)) => Ok(ingested),
+        Ok(Err(IngestError::TooLarge)) => Err(ApiError::Forbidden(limit_errors::TYPE_SIZE)),
+        Ok(Err(IngestError::Aborted)) => Err(ApiError::IncompleteBody),
+        Ok(Err(IngestError::Storage(e))) => Err(e.into()),
+        Err(join) => Err(ApiError::internal(join)),
+    }
+}
+
+/// Makes the content durable, then records the file. If recording fails, content this
+/// upload added is removed again (unless another upload came to reference it meanwhile).
+pub async fn store_upload(
+    state: Arc<AppState>,
+    plan: UploadPlan,
+    ingested: Ingested,
+) -> ApiResult<()> {
+    blocking::run(move || {
+        let Ingested { pending, digests } = ingested;
+        let sha256 = digests.sha256.clone();
+        let stored = state.store.persist(pending, &sha256)?;
+        let was_present = stored.was_present();
+        let limits = state.settings.limits;
+        let upload = NewUpload {
+            owner_id: plan.owner_id,
+            creator_id: plan.creator_id,
+            ptype: plan.package_type,
+            name: plan.name,
+            version: plan.version,
+            file_name: plan.file_name,
+            digests,
+            limits: UploadLimits {
+                total_owner_count: limits.total_owner_count,
+                total_owner_size: limits.total_owner_size,
+                exempt: plan.exempt_from_limits,
+            },
+        };
+        match state.db.add_file(&upload) {
+            Ok(_) => {
+                stored.confirm()?;
+                Ok(())
+            }
+            Err(e) => {
+                drop(stored);
+                if !was_present {
+                    discard_content(&*state.store, &state.db, &sha256);
+                }
+                Err(e.into())
+            }
+        }
+    })
+    .await
+}
+
+/// Removes content that no row refers to, asking the database again once the content is out
+/// of reach so a concurrent upload of the same bytes keeps it.
+fn discard_content(store: &dyn BlobStore, db: &Database, sha256: &str) {
+    let mut referenced = || {
+        db.blob_by_sha256(sha256)
+            .map(|b| b.is_some())
+            .map_err(|e| packages_core::StorageError::Io(std::io::Error::other(e.to_string())))
+    };
+    if let Err(e) = store.remove(sha256, &mut referenced) {
+        log::warn!("could not remove content {sha256} of a failed upload: {e}");
+    }
+}

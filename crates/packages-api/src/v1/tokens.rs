@@ -1,0 +1,161 @@
+//! Personal access tokens: `/api/v1/users/{username}/tokens`.
+//!
+//! Creating, listing and deleting tokens needs the user's password (Basic auth), as in the
+//! reference API: a token cannot mint or remove tokens. A site admin may manage anyone's.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::{Credentials, TokenScopes};
+use packages_db::{AccessToken, NewAccessToken, User};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{authenticate_password, credentials_of};
+use crate::blocking;
+use crate::error::{ApiError, JsonError};
+use crate::state::AppState;
+
+/// Body of a token creation request.
+#[derive(Debug, Deserialize)]
+pub struct CreateToken {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A token as the API shows it; `sha1` carries the secret only in the creation response.
+#[derive(Debug, Serialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub sha1: String,
+    pub token_last_eight: String,
+    pub scopes: Vec<String>,
+}
+
+impl TokenView {
+    fn from_row(t: &AccessToken, secret: String) -> Self {
+        let scopes = TokenScopes::parse(&t.scope)
+            .map(|s| s.names())
+            .unwrap_or_default();
+        TokenView {
+            id: t.id,
+            name: t.name.clone(),
+            sha1: secret,
+            token_last_eight: t.token_last_eight.clone(),
+            scopes,
+        }
+    }
+}
+
+/// Signs in with a password and returns the user whose tokens are addressed.
+fn password_doer_for(
+    state: &AppState,
+    credentials: Option<Credentials>,
+    username: &str,
+) -> Result<User, ApiError> {
+    let Some((login, password)) = credentials.as_ref().and_then(|c| c.password_login()) else {
+        return Err(ApiError::Unauthorized(
+            "sign in with your user name and password to manage tokens",
+        ));
+    };
+    let auth = authenticate_password(state, login, password.expose())?;
+    let doer = auth.doer.ok_or(ApiError::BadCredentials)?;
+    if !doer.is_active || doer.prohibit_login {
+        return Err(ApiError::Forbidden("this account may not sign in"));
+    }
+    if doer.lower_name == packages_core::lower(username) {
+        return Ok(doer);
+    }
+    if !doer.is_admin {
+        return Err(ApiError::Forbidden("you may only manage your own tokens"));
+    }
+    state
+        .db
+        .user_by_name(username)?
+        .ok_or(ApiError::NotFound("user does not exist"))
+}
+
+/// `POST /api/v1/users/{username}/tokens` → 201 with the new token, shown once.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, JsonError> {
+    let credentials = credentials_of(&req)?;
+    let username = path.into_inner();
+    let body = body.into_inner();
+    let state = state.into_inner();
+    let view = blocking::run(move || {
+        let user = password_doer_for(&state, credentials, &username)?;
+        let name = body.name.trim();
+        if name.is_empty() || name.len() > 255 {
+            return Err(ApiError::BadRequest("token name must be 1 to 255 bytes".to_owned()));
+        }
+        let scopes = TokenScopes::parse_list(&body.scopes)
+            .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
+        if scopes.names().is_empty() {
+            return Err(ApiError::BadRequest("a token needs at least one scope".to_owned()));
+        }
+        let secret = forge_auth::generate_token();
+        let row = state
+            .db
+            .create_token(&NewAccessToken {
+                user_id: user.id,
+                name: name.to_owned(),
+                token_hash: secret.hash.clone(),
+                token_last_eight: secret.last_eight.clone(),
+                scope: scopes.to_stored_string(),
+            })
+            .map_err(|e| match e {
+                packages_db::DbError::Conflict(_) => {
+                    ApiError::BadRequest("access token name has been used already".to_owned())
+                }
+                other => other.into(),
+            })?;
+        Ok(TokenView::from_row(&row, secret.token.expose().to_owned()))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// `GET /api/v1/users/{username}/tokens` → the user's tokens, without secrets.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let credentials = credentials_of(&req)?;
+    let username = path.into_inner();
+    let state = state.into_inner();
+    let views = blocking::run(move || {
+        let user = password_doer_for(&state, credentials, &username)?;
+        let tokens = state.db.list_tokens(user.id)?;
+        Ok(tokens
+            .iter()
+            .map(|t| TokenView::from_row(t, String::new()))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// `DELETE /api/v1/users/{username}/tokens/{id or name}` → 204.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let credentials = credentials_of(&req)?;
+    let (username, token) = path.into_inner();
+    let state = state.into_inner();
+    blocking::run(move || {
+        let user = password_doer_for(&state, credentials, &username)?;
+        if state.db.delete_token(user.id, &token)? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound("access token does not exist"))
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
