@@ -22,9 +22,9 @@ pub enum Credentials {
     Basic { username: String, password: Secret },
 }
 
-/// The header is present but cannot be used. The server answers 401 rather than continuing
-/// anonymously, so that a client with broken credentials learns about it instead of getting a
-/// puzzling 401 on a private owner or, worse, silently anonymous results.
+/// The header is present but cannot be used. The server answers 401 instead of treating the
+/// request as anonymous: a client with broken credentials should be told so, not silently
+/// served whatever anonymous users may see.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
     /// The scheme is none of `token`, `Bearer` and `Basic`.
