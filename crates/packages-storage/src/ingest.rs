@@ -1,0 +1,353 @@
+//! The upload pipeline: request body chunks in, a [`PendingBlob`] and its [`Digests`] out.
+//!
+//! An async handler must not block on file I/O or spend milliseconds hashing, so the work
+//! runs on a blocking thread fed through a bounded channel: the handler's `send` waits when
+//! the worker falls behind, which keeps memory bounded whatever the body size. Each chunk is
+//! the `Bytes` the HTTP layer received; it is written once and shared, never copied, with the
+//! hashing threads.
+//!
+//! Small bodies are hashed on the worker thread itself, because spawning threads would cost
+//! more than the hashing. Once a body passes [`PARALLEL_HASH_THRESHOLD`] the two halves of
+//! the digest work move to two threads of their own so that large uploads use both cores
+//! while the worker writes.
+//!
+//! ```ignore
+//! let (mut sender, handle) = start_ingest(store.clone(), IngestOptions::default());
+//! while let Some(chunk) = payload.next().await {
+//!     if sender.send(chunk?).await.is_err() {
+//!         break; // the handle says why
+//!     }
+//! }
+//! sender.finish().await;
+//! let Ingested { pending, digests } = handle.await?;
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use packages_core::digest::{HalfDigests, HalfHasher};
+use packages_core::{BlobStore, Digests, PendingBlob, StorageError};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Body size past which hashing moves from the worker thread to two hashing threads.
+pub const PARALLEL_HASH_THRESHOLD: u64 = 4 << 20;
+
+/// Chunks queued per hashing thread; bounds memory when hashing is slower than writing.
+const HASH_QUEUE_DEPTH: usize = 4;
+
+/// Read size of [`digest_parallel`], and chunk size of [`hash_rate_probe`].
+const READ_CHUNK: usize = 256 << 10;
+
+/// Why an upload did not produce a pending blob.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is larger than [`IngestOptions::max_size`].
+    #[error("upload exceeds the size limit")]
+    TooLarge,
+    /// The sender was dropped without [`IngestSender::finish`]: the body did not arrive whole.
+    #[error("upload ended before the end of its body")]
+    Aborted,
+    /// Returned by [`IngestSender::send`] when the worker has already ended with an error;
+    /// the [`IngestHandle`] gives that error.
+    #[error("upload worker has stopped")]
+    Stopped,
+    /// The worker or a hashing thread could not run or panicked.
+    #[error("upload worker failed: {0}")]
+    Failed(String),
+    /// Writing the blob failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Settings of one upload.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Largest accepted body in bytes; `None` for no limit.
+    pub max_size: Option<u64>,
+    /// Chunks buffered between the handler and the worker (at least 1).
+    pub channel_capacity: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            max_size: None,
+            channel_capacity: 8,
+        }
+    }
+}
+
+/// A complete upload: its content, not yet persisted, and its digests.
+pub struct Ingested {
+    /// The written content; pass it to [`BlobStore::persist`] with `digests.sha256`.
+    /// Dropping it discards the upload.
+    pub pending: Box<dyn PendingBlob>,
+    pub digests: Digests,
+}
+
+impl fmt::Debug for Ingested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ingested")
+            .field("len", &self.pending.len())
+            .field("digests", &self.digests)
+            .finish()
+    }
+}
+
+enum Message {
+    Chunk(Bytes),
+    End,
+}
+
+/// The handler's end of an upload: feeds body chunks to the worker.
+///
+/// Dropping it without [`IngestSender::finish`] aborts the upload and discards what was
+/// written.
+pub struct IngestSender {
+    tx: mpsc::Sender<Message>,
+    sent: u64,
+    max_size: Option<u64>,
+}
+
+impl IngestSender {
+    /// Passes the next body chunk to the worker, waiting while the worker is behind.
+    ///
+    /// Fails with [`IngestError::TooLarge`] as soon as the body exceeds the limit, and with
+    /// [`IngestError::Stopped`] once the worker has ended with another error (await the
+    /// [`IngestHandle`] for it); the handler should stop reading the body then.
+    pub async fn send(&mut self, chunk: Bytes) -> Result<(), IngestError> {
+        if over_limit(self.sent, self.max_size) {
+            return Err(IngestError::TooLarge);
+        }
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.sent = self.sent.saturating_add(chunk.len() as u64);
+        // The chunk that crosses the limit still goes to the worker, which then stops with
+        // the same error and discards the upload.
+        let delivered = self.tx.send(Message::Chunk(chunk)).await;
+        if over_limit(self.sent, self.max_size) {
+            return Err(IngestError::TooLarge);
+        }
+        delivered.map_err(|_| IngestError::Stopped)
+    }
+
+    /// Marks the end of the body; the [`IngestHandle`] then completes with the result.
+    pub async fn finish(self) {
+        // A worker that already stopped reports its error through the handle.
+        let _ = self.tx.send(Message::End).await;
+    }
+}
+
+/// The result of an upload, awaited after [`IngestSender::finish`] (or after `send` failed).
+///
+/// Dropping it does not stop the worker: it still ends with the body, or when the sender is
+/// dropped, and cleans up after itself.
+pub struct IngestHandle {
+    join: JoinHandle<Result<Ingested, IngestError>>,
+}
+
+impl Future for IngestHandle {
+    type Output = Result<Ingested, IngestError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.join).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| Err(IngestError::Failed(format!("upload worker: {e}"))))
+        })
+    }
+}
+
+/// Starts an upload into `store`: returns the sender the handler feeds with body chunks and
+/// the handle that yields the pending blob and its digests.
+///
+/// Must be called within a Tokio runtime (actix-web handlers are); the worker runs on the
+/// runtime's blocking pool.
+pub fn start_ingest(
+    store: Arc<dyn BlobStore>,
+    opts: IngestOptions,
+) -> (IngestSender, IngestHandle) {
+    let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
+    let max_size = opts.max_size;
+    let join = tokio::task::spawn_blocking(move || ingest(store.as_ref(), rx, max_size));
+    let sender = IngestSender {
+        tx,
+        sent: 0,
+        max_size,
+    };
+    (sender, IngestHandle { join })
+}
+
+fn ingest(
+    store: &dyn BlobStore,
+    mut rx: mpsc::Receiver<Message>,
+    max_size: Option<u64>,
+) -> Result<Ingested, IngestError> {
+    let mut pending = store.begin()?;
+    let digests = pump(
+        || match rx.blocking_recv() {
+            Some(Message::Chunk(chunk)) => Ok(Some(chunk)),
+            Some(Message::End) => Ok(None),
+            None => Err(IngestError::Aborted),
+        },
+        |data| Ok(pending.write_all(data)?),
+        max_size,
+    )?;
+    Ok(Ingested { pending, digests })
+}
+
+/// Hashes every chunk `next` yields and hands it to `sink`, stopping at the first error.
+fn pump<N, S>(mut next: N, mut sink: S, max_size: Option<u64>) -> Result<Digests, IngestError>
+where
+    N: FnMut() -> Result<Option<Bytes>, IngestError>,
+    S: FnMut(&[u8]) -> Result<(), IngestError>,
+{
+    let (mut a, mut b) = HalfHasher::pair();
+    let mut size = 0u64;
+    while size <= PARALLEL_HASH_THRESHOLD {
+        let Some(chunk) = next()? else {
+            return join_halves(a.finalize(), b.finalize(), size);
+        };
+        size = grow(size, &chunk, max_size)?;
+        a.update(&chunk);
+        b.update(&chunk);
+        sink(&chunk)?;
+    }
+    pump_parallel(&mut next, &mut sink, max_size, size, (a, b))
+}
+
+fn pump_parallel<N, S>(
+    next: &mut N,
+    sink: &mut S,
+    max_size: Option<u64>,
+    size: u64,
+    (a, b): (HalfHasher, HalfHasher),
+) -> Result<Digests, IngestError>
+where
+    N: FnMut() -> Result<Option<Bytes>, IngestError>,
+    S: FnMut(&[u8]) -> Result<(), IngestError>,
+{
+    thread::scope(|scope| {
+        let (tx_a, rx_a) = sync_channel(HASH_QUEUE_DEPTH);
+        let (tx_b, rx_b) = sync_channel(HASH_QUEUE_DEPTH);
+        let spawn = |hasher, rx| {
+            thread::Builder::new()
+                .name("ingest-hash".into())
+                .spawn_scoped(scope, move || hash_all(hasher, rx))
+                .map_err(|e| IngestError::Failed(format!("cannot start hashing thread: {e}")))
+        };
+        // A failed spawn drops the other thread's sender, which ends it before the scope
+        // closes.
+        let hash_a = spawn(a, rx_a)?;
+        let hash_b = spawn(b, rx_b)?;
+        let fed = feed(next, sink, max_size, size, &tx_a, &tx_b);
+        drop((tx_a, tx_b));
+        let halves = (hash_a.join(), hash_b.join());
+        let size = fed?;
+        match halves {
+            (Ok(a), Ok(b)) => join_halves(a, b, size),
+            _ => Err(IngestError::Failed("a hashing thread panicked".into())),
+        }
+    })
+}
+
+fn feed<N, S>(
+    next: &mut N,
+    sink: &mut S,
+    max_size: Option<u64>,
+    mut size: u64,
+    tx_a: &SyncSender<Bytes>,
+    tx_b: &SyncSender<Bytes>,
+) -> Result<u64, IngestError>
+where
+    N: FnMut() -> Result<Option<Bytes>, IngestError>,
+    S: FnMut(&[u8]) -> Result<(), IngestError>,
+{
+    let hasher_gone = |_| IngestError::Failed("a hashing thread stopped".into());
+    while let Some(chunk) = next()? {
+        size = grow(size, &chunk, max_size)?;
+        tx_a.send(chunk.clone()).map_err(hasher_gone)?;
+        tx_b.send(chunk.clone()).map_err(hasher_gone)?;
+        sink(&chunk)?;
+    }
+    Ok(size)
+}
+
+fn hash_all(mut hasher: HalfHasher, rx: Receiver<Bytes>) -> HalfDigests {
+    for chunk in rx {
+        hasher.update(&chunk);
+    }
+    hasher.finalize()
+}
+
+fn join_halves(a: HalfDigests, b: HalfDigests, size: u64) -> Result<Digests, IngestError> {
+    HalfDigests::join(a, b, size)
+        .ok_or_else(|| IngestError::Failed("digest halves do not pair up".into()))
+}
+
+fn over_limit(size: u64, max_size: Option<u64>) -> bool {
+    max_size.is_some_and(|max| size > max)
+}
+
+fn grow(size: u64, chunk: &[u8], max_size: Option<u64>) -> Result<u64, IngestError> {
+    let size = size.saturating_add(chunk.len() as u64);
+    if over_limit(size, max_size) {
+        return Err(IngestError::TooLarge);
+    }
+    Ok(size)
+}
+
+/// Computes the four digests of everything `reader` yields, with the same code and threads
+/// as an upload.
+pub fn digest_parallel(mut reader: impl Read) -> io::Result<Digests> {
+    let next = || loop {
+        let mut buf = vec![0u8; READ_CHUNK];
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(Bytes::from(buf)));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(IngestError::Storage(e.into())),
+        }
+    };
+    pump(next, |_| Ok(()), None).map_err(|e| match e {
+        IngestError::Storage(StorageError::Io(e)) => e,
+        other => io::Error::other(other),
+    })
+}
+
+/// Hashes `bytes` bytes of generated data from memory, in upload-sized chunks, and returns
+/// the digests with the time the hashing took: the upload's hashing rate on this machine.
+pub fn hash_rate_probe(bytes: usize) -> Result<(Digests, Duration), IngestError> {
+    let data = Bytes::from(
+        (0..bytes)
+            .map(|i| (i as u8).wrapping_mul(31) ^ (i >> 8) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let mut offset = 0;
+    let start = Instant::now();
+    let digests = pump(
+        || {
+            if offset >= data.len() {
+                return Ok(None);
+            }
+            let end = data.len().min(offset + READ_CHUNK);
+            let chunk = data.slice(offset..end);
+            offset = end;
+            Ok(Some(chunk))
+        },
+        |_| Ok(()),
+        None,
+    )?;
+    Ok((digests, start.elapsed()))
+}

@@ -1,0 +1,454 @@
+//! Content-addressed blob storage on a local file system.
+//!
+//! Layout under the root:
+//!
+//! ```text
+//! <root>/<h[0..2]>/<h[2..4]>/<h>   content whose SHA-256 is h
+//! <root>/tmp/upload-<random>       uploads being written or waiting for their commit
+//! <root>/trash/<h>-<random>        content being removed by the sweep
+//! ```
+//!
+//! Content only ever appears under its key through a hard link from a complete, synced
+//! temporary file, so a reader or a crash never sees a partial blob under a key. Keys are
+//! checked to be SHA-256 hex before they are turned into paths.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use packages_core::{BlobReader, BlobStore, Digests, PendingBlob, StorageError, StoredBlob};
+use tempfile::{NamedTempFile, TempPath};
+
+const TMP_DIR: &str = "tmp";
+const TRASH_DIR: &str = "trash";
+
+/// A [`BlobStore`] keeping each blob as a file named by its SHA-256 under a root directory.
+pub struct LocalBlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    trash: PathBuf,
+    pending: Arc<PendingRegistry>,
+}
+
+impl std::fmt::Debug for LocalBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBlobStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalBlobStore {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let root = root.into();
+        let tmp = root.join(TMP_DIR);
+        let trash = root.join(TRASH_DIR);
+        fs::create_dir_all(&tmp)?;
+        fs::create_dir_all(&trash)?;
+        Ok(Self {
+            root,
+            tmp,
+            trash,
+            pending: Arc::default(),
+        })
+    }
+
+    /// The root directory of the store.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the content of `sha256` lives, or `None` if it is not a valid key.
+    pub fn path_of(&self, sha256: &str) -> Option<PathBuf> {
+        Digests::is_sha256_hex(sha256).then(|| self.key_path(sha256))
+    }
+
+    /// The directory holding uploads in progress; empty once every upload has finished.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.tmp.clone()
+    }
+
+    fn key_path(&self, sha256: &str) -> PathBuf {
+        self.root
+            .join(&sha256[0..2])
+            .join(&sha256[2..4])
+            .join(sha256)
+    }
+
+    fn checked_path(&self, sha256: &str) -> Result<PathBuf, StorageError> {
+        self.path_of(sha256).ok_or(StorageError::InvalidKey)
+    }
+
+    /// Creates the two directory levels above `path`, syncing the parent of any level it
+    /// creates so that the new link below survives a crash.
+    fn ensure_parents(&self, path: &Path) -> io::Result<()> {
+        let Some(level2) = path.parent() else {
+            return Ok(());
+        };
+        let Some(level1) = level2.parent() else {
+            return Ok(());
+        };
+        for (dir, parent) in [(level1, &*self.root), (level2, level1)] {
+            match fs::create_dir(dir) {
+                Ok(()) => sync_dir(parent)?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the temporary file behind `pending`, which must come from this store.
+    fn take_pending(&self, pending: Box<dyn PendingBlob>) -> Result<NamedTempFile, StorageError> {
+        let temp = self.pending.take(address_of(&*pending));
+        drop(pending);
+        temp.ok_or_else(|| {
+            StorageError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "pending blob was not begun by this store",
+            ))
+        })
+    }
+
+    fn trash_path(&self, sha256: &str) -> Result<PathBuf, StorageError> {
+        Ok(self
+            .trash
+            .join(format!("{sha256}-{}", hex::encode(random_bytes()?))))
+    }
+
+    /// Puts content taken out by [`BlobStore::remove`] back under its key.
+    fn restore(&self, trashed: &Path, path: &Path) -> io::Result<()> {
+        match fs::hard_link(trashed, path) {
+            Ok(()) => {
+                // The trash entry is about to go: the restored link must be on disk first.
+                if let Some(parent) = path.parent() {
+                    sync_dir(parent)?;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            // A concurrent restore may have moved the trash entry back already.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && path.try_exists()? => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl BlobStore for LocalBlobStore {
+    fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
+        let temp = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(&self.tmp)?;
+        // The pending blob writes through its own descriptor; the registry keeps the
+        // temporary file (and its delete-on-drop) so that `persist` can take it back.
+        let file = temp.as_file().try_clone()?;
+        let pending = Box::new(LocalPending {
+            file,
+            len: 0,
+            registry: Arc::clone(&self.pending),
+        });
+        self.pending.insert(address_of(&*pending), temp);
+        Ok(pending)
+    }
+
+    fn persist(
+        &self,
+        pending: Box<dyn PendingBlob>,
+        sha256: &str,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        let path = self.checked_path(sha256)?;
+        let temp = self.take_pending(pending)?;
+        // Durable before any row can point at it.
+        temp.as_file().sync_data()?;
+        let temp = temp.into_temp_path();
+        self.ensure_parents(&path)?;
+        let was_present = match fs::hard_link(&temp, &path) {
+            Ok(()) => {
+                if let Some(parent) = path.parent() {
+                    sync_dir(parent)?;
+                }
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Freshen the existing copy so an age-based sweep does not pick it while the
+                // new reference is being committed; `confirm` covers the case where it did.
+                if let Err(e) = File::open(&path).and_then(|f| f.set_modified(SystemTime::now())) {
+                    log::debug!("could not refresh mtime of {}: {e}", path.display());
+                }
+                true
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Box::new(LocalStored {
+            temp,
+            path,
+            was_present,
+        }))
+    }
+
+    fn open(&self, sha256: &str) -> Result<BlobReader, StorageError> {
+        let path = self.checked_path(sha256)?;
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(sha256.to_owned()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let len = file.metadata()?.len();
+        Ok(BlobReader::File(file, len))
+    }
+
+    fn contains(&self, sha256: &str) -> Result<bool, StorageError> {
+        let path = self.checked_path(sha256)?;
+        Ok(path.try_exists()?)
+    }
+
+    fn remove(
+        &self,
+        sha256: &str,
+        still_referenced: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        let path = self.checked_path(sha256)?;
+        let trashed = self.trash_path(sha256)?;
+        match fs::rename(&path, &trashed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        // From here no new reader can open the content; an upload of the same content that
+        // committed meanwhile shows up in `still_referenced`, or relinks it in `confirm`.
+        let verdict = still_referenced();
+        if !matches!(verdict, Ok(false)) {
+            if let Err(e) = self.restore(&trashed, &path) {
+                log::error!(
+                    "could not restore {} from {}: {e}; the content stays in the trash",
+                    path.display(),
+                    trashed.display()
+                );
+                return Err(e.into());
+            }
+        }
+        match fs::remove_file(&trashed) {
+            Ok(()) => {}
+            // A concurrent `remove_stale_uploads` already put it back under its key.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return verdict.map(|_| false),
+            Err(e) => {
+                log::warn!("could not delete {}: {e}", trashed.display());
+            }
+        }
+        verdict.map(|referenced| !referenced)
+    }
+
+    fn keys_older_than(&self, cutoff: SystemTime) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        for level1 in hex_subdirs(&self.root)? {
+            for level2 in hex_subdirs(&level1)? {
+                for entry in read_dir_if_present(&level2)? {
+                    let entry = entry?;
+                    let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                        continue;
+                    };
+                    if !Digests::is_sha256_hex(&name) {
+                        continue;
+                    }
+                    match modified(&entry) {
+                        Ok(Some(mtime)) if mtime < cutoff => keys.push(name),
+                        Ok(_) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError> {
+        let mut removed = 0;
+        for entry in read_dir_if_present(&self.tmp)? {
+            let entry = entry?;
+            if matches!(modified(&entry)?, Some(mtime) if mtime < cutoff) {
+                removed += usize::from(remove_if_present(&entry.path())?);
+            }
+        }
+        for entry in read_dir_if_present(&self.trash)? {
+            let entry = entry?;
+            if !matches!(modified(&entry)?, Some(mtime) if mtime < cutoff) {
+                continue;
+            }
+            let trashed = entry.path();
+            // A trash entry outliving its `remove` means the process died between taking
+            // the content out and deciding its fate; the row check may have found it
+            // referenced, so it goes back under its key and the next sweep decides again.
+            if let Some(key) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.split_once('-'))
+                .map(|(key, _)| key)
+                .filter(|key| Digests::is_sha256_hex(key))
+            {
+                let path = self.key_path(key);
+                self.ensure_parents(&path)?;
+                match self.restore(&trashed, &path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            removed += usize::from(remove_if_present(&trashed)?);
+        }
+        Ok(removed)
+    }
+}
+
+/// Temporary files of pending blobs, keyed by the address of the blob that writes to them.
+///
+/// [`BlobStore::persist`] receives a `Box<dyn PendingBlob>` and the trait offers no way to
+/// downcast it, so the store recognises its own pending blobs by their heap address: a
+/// [`LocalPending`] registers itself when created and unregisters when dropped, so a
+/// registered address always belongs to a live `LocalPending` of this store.
+#[derive(Default)]
+struct PendingRegistry {
+    files: Mutex<HashMap<usize, NamedTempFile>>,
+}
+
+impl PendingRegistry {
+    fn insert(&self, key: usize, temp: NamedTempFile) {
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, temp);
+    }
+
+    fn take(&self, key: usize) -> Option<NamedTempFile> {
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+    }
+}
+
+fn address_of(pending: &dyn PendingBlob) -> usize {
+    (pending as *const dyn PendingBlob).cast::<()>() as usize
+}
+
+struct LocalPending {
+    file: File,
+    len: u64,
+    registry: Arc<PendingRegistry>,
+}
+
+impl PendingBlob for LocalPending {
+    fn write_all(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.file.write_all(data)?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl Drop for LocalPending {
+    fn drop(&mut self) {
+        // Deleting the file happens when the taken value drops, outside the registry lock.
+        let temp = self.registry.take(address_of(&*self));
+        drop(temp);
+    }
+}
+
+struct LocalStored {
+    temp: TempPath,
+    path: PathBuf,
+    was_present: bool,
+}
+
+impl StoredBlob for LocalStored {
+    fn confirm(self: Box<Self>) -> Result<(), StorageError> {
+        let LocalStored { temp, path, .. } = *self;
+        // Linking unconditionally both checks and repairs: a sweep that took the content
+        // away before the commit became visible leaves the key empty.
+        match fs::hard_link(&temp, &path) {
+            Ok(()) => {
+                if let Some(parent) = path.parent() {
+                    sync_dir(parent)?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                if !path.try_exists()? {
+                    return Err(e.into());
+                }
+            }
+        }
+        // The content is in place; a temporary file left behind is only clutter that
+        // `remove_stale_uploads` collects, so it must not fail the committed upload.
+        if let Err(e) = temp.close() {
+            log::warn!("could not delete upload temporary file: {e}");
+        }
+        Ok(())
+    }
+
+    fn was_present(&self) -> bool {
+        self.was_present
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn random_bytes() -> Result<[u8; 8], StorageError> {
+    let mut buf = [0u8; 8];
+    getrandom::fill(&mut buf).map_err(|e| StorageError::Io(io::Error::other(e.to_string())))?;
+    Ok(buf)
+}
+
+fn read_dir_if_present(dir: &Path) -> io::Result<Vec<io::Result<fs::DirEntry>>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Subdirectories named by two lowercase hex digits: the key levels, never `tmp` or `trash`.
+fn hex_subdirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for entry in read_dir_if_present(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let is_level = name.len() == 2
+            && name
+                .as_encoded_bytes()
+                .iter()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if is_level && entry.file_type()?.is_dir() {
+            dirs.push(entry.path());
+        }
+    }
+    Ok(dirs)
+}
+
+/// The entry's mtime, or `None` if it vanished while being looked at.
+fn modified(entry: &fs::DirEntry) -> io::Result<Option<SystemTime>> {
+    match entry.metadata() {
+        Ok(meta) if meta.is_file() => meta.modified().map(Some),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,291 @@
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use packages_core::{BlobReader, BlobStore, MultiHasher, StorageError};
+use packages_storage::LocalBlobStore;
+
+fn sha256_of(data: &[u8]) -> String {
+    let mut h = MultiHasher::new();
+    h.update(data);
+    h.finalize().sha256
+}
+
+fn store() -> (tempfile::TempDir, LocalBlobStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalBlobStore::open(dir.path().join("blobs")).unwrap();
+    (dir, store)
+}
+
+fn put(store: &LocalBlobStore, data: &[u8]) -> Box<dyn packages_core::StoredBlob> {
+    let mut pending = store.begin().unwrap();
+    pending.write_all(data).unwrap();
+    assert_eq!(pending.len(), data.len() as u64);
+    store.persist(pending, &sha256_of(data)).unwrap()
+}
+
+fn read_all(store: &LocalBlobStore, key: &str) -> Vec<u8> {
+    let BlobReader::File(mut file, len) = store.open(key).unwrap();
+    let mut out = Vec::new();
+    file.read_to_end(&mut out).unwrap();
+    assert_eq!(len, out.len() as u64);
+    out
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+fn set_mtime(path: &Path, mtime: SystemTime) {
+    File::open(path).unwrap().set_modified(mtime).unwrap();
+}
+
+fn hours_ago(h: u64) -> SystemTime {
+    SystemTime::now() - Duration::from_secs(h * 3600)
+}
+
+#[test]
+fn open_creates_layout() {
+    let (dir, store) = store();
+    assert_eq!(entries(&dir.path().join("blobs")), ["tmp", "trash"]);
+    assert_eq!(store.tmp_dir(), dir.path().join("blobs").join("tmp"));
+}
+
+#[test]
+fn persist_then_open_round_trips() {
+    let (_dir, store) = store();
+    let data = b"hello, packages";
+    let key = sha256_of(data);
+    assert!(!store.contains(&key).unwrap());
+    let stored = put(&store, data);
+    assert!(!stored.was_present());
+    // Readable before the commit confirms it.
+    assert_eq!(read_all(&store, &key), data);
+    stored.confirm().unwrap();
+    assert!(store.contains(&key).unwrap());
+    assert_eq!(read_all(&store, &key), data);
+    let path = store.path_of(&key).unwrap();
+    assert!(path.ends_with(format!("{}/{}/{}", &key[0..2], &key[2..4], key)));
+    assert!(path.is_file());
+    assert!(entries(&store.tmp_dir()).is_empty());
+}
+
+#[test]
+fn empty_blob_round_trips() {
+    let (_dir, store) = store();
+    put(&store, b"").confirm().unwrap();
+    assert_eq!(read_all(&store, &sha256_of(b"")), b"");
+}
+
+#[test]
+fn identical_content_is_stored_once() {
+    let (_dir, store) = store();
+    let data = b"same bytes";
+    let key = sha256_of(data);
+    let first = put(&store, data);
+    let second = put(&store, data);
+    assert!(!first.was_present());
+    assert!(second.was_present());
+    second.confirm().unwrap();
+    first.confirm().unwrap();
+    let level2 = store.path_of(&key).unwrap().parent().unwrap().to_owned();
+    assert_eq!(entries(&level2), std::slice::from_ref(&key));
+    let root = store.root();
+    let levels: Vec<_> = entries(root)
+        .into_iter()
+        .filter(|n| n != "tmp" && n != "trash")
+        .collect();
+    assert_eq!(levels, [key[0..2].to_owned()]);
+    assert_eq!(read_all(&store, &key), data);
+    assert!(entries(&store.tmp_dir()).is_empty());
+}
+
+#[test]
+fn dropped_pending_leaves_no_temp_file() {
+    let (_dir, store) = store();
+    let mut pending = store.begin().unwrap();
+    pending.write_all(b"partial").unwrap();
+    assert_eq!(entries(&store.tmp_dir()).len(), 1);
+    assert!(entries(&store.tmp_dir())[0].starts_with("upload-"));
+    drop(pending);
+    assert!(entries(&store.tmp_dir()).is_empty());
+}
+
+#[test]
+fn dropped_stored_leaves_content_but_no_temp_file() {
+    let (_dir, store) = store();
+    let stored = put(&store, b"unconfirmed");
+    assert_eq!(entries(&store.tmp_dir()).len(), 1);
+    drop(stored);
+    assert!(entries(&store.tmp_dir()).is_empty());
+    assert!(store.contains(&sha256_of(b"unconfirmed")).unwrap());
+}
+
+#[test]
+fn invalid_keys_are_refused() {
+    let (_dir, store) = store();
+    let upper = "A".repeat(64);
+    let long = "a".repeat(65);
+    let traversal = format!("../{}", "a".repeat(61));
+    for key in [
+        "../x",
+        "",
+        "abc",
+        upper.as_str(),
+        long.as_str(),
+        traversal.as_str(),
+    ] {
+        assert!(store.path_of(key).is_none(), "{key}");
+        assert!(matches!(store.open(key), Err(StorageError::InvalidKey)));
+        assert!(matches!(store.contains(key), Err(StorageError::InvalidKey)));
+        let mut never = || -> Result<bool, StorageError> { panic!("must not be asked") };
+        assert!(matches!(
+            store.remove(key, &mut never),
+            Err(StorageError::InvalidKey)
+        ));
+        let mut pending = store.begin().unwrap();
+        pending.write_all(b"x").unwrap();
+        assert!(matches!(
+            store.persist(pending, key),
+            Err(StorageError::InvalidKey)
+        ));
+        assert!(entries(&store.tmp_dir()).is_empty());
+    }
+}
+
+#[test]
+fn missing_key_is_not_found() {
+    let (_dir, store) = store();
+    let key = sha256_of(b"never stored");
+    assert!(matches!(store.open(&key), Err(StorageError::NotFound(k)) if k == key));
+    assert!(!store.contains(&key).unwrap());
+}
+
+#[test]
+fn pending_of_another_store_is_refused() {
+    let (_dir, store) = store();
+    let (_other_dir, other) = self::store();
+    let mut pending = other.begin().unwrap();
+    pending.write_all(b"x").unwrap();
+    assert!(matches!(
+        store.persist(pending, &sha256_of(b"x")),
+        Err(StorageError::Io(_))
+    ));
+    assert!(entries(&other.tmp_dir()).is_empty());
+}
+
+#[test]
+fn remove_honours_still_referenced() {
+    let (_dir, store) = store();
+    let trash = store.root().join("trash");
+
+    let gone = sha256_of(b"unreferenced");
+    put(&store, b"unreferenced").confirm().unwrap();
+    let mut asked = 0;
+    let removed = store
+        .remove(&gone, &mut || {
+            asked += 1;
+            // Asked once the content is out of reach of readers.
+            assert!(!store.contains(&gone).unwrap());
+            Ok(false)
+        })
+        .unwrap();
+    assert!(removed);
+    assert_eq!(asked, 1);
+    assert!(!store.contains(&gone).unwrap());
+
+    let kept = sha256_of(b"referenced again");
+    put(&store, b"referenced again").confirm().unwrap();
+    assert!(!store.remove(&kept, &mut || Ok(true)).unwrap());
+    assert_eq!(read_all(&store, &kept), b"referenced again");
+
+    let failing = store.remove(&kept, &mut || {
+        Err(StorageError::Io(io::Error::other("database down")))
+    });
+    assert!(matches!(failing, Err(StorageError::Io(_))));
+    assert_eq!(read_all(&store, &kept), b"referenced again");
+
+    let mut never = || -> Result<bool, StorageError> { panic!("must not be asked") };
+    assert!(!store.remove(&gone, &mut never).unwrap());
+    assert!(entries(&trash).is_empty());
+}
+
+#[test]
+fn confirm_restores_content_swept_before_the_commit() {
+    let (_dir, store) = store();
+    let data = b"raced with the sweep";
+    let key = sha256_of(data);
+    let stored = put(&store, data);
+    assert!(store.remove(&key, &mut || Ok(false)).unwrap());
+    assert!(!store.contains(&key).unwrap());
+    stored.confirm().unwrap();
+    assert_eq!(read_all(&store, &key), data);
+    assert!(entries(&store.tmp_dir()).is_empty());
+}
+
+#[test]
+fn keys_older_than_lists_only_old_blobs() {
+    let (_dir, store) = store();
+    let old = sha256_of(b"old");
+    let new = sha256_of(b"new");
+    put(&store, b"old").confirm().unwrap();
+    put(&store, b"new").confirm().unwrap();
+    set_mtime(&store.path_of(&old).unwrap(), hours_ago(48));
+    // Neither upload leftovers nor stray files are keys.
+    let stray = store.tmp_dir().join("a".repeat(64));
+    fs::write(&stray, b"stray").unwrap();
+    set_mtime(&stray, hours_ago(48));
+    let old_level2 = store.path_of(&old).unwrap().parent().unwrap().to_owned();
+    let junk = old_level2.join("not-a-key");
+    fs::write(&junk, b"junk").unwrap();
+    set_mtime(&junk, hours_ago(48));
+
+    assert_eq!(
+        store.keys_older_than(hours_ago(24)).unwrap(),
+        std::slice::from_ref(&old)
+    );
+    let mut all = store
+        .keys_older_than(SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    all.sort();
+    let mut expected = vec![old, new];
+    expected.sort();
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn remove_stale_uploads_clears_old_leftovers() {
+    let (_dir, store) = store();
+    let tmp = store.tmp_dir();
+    let trash = store.root().join("trash");
+
+    let old_upload = tmp.join("upload-crashed");
+    fs::write(&old_upload, b"partial").unwrap();
+    set_mtime(&old_upload, hours_ago(48));
+    let live = store.begin().unwrap();
+
+    // A removal interrupted by a crash: the content goes back under its key, since the
+    // reference check may have found it in use.
+    let key = sha256_of(b"interrupted removal");
+    let trashed = trash.join(format!("{key}-0123456789abcdef"));
+    fs::write(&trashed, b"interrupted removal").unwrap();
+    set_mtime(&trashed, hours_ago(48));
+    let junk = trash.join("junk");
+    fs::write(&junk, b"junk").unwrap();
+    set_mtime(&junk, hours_ago(48));
+
+    assert_eq!(store.remove_stale_uploads(hours_ago(24)).unwrap(), 3);
+    assert_eq!(entries(&tmp).len(), 1, "the live upload stays");
+    assert!(entries(&trash).is_empty());
+    assert_eq!(read_all(&store, &key), b"interrupted removal");
+
+    drop(live);
+    assert_eq!(store.remove_stale_uploads(hours_ago(24)).unwrap(), 0);
+    assert!(entries(&tmp).is_empty());
+}
