@@ -35,6 +35,8 @@ pub trait PendingBlob: Send {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Lets the store that began this blob take its own type back in `persist`.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
 /// Content made readable under its key, waiting for the database commit that references it.

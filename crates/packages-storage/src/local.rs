@@ -12,11 +12,9 @@
 //! temporary file, so a reader or a crash never sees a partial blob under a key. Keys are
 //! checked to be SHA-256 hex before they are turned into paths.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use packages_core::{BlobReader, BlobStore, Digests, PendingBlob, StorageError, StoredBlob};
@@ -30,7 +28,6 @@ pub struct LocalBlobStore {
     root: PathBuf,
     tmp: PathBuf,
     trash: PathBuf,
-    pending: Arc<PendingRegistry>,
 }
 
 impl std::fmt::Debug for LocalBlobStore {
@@ -49,12 +46,7 @@ impl LocalBlobStore {
         let trash = root.join(TRASH_DIR);
         fs::create_dir_all(&tmp)?;
         fs::create_dir_all(&trash)?;
-        Ok(Self {
-            root,
-            tmp,
-            trash,
-            pending: Arc::default(),
-        })
+        Ok(Self { root, tmp, trash })
     }
 
     /// The root directory of the store.
@@ -102,16 +94,18 @@ impl LocalBlobStore {
         Ok(())
     }
 
-    /// Finds the temporary file behind `pending`, which must come from this store.
+    /// Finds the temporary file behind `pending`, which must come from a local store.
     fn take_pending(&self, pending: Box<dyn PendingBlob>) -> Result<NamedTempFile, StorageError> {
-        let temp = self.pending.take(address_of(&*pending));
-        drop(pending);
-        temp.ok_or_else(|| {
-            StorageError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "pending blob was not begun by this store",
-            ))
-        })
+        pending
+            .into_any()
+            .downcast::<LocalPending>()
+            .map(|p| p.temp)
+            .map_err(|_| {
+                StorageError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "pending blob was not begun by a local store",
+                ))
+            })
     }
 
     fn trash_path(&self, sha256: &str) -> Result<PathBuf, StorageError> {
@@ -143,16 +137,7 @@ impl BlobStore for LocalBlobStore {
         let temp = tempfile::Builder::new()
             .prefix("upload-")
             .tempfile_in(&self.tmp)?;
-        // The pending blob writes through its own descriptor; the registry keeps the
-        // temporary file (and its delete-on-drop) so that `persist` can take it back.
-        let file = temp.as_file().try_clone()?;
-        let pending = Box::new(LocalPending {
-            file,
-            len: 0,
-            registry: Arc::clone(&self.pending),
-        });
-        self.pending.insert(address_of(&*pending), temp);
-        Ok(pending)
+        Ok(Box::new(LocalPending { temp, len: 0 }))
     }
 
     fn persist(
@@ -305,46 +290,15 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-/// Temporary files of pending blobs, keyed by the address of the blob that writes to them.
-///
-/// [`BlobStore::persist`] receives a `Box<dyn PendingBlob>` and the trait offers no way to
-/// downcast it, so the store recognises its own pending blobs by their heap address: a
-/// [`LocalPending`] registers itself when created and unregisters when dropped, so a
-/// registered address always belongs to a live `LocalPending` of this store.
-#[derive(Default)]
-struct PendingRegistry {
-    files: Mutex<HashMap<usize, NamedTempFile>>,
-}
-
-impl PendingRegistry {
-    fn insert(&self, key: usize, temp: NamedTempFile) {
-        self.files
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, temp);
-    }
-
-    fn take(&self, key: usize) -> Option<NamedTempFile> {
-        self.files
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key)
-    }
-}
-
-fn address_of(pending: &dyn PendingBlob) -> usize {
-    (pending as *const dyn PendingBlob).cast::<()>() as usize
-}
-
+/// An upload being written: the temporary file deletes itself when dropped.
 struct LocalPending {
-    file: File,
+    temp: NamedTempFile,
     len: u64,
-    registry: Arc<PendingRegistry>,
 }
 
 impl PendingBlob for LocalPending {
     fn write_all(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        self.file.write_all(data)?;
+        self.temp.as_file_mut().write_all(data)?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -352,13 +306,9 @@ impl PendingBlob for LocalPending {
     fn len(&self) -> u64 {
         self.len
     }
-}
 
-impl Drop for LocalPending {
-    fn drop(&mut self) {
-        // Deleting the file happens when the taken value drops, outside the registry lock.
-        let temp = self.registry.take(address_of(&*self));
-        drop(temp);
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
     }
 }
 

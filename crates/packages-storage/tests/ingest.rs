@@ -192,6 +192,10 @@ impl PendingBlob for FailingPending {
     fn len(&self) -> u64 {
         self.0
     }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
 }
 
 impl BlobStore for FailingStore {
