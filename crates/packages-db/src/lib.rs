@@ -1,1 +1,30 @@
-//! placeholder
+//! Persistence of forge-packages with diesel, on PostgreSQL or SQLite chosen at run time.
+//!
+//! One schema (`schema.rs`) serves both backends; each query is written once and expanded
+//! per backend. All methods of [`Database`] block: call them off the async executor.
+
+#[macro_use]
+mod pool;
+
+mod blobs;
+mod error;
+mod models;
+mod orgs;
+mod packages;
+mod schema;
+pub mod testing;
+mod tokens;
+mod users;
+
+pub use error::DbError;
+pub use models::{
+    access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,
+    FileLookup, MembershipRow, NewAccessToken, NewTeam, NewUpload, NewUser, Package, PackageBlob,
+    PackageFile, PackageVersion, Page, Team, UploadLimits, User, UserChanges, VersionFilter,
+    VersionListing, PACKAGES_UNIT,
+};
+pub use orgs::{TeamWithUnits, OWNERS_TEAM};
+pub use pool::{Backend, Database};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! Content blobs: deduplication by SHA-256 and the sweep of unreferenced ones.
+
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+use packages_core::Digests;
+
+use crate::error::{DbError, TxResult};
+use crate::models::PackageBlob;
+use crate::pool::{Conn, Database, Retry};
+use crate::schema::{package_blob, package_file};
+
+fn blob_by_hash(c: &mut Conn<'_>, sha256: &str) -> TxResult<Option<PackageBlob>> {
+    Ok(run!(c, |c| package_blob::table
+        .filter(package_blob::hash_sha256.eq(sha256))
+        .select(PackageBlob::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// Refuses to share a blob whose other digests differ: equal SHA-256 with different content
+/// would be a collision, and serving the stored content would be wrong.
+fn check_same_content(blob: &PackageBlob, d: &Digests) -> TxResult<()> {
+    if blob.size != d.size
+        || blob.hash_md5 != d.md5
+        || blob.hash_sha1 != d.sha1
+        || blob.hash_sha512 != d.sha512
+    {
+        return Err(DbError::Other(format!(
+            "stored blob {} has the same SHA-256 but other digests",
+            blob.hash_sha256
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Finds the blob with these digests or inserts it; the flag tells whether it is new.
+pub(crate) fn get_or_create_blob(c: &mut Conn<'_>, d: &Digests, now: i64) -> TxResult<(i64, bool)> {
+    if let Some(blob) = blob_by_hash(c, &d.sha256)? {
+        check_same_content(&blob, d)?;
+        return Ok((blob.id, false));
+    }
+    let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package_blob::table)
+        .values((
+            package_blob::size.eq(d.size),
+            package_blob::hash_md5.eq(&d.md5),
+            package_blob::hash_sha1.eq(&d.sha1),
+            package_blob::hash_sha256.eq(&d.sha256),
+            package_blob::hash_sha512.eq(&d.sha512),
+            package_blob::created_unix.eq(now),
+        ))
+        .on_conflict(package_blob::hash_sha256)
+        .do_nothing()
+        .returning(package_blob::id)
+        .get_result(c)
+        .optional())?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    // A concurrent upload committed the same content first.
+    let blob = blob_by_hash(c, &d.sha256)?
+        .ok_or_else(|| DbError::Other("blob vanished during upload".into()))?;
+    check_same_content(&blob, d)?;
+    Ok((blob.id, false))
+}
+
+impl Database {
+    /// Blobs no file references that were created before the given time, oldest id first,
+    /// at most `limit`.
+    pub fn unreferenced_blobs(
+        &self,
+        created_before_unix: i64,
+        limit: i64,
+    ) -> Result<Vec<PackageBlob>, DbError> {
+        self.read(|c| {
+            Ok(run!(c, |c| package_blob::table
+                .filter(package_blob::created_unix.lt(created_before_unix))
+                .filter(not(exists(
+                    package_file::table.filter(package_file::blob_id.eq(package_blob::id))
+                )))
+                .select(PackageBlob::as_select())
+                .order(package_blob::id.asc())
+                .limit(limit.max(0))
+                .load(c))?)
+        })
+    }
+
+    /// Deletes the blob row if no file references it; true when it was deleted, after which
+    /// the caller removes the stored content. An upload that takes the blob concurrently
+    /// wins: its file's foreign key makes the delete fail, which is `Ok(false)`.
+    pub fn delete_blob_if_unreferenced(&self, blob_id: i64) -> Result<bool, DbError> {
+        let result = self.write_raw(Retry::Conflicts, |c| {
+            let n = run!(c, |c| diesel::delete(
+                package_blob::table
+                    .filter(package_blob::id.eq(blob_id))
+                    .filter(not(exists(
+                        package_file::table.filter(package_file::blob_id.eq(package_blob::id))
+                    )))
+            )
+            .execute(c))?;
+            Ok(n > 0)
+        });
+        match result {
+            Err(e) if e.is_foreign_key_violation() => Ok(false),
+            other => other.map_err(DbError::from),
+        }
+    }
+
+    /// The blob with this SHA-256 (lowercase hex).
+    pub fn blob_by_sha256(&self, sha256: &str) -> Result<Option<PackageBlob>, DbError> {
+        self.read(|c| blob_by_hash(c, sha256))
+    }
+}

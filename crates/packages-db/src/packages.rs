@@ -1,0 +1,642 @@
+//! Packages, versions and files: upload, look-up, listing and deletion.
+
+use diesel::dsl::{exists, not, sql};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use packages_core::{lower, PackageType};
+
+use crate::blobs::get_or_create_blob;
+use crate::error::{DbError, TxResult};
+use crate::models::{
+    AddedFile, DeleteFileOutcome, FileLookup, NewUpload, Package, PackageBlob, PackageFile,
+    PackageVersion, Page, User, UserRow, VersionFilter, VersionListing,
+};
+use crate::pool::{now_unix, Conn, Database, Retry};
+use crate::schema::{
+    package, package_blob, package_file, package_property, package_version, users,
+};
+
+/// `package_property.ref_type` of a version's properties.
+pub(crate) const REF_VERSION: i16 = 0;
+/// `package_property.ref_type` of a file's properties.
+pub(crate) const REF_FILE: i16 = 1;
+/// `package_property.ref_type` of a package's properties.
+pub(crate) const REF_PACKAGE: i16 = 2;
+
+/// The metadata the reference registry stores for generic versions.
+const GENERIC_METADATA: &str = "null";
+
+/// The non-internal version with these (lowercased) coordinates.
+fn find_version(
+    c: &mut Conn<'_>,
+    owner_id: i64,
+    ptype: PackageType,
+    lower_name: &str,
+    lower_version: &str,
+) -> TxResult<Option<PackageVersion>> {
+    Ok(run!(c, |c| package_version::table
+        .inner_join(package::table)
+        .filter(package::owner_id.eq(owner_id))
+        .filter(package::package_type.eq(ptype.as_str()))
+        .filter(package::lower_name.eq(lower_name))
+        .filter(package_version::lower_version.eq(lower_version))
+        .filter(package_version::is_internal.eq(false))
+        .select(PackageVersion::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// The id of the package with these (lowercased) coordinates.
+fn find_package_id(
+    c: &mut Conn<'_>,
+    owner_id: i64,
+    ptype: &str,
+    lower_name: &str,
+) -> TxResult<Option<i64>> {
+    Ok(run!(c, |c| package::table
+        .filter(package::owner_id.eq(owner_id))
+        .filter(package::package_type.eq(ptype))
+        .filter(package::lower_name.eq(lower_name))
+        .select(package::id)
+        .first(c)
+        .optional())?)
+}
+
+/// Finds the package or creates it with the given casing. A concurrent creator makes the
+/// insert do nothing (on PostgreSQL it waits for that transaction first), and the row it
+/// committed is read instead.
+fn get_or_create_package(c: &mut Conn<'_>, u: &NewUpload, lower_name: &str) -> TxResult<i64> {
+    let ptype = u.ptype.as_str();
+    if let Some(id) = find_package_id(c, u.owner_id, ptype, lower_name)? {
+        return Ok(id);
+    }
+    let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package::table)
+        .values((
+            package::owner_id.eq(u.owner_id),
+            package::repo_id.eq(0i64),
+            package::package_type.eq(ptype),
+            package::name.eq(&u.name),
+            package::lower_name.eq(lower_name),
+            package::semver_compatible.eq(false),
+            package::is_internal.eq(false),
+        ))
+        .on_conflict((
+            package::owner_id,
+            package::package_type,
+            package::lower_name
+        ))
+        .do_nothing()
+        .returning(package::id)
+        .get_result(c)
+        .optional())?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => find_package_id(c, u.owner_id, ptype, lower_name)?
+            .ok_or_else(|| DbError::Other("package vanished during upload".into()).into()),
+    }
+}
+
+/// The id of the package's version with this lowercased version string.
+fn find_version_id(
+    c: &mut Conn<'_>,
+    package_id: i64,
+    lower_version: &str,
+) -> TxResult<Option<i64>> {
+    Ok(run!(c, |c| package_version::table
+        .filter(package_version::package_id.eq(package_id))
+        .filter(package_version::lower_version.eq(lower_version))
+        .select(package_version::id)
+        .first(c)
+        .optional())?)
+}
+
+/// Finds the version or creates it; the flag tells whether it is new.
+fn get_or_create_version(
+    c: &mut Conn<'_>,
+    u: &NewUpload,
+    package_id: i64,
+    now: i64,
+) -> TxResult<(i64, bool)> {
+    let lower_version = lower(&u.version);
+    if let Some(id) = find_version_id(c, package_id, &lower_version)? {
+        return Ok((id, false));
+    }
+    let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package_version::table)
+        .values((
+            package_version::package_id.eq(package_id),
+            package_version::creator_id.eq(u.creator_id),
+            package_version::version.eq(&u.version),
+            package_version::lower_version.eq(&lower_version),
+            package_version::created_unix.eq(now),
+            package_version::is_internal.eq(false),
+            package_version::metadata_json.eq(GENERIC_METADATA),
+            package_version::download_count.eq(0i64),
+        ))
+        .on_conflict((package_version::package_id, package_version::lower_version))
+        .do_nothing()
+        .returning(package_version::id)
+        .get_result(c)
+        .optional())?;
+    match inserted {
+        Some(id) => Ok((id, true)),
+        None => find_version_id(c, package_id, &lower_version)?
+            .map(|id| (id, false))
+            .ok_or_else(|| DbError::Other("version vanished during upload".into()).into()),
+    }
+}
+
+/// The number of the owner's non-internal versions.
+fn owner_version_count(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
+    Ok(run!(c, |c| package_version::table
+        .inner_join(package::table)
+        .filter(package::owner_id.eq(owner_id))
+        .filter(package_version::is_internal.eq(false))
+        .count()
+        .get_result(c))?)
+}
+
+/// The bytes of all files of the owner's non-internal versions, a shared blob counted once
+/// per file that uses it.
+fn owner_size(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
+    // SUM over BIGINT is NUMERIC on PostgreSQL; the cast gives both backends one type.
+    Ok(run!(c, |c| package_file::table
+        .inner_join(package_version::table.inner_join(package::table))
+        .inner_join(package_blob::table)
+        .filter(package::owner_id.eq(owner_id))
+        .filter(package_version::is_internal.eq(false))
+        .select(sql::<BigInt>(
+            "CAST(COALESCE(SUM(package_blob.size), 0) AS BIGINT)"
+        ))
+        .get_result(c))?)
+}
+
+/// Deletes the properties of the given files.
+fn delete_file_properties(c: &mut Conn<'_>, file_ids: &[i64]) -> TxResult<()> {
+    if file_ids.is_empty() {
+        return Ok(());
+    }
+    run!(c, |c| diesel::delete(
+        package_property::table
+            .filter(package_property::ref_type.eq(REF_FILE))
+            .filter(package_property::ref_id.eq_any(file_ids))
+    )
+    .execute(c))?;
+    Ok(())
+}
+
+/// Deletes a version with its files and all their properties.
+fn delete_version_rows(c: &mut Conn<'_>, version_id: i64) -> TxResult<()> {
+    let file_ids: Vec<i64> = run!(c, |c| package_file::table
+        .filter(package_file::version_id.eq(version_id))
+        .select(package_file::id)
+        .load(c))?;
+    delete_file_properties(c, &file_ids)?;
+    run!(c, |c| diesel::delete(
+        package_property::table
+            .filter(package_property::ref_type.eq(REF_VERSION))
+            .filter(package_property::ref_id.eq(version_id))
+    )
+    .execute(c))?;
+    run!(c, |c| diesel::delete(
+        package_file::table.filter(package_file::version_id.eq(version_id))
+    )
+    .execute(c))?;
+    run!(c, |c| diesel::delete(
+        package_version::table.find(version_id)
+    )
+    .execute(c))?;
+    Ok(())
+}
+
+/// The whole upload transaction: package, version, limits, blob, file.
+fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
+    let now = now_unix();
+    let lower_name = lower(&u.name);
+    let package_id = get_or_create_package(c, u, &lower_name)?;
+    let (version_id, version_created) = get_or_create_version(c, u, package_id, now)?;
+    let limits = u.limits;
+    if version_created && !limits.exempt && limits.total_owner_count != packages_core::Limit::None {
+        let count = owner_version_count(c, u.owner_id)?;
+        if limits.total_owner_count.exceeded_by(count.max(0) as u64) {
+            return Err(DbError::CountLimit.into());
+        }
+    }
+    if !limits.exempt && limits.total_owner_size != packages_core::Limit::None {
+        let used = owner_size(c, u.owner_id)?.max(0) as u64;
+        let size = u.digests.size.max(0) as u64;
+        if limits
+            .total_owner_size
+            .exceeded_by(used.saturating_add(size))
+        {
+            return Err(DbError::SizeLimit.into());
+        }
+    }
+    let (blob_id, blob_created) = get_or_create_blob(c, &u.digests, now)?;
+    let lower_file = lower(&u.file_name);
+    let file_id: Option<i64> = run!(c, |c| diesel::insert_into(package_file::table)
+        .values((
+            package_file::version_id.eq(version_id),
+            package_file::blob_id.eq(blob_id),
+            package_file::name.eq(&u.file_name),
+            package_file::lower_name.eq(&lower_file),
+            package_file::composite_key.eq(""),
+            package_file::is_lead.eq(true),
+            package_file::created_unix.eq(now),
+        ))
+        .on_conflict((
+            package_file::version_id,
+            package_file::lower_name,
+            package_file::composite_key,
+        ))
+        .do_nothing()
+        .returning(package_file::id)
+        .get_result(c)
+        .optional())?;
+    let file_id = file_id.ok_or(DbError::FileExists)?;
+    Ok(AddedFile {
+        package_id,
+        version_id,
+        file_id,
+        blob_id,
+        blob_created,
+        version_created,
+    })
+}
+
+/// Loads listing rows for the owner with the filters applied, newest first, or counts them.
+macro_rules! listing_query {
+    ($owner_id:expr, $filter:expr) => {{
+        let mut q = package_version::table
+            .inner_join(package::table)
+            .left_join(users::table.on(users::id.eq(package_version::creator_id)))
+            .filter(package::owner_id.eq($owner_id))
+            .filter(package_version::is_internal.eq(false))
+            .into_boxed();
+        let filter: &VersionFilter = $filter;
+        if let Some(t) = &filter.package_type {
+            q = q.filter(package::package_type.eq(t.clone()));
+        }
+        if let Some(query) = &filter.query {
+            q = q.filter(package::lower_name.like(format!("%{}%", lower(query))));
+        }
+        if let Some(name) = &filter.name {
+            q = q.filter(package::lower_name.eq(lower(name)));
+        }
+        q
+    }};
+}
+
+type ListingRow = (Package, PackageVersion, Option<UserRow>);
+
+fn into_listing((package, version, creator): ListingRow) -> VersionListing {
+    VersionListing {
+        package,
+        version,
+        creator: creator.map(User::from),
+    }
+}
+
+/// The selected columns of a listing row.
+macro_rules! listing_columns {
+    () => {
+        (
+            Package::as_select(),
+            PackageVersion::as_select(),
+            Option::<UserRow>::as_select(),
+        )
+    };
+}
+
+impl Database {
+    /// Adds one file to a package version in one transaction, creating the package and the
+    /// version as needed (the package keeps the casing of its first upload) and sharing the
+    /// blob with every file of the same SHA-256.
+    ///
+    /// Errors: [`DbError::CountLimit`] when a new version takes the owner over the count
+    /// limit, [`DbError::SizeLimit`] when the file takes the owner over the size limit (both
+    /// skipped when `limits.exempt`), [`DbError::FileExists`] when the version already has a
+    /// file of this name in any casing. Concurrent uploads of different files into the same
+    /// new version all succeed.
+    pub fn add_file(&self, upload: &NewUpload) -> Result<AddedFile, DbError> {
+        // A concurrent sweep may remove the package or the blob this transaction found; the
+        // foreign key then fails and a new attempt recreates them.
+        self.write_raw(Retry::ConflictsAndForeignKeys, |c| add_file_tx(c, upload))
+            .map_err(DbError::from)
+    }
+
+    /// Looks a file up for download; names, versions and file names compare
+    /// case-insensitively. Internal versions are never found.
+    pub fn find_file(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+        lower_version: &str,
+        lower_file: &str,
+    ) -> Result<FileLookup, DbError> {
+        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
+        self.read(|c| {
+            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
+                return Ok(FileLookup::NoVersion);
+            };
+            let found: Option<(PackageFile, PackageBlob)> = run!(c, |c| package_file::table
+                .inner_join(package_blob::table)
+                .filter(package_file::version_id.eq(v.id))
+                .filter(package_file::lower_name.eq(&file))
+                .filter(package_file::composite_key.eq(""))
+                .select((PackageFile::as_select(), PackageBlob::as_select()))
+                .first(c)
+                .optional())?;
+            Ok(match found {
+                None => FileLookup::NoFile { version_id: v.id },
+                Some((file, blob)) => FileLookup::Found {
+                    version: v,
+                    file,
+                    blob,
+                },
+            })
+        })
+    }
+
+    /// True when the file exists in a non-internal version (case-insensitive).
+    pub fn file_exists(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+        lower_version: &str,
+        lower_file: &str,
+    ) -> Result<bool, DbError> {
+        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
+        self.read(|c| {
+            Ok(run!(c, |c| diesel::select(exists(
+                package_file::table
+                    .inner_join(package_version::table.inner_join(package::table))
+                    .filter(package::owner_id.eq(owner_id))
+                    .filter(package::package_type.eq(ptype.as_str()))
+                    .filter(package::lower_name.eq(&name))
+                    .filter(package_version::lower_version.eq(&version))
+                    .filter(package_version::is_internal.eq(false))
+                    .filter(package_file::lower_name.eq(&file))
+                    .filter(package_file::composite_key.eq(""))
+            ))
+            .get_result(c))?)
+        })
+    }
+
+    /// Counts one download of the version, atomically in the database.
+    pub fn count_download(&self, version_id: i64) -> Result<(), DbError> {
+        self.write(|c| {
+            run!(c, |c| diesel::update(
+                package_version::table.find(version_id)
+            )
+            .set(package_version::download_count.eq(package_version::download_count + 1))
+            .execute(c))?;
+            Ok(())
+        })
+    }
+
+    /// Deletes a version with its files in one transaction. Blobs and the package row stay
+    /// for the sweep. False when there was no such (non-internal) version.
+    pub fn delete_version(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+        lower_version: &str,
+    ) -> Result<bool, DbError> {
+        let (name, version) = (lower(lower_name), lower(lower_version));
+        self.write(|c| {
+            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
+                return Ok(false);
+            };
+            delete_version_rows(c, v.id)?;
+            Ok(true)
+        })
+    }
+
+    /// Deletes one file; when it is the version's last file the version goes too.
+    pub fn delete_file(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+        lower_version: &str,
+        lower_file: &str,
+    ) -> Result<DeleteFileOutcome, DbError> {
+        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
+        self.write(|c| {
+            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
+                return Ok(DeleteFileOutcome::NoVersion);
+            };
+            let file_id: Option<i64> = run!(c, |c| package_file::table
+                .filter(package_file::version_id.eq(v.id))
+                .filter(package_file::lower_name.eq(&file))
+                .filter(package_file::composite_key.eq(""))
+                .select(package_file::id)
+                .first(c)
+                .optional())?;
+            let Some(file_id) = file_id else {
+                return Ok(DeleteFileOutcome::NoFile);
+            };
+            let files: i64 = run!(c, |c| package_file::table
+                .filter(package_file::version_id.eq(v.id))
+                .count()
+                .get_result(c))?;
+            if files <= 1 {
+                delete_version_rows(c, v.id)?;
+                return Ok(DeleteFileOutcome::Deleted {
+                    version_removed: true,
+                });
+            }
+            delete_file_properties(c, &[file_id])?;
+            run!(c, |c| diesel::delete(package_file::table.find(file_id))
+                .execute(c))?;
+            Ok(DeleteFileOutcome::Deleted {
+                version_removed: false,
+            })
+        })
+    }
+
+    /// The owner's number of non-internal versions and the bytes their files take, a shared
+    /// blob counted once per file.
+    pub fn owner_usage(&self, owner_id: i64) -> Result<(u64, u64), DbError> {
+        self.read(|c| {
+            let versions = owner_version_count(c, owner_id)?;
+            let bytes = owner_size(c, owner_id)?;
+            Ok((versions.max(0) as u64, bytes.max(0) as u64))
+        })
+    }
+
+    /// One page of the owner's non-internal versions, newest first (creation time, then id,
+    /// descending), with the total number of matching versions.
+    pub fn list_versions(
+        &self,
+        owner_id: i64,
+        filter: &VersionFilter,
+        page: Page,
+    ) -> Result<(Vec<VersionListing>, u64), DbError> {
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(page.page.max(1) - 1)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(limit);
+        self.read(|c| {
+            let total: i64 = run!(c, |c| listing_query!(owner_id, filter)
+                .count()
+                .get_result(c))?;
+            let rows: Vec<ListingRow> = run!(c, |c| listing_query!(owner_id, filter)
+                .select(listing_columns!())
+                .order((
+                    package_version::created_unix.desc(),
+                    package_version::id.desc(),
+                ))
+                .limit(limit)
+                .offset(offset)
+                .load(c))?;
+            Ok((
+                rows.into_iter().map(into_listing).collect(),
+                total.max(0) as u64,
+            ))
+        })
+    }
+
+    /// One non-internal version with its package and creator (case-insensitive look-up).
+    pub fn version_detail(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+        lower_version: &str,
+    ) -> Result<Option<VersionListing>, DbError> {
+        let filter = VersionFilter {
+            package_type: Some(ptype.as_str().to_owned()),
+            query: None,
+            name: Some(lower_name.to_owned()),
+        };
+        let version = lower(lower_version);
+        self.read(|c| {
+            let row: Option<ListingRow> = run!(c, |c| listing_query!(owner_id, &filter)
+                .filter(package_version::lower_version.eq(&version))
+                .select(listing_columns!())
+                .first(c)
+                .optional())?;
+            Ok(row.map(into_listing))
+        })
+    }
+
+    /// The package's non-internal version with the highest id.
+    pub fn latest_version(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+    ) -> Result<Option<VersionListing>, DbError> {
+        let filter = VersionFilter {
+            package_type: Some(ptype.as_str().to_owned()),
+            query: None,
+            name: Some(lower_name.to_owned()),
+        };
+        self.read(|c| {
+            let row: Option<ListingRow> = run!(c, |c| listing_query!(owner_id, &filter)
+                .select(listing_columns!())
+                .order(package_version::id.desc())
+                .first(c)
+                .optional())?;
+            Ok(row.map(into_listing))
+        })
+    }
+
+    /// The version's files with their blobs, by file id.
+    pub fn version_files(
+        &self,
+        version_id: i64,
+    ) -> Result<Vec<(PackageFile, PackageBlob)>, DbError> {
+        self.read(|c| {
+            Ok(run!(c, |c| package_file::table
+                .inner_join(package_blob::table)
+                .filter(package_file::version_id.eq(version_id))
+                .select((PackageFile::as_select(), PackageBlob::as_select()))
+                .order(package_file::id.asc())
+                .load(c))?)
+        })
+    }
+
+    /// Deletes a package with all its versions and files (blobs stay for the sweep). False
+    /// when there was no such package.
+    pub fn delete_package(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+    ) -> Result<bool, DbError> {
+        let name = lower(lower_name);
+        self.write(|c| {
+            let Some(package_id) = find_package_id(c, owner_id, ptype.as_str(), &name)? else {
+                return Ok(false);
+            };
+            let version_ids: Vec<i64> = run!(c, |c| package_version::table
+                .filter(package_version::package_id.eq(package_id))
+                .select(package_version::id)
+                .load(c))?;
+            for version_id in version_ids {
+                delete_version_rows(c, version_id)?;
+            }
+            run!(c, |c| diesel::delete(
+                package_property::table
+                    .filter(package_property::ref_type.eq(REF_PACKAGE))
+                    .filter(package_property::ref_id.eq(package_id))
+            )
+            .execute(c))?;
+            run!(c, |c| diesel::delete(package::table.find(package_id))
+                .execute(c))?;
+            Ok(true)
+        })
+    }
+
+    /// Deletes every package that has no version left, with its properties; returns how
+    /// many. A package that an upload is adding a version to at the same time is kept.
+    pub fn delete_packages_without_versions(&self) -> Result<u64, DbError> {
+        self.write(|c| {
+            let without_versions = not(exists(
+                package_version::table.filter(package_version::package_id.eq(package::id)),
+            ));
+            let ids: Vec<i64> = match c {
+                Conn::Pg(pg) => {
+                    // Lock the candidates, skipping any an upload holds (its new version's
+                    // foreign key locks the package row). The delete below runs with a new
+                    // snapshot, so a version committed before the lock was taken is seen and
+                    // keeps its package; later ones wait for this transaction.
+                    let locked: Vec<i64> = package::table
+                        .filter(without_versions)
+                        .select(package::id)
+                        .for_update()
+                        .skip_locked()
+                        .load(&mut **pg)?;
+                    if locked.is_empty() {
+                        return Ok(0);
+                    }
+                    diesel::delete(
+                        package::table
+                            .filter(package::id.eq_any(&locked))
+                            .filter(without_versions),
+                    )
+                    .returning(package::id)
+                    .get_results(&mut **pg)?
+                }
+                // SQLite writers are serialised by BEGIN IMMEDIATE: nothing can interleave.
+                Conn::Lite(lite) => diesel::delete(package::table.filter(without_versions))
+                    .returning(package::id)
+                    .get_results(&mut **lite)?,
+            };
+            for chunk in ids.chunks(10_000) {
+                run!(c, |c| diesel::delete(
+                    package_property::table
+                        .filter(package_property::ref_type.eq(REF_PACKAGE))
+                        .filter(package_property::ref_id.eq_any(chunk))
+                )
+                .execute(c))?;
+            }
+            Ok(ids.len() as u64)
+        })
+    }
+}

@@ -1,0 +1,467 @@
+use packages_core::{Limit, PackageType};
+
+use super::{backend_tests, digests, user};
+use crate::{
+    Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page, UploadLimits, VersionFilter,
+};
+
+const GENERIC: PackageType = PackageType::Generic;
+
+pub(crate) fn upload(
+    owner_id: i64,
+    name: &str,
+    version: &str,
+    file: &str,
+    content: &[u8],
+) -> NewUpload {
+    NewUpload {
+        owner_id,
+        creator_id: owner_id,
+        ptype: GENERIC,
+        name: name.into(),
+        version: version.into(),
+        file_name: file.into(),
+        digests: digests(content),
+        limits: UploadLimits::default(),
+    }
+}
+
+backend_tests!(
+    add_file_keeps_first_casing_and_shares_blobs,
+    count_limit,
+    size_limit,
+    find_file_and_count_downloads,
+    delete_file_removes_the_last_version,
+    delete_version_and_sweep_packages,
+    delete_package_removes_everything,
+    blob_sweep,
+    list_versions_order_filters_and_paging,
+    seed_versions_in_bulk,
+);
+
+fn add_file_keeps_first_casing_and_shares_blobs(db: &Database) {
+    let u = user(db, "owner");
+    let first = db
+        .add_file(&upload(
+            u.id,
+            "Test-Package",
+            "1.0.0-RC",
+            "File.BIN",
+            b"content",
+        ))
+        .unwrap();
+    assert!(first.blob_created && first.version_created);
+
+    // Same content under another name, different casing of package and version.
+    let second = db
+        .add_file(&upload(
+            u.id,
+            "test-PACKAGE",
+            "1.0.0-rc",
+            "copy.bin",
+            b"content",
+        ))
+        .unwrap();
+    assert_eq!(second.package_id, first.package_id);
+    assert_eq!(second.version_id, first.version_id);
+    assert_eq!(second.blob_id, first.blob_id);
+    assert!(!second.blob_created && !second.version_created);
+    assert_ne!(second.file_id, first.file_id);
+
+    // A duplicate in any casing is refused, and nothing changes.
+    assert!(matches!(
+        db.add_file(&upload(
+            u.id,
+            "test-package",
+            "1.0.0-RC",
+            "file.bin",
+            b"other"
+        )),
+        Err(DbError::FileExists)
+    ));
+    assert!(db
+        .blob_by_sha256(&digests(b"other").sha256)
+        .unwrap()
+        .is_none());
+
+    let detail = db
+        .version_detail(u.id, GENERIC, "TEST-package", "1.0.0-rc")
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.package.name, "Test-Package");
+    assert_eq!(detail.package.package_type, "generic");
+    assert_eq!(detail.version.version, "1.0.0-RC");
+    assert_eq!(detail.version.metadata_json.as_deref(), Some("null"));
+    assert_eq!(detail.version.creator_id, u.id);
+    assert_eq!(detail.creator.as_ref().map(|c| c.id), Some(u.id));
+
+    let files = db.version_files(first.version_id).unwrap();
+    let names: Vec<&str> = files.iter().map(|(f, _)| f.name.as_str()).collect();
+    assert_eq!(names, ["File.BIN", "copy.bin"]);
+    let (file, blob) = &files[0];
+    assert_eq!(file.lower_name, "file.bin");
+    assert_eq!(file.composite_key, "");
+    assert!(file.is_lead);
+    assert_eq!(blob.hash_sha256, digests(b"content").sha256);
+    assert_eq!(blob.size, 7);
+
+    // The same blob is counted once per file.
+    assert_eq!(db.owner_usage(u.id).unwrap(), (1, 14));
+}
+
+fn count_limit(db: &Database) {
+    let u = user(db, "counted");
+    let zero = UploadLimits {
+        total_owner_count: Limit::AtMost(0),
+        ..UploadLimits::default()
+    };
+    let mut up = upload(u.id, "p", "1", "a", b"a");
+    up.limits = zero;
+    assert!(matches!(db.add_file(&up), Err(DbError::CountLimit)));
+    // Rolled back: no package version was left behind.
+    assert_eq!(db.owner_usage(u.id).unwrap(), (0, 0));
+    up.limits.exempt = true;
+    db.add_file(&up).unwrap();
+
+    let one = UploadLimits {
+        total_owner_count: Limit::AtMost(1),
+        ..UploadLimits::default()
+    };
+    // Adding a file to the existing version is not a new version.
+    let mut more = upload(u.id, "p", "1", "b", b"b");
+    more.limits = one;
+    db.add_file(&more).unwrap();
+    let mut next = upload(u.id, "p", "2", "a", b"a");
+    next.limits = one;
+    assert!(matches!(db.add_file(&next), Err(DbError::CountLimit)));
+    next.limits.total_owner_count = Limit::AtMost(2);
+    db.add_file(&next).unwrap();
+    assert_eq!(db.owner_usage(u.id).unwrap().0, 2);
+}
+
+fn size_limit(db: &Database) {
+    let u = user(db, "sized");
+    let ten = UploadLimits {
+        total_owner_size: Limit::AtMost(10),
+        ..UploadLimits::default()
+    };
+    let mut up = upload(u.id, "p", "1", "a", b"123456");
+    up.limits = ten;
+    db.add_file(&up).unwrap();
+    let mut again = upload(u.id, "p", "1", "b", b"123456");
+    again.limits = ten;
+    // The shared blob still counts once per file: 12 > 10.
+    assert!(matches!(db.add_file(&again), Err(DbError::SizeLimit)));
+    again.limits.exempt = true;
+    db.add_file(&again).unwrap();
+
+    // A size limit of 0 lets empty files through.
+    let zero = UploadLimits {
+        total_owner_size: Limit::AtMost(0),
+        ..UploadLimits::default()
+    };
+    let other = user(db, "empty");
+    let mut empty = upload(other.id, "p", "1", "e", b"");
+    empty.limits = zero;
+    db.add_file(&empty).unwrap();
+    let mut one_byte = upload(other.id, "p", "1", "f", b"x");
+    one_byte.limits = zero;
+    assert!(matches!(db.add_file(&one_byte), Err(DbError::SizeLimit)));
+}
+
+fn find_file_and_count_downloads(db: &Database) {
+    let u = user(db, "finder");
+    let other = user(db, "other");
+    let added = db
+        .add_file(&upload(u.id, "Pkg", "V1", "Data.Bin", b"data"))
+        .unwrap();
+    let FileLookup::Found {
+        version,
+        file,
+        blob,
+    } = db
+        .find_file(u.id, GENERIC, "pkg", "v1", "data.bin")
+        .unwrap()
+    else {
+        panic!("file not found");
+    };
+    assert_eq!(version.id, added.version_id);
+    assert_eq!(file.id, added.file_id);
+    assert_eq!(file.name, "Data.Bin");
+    assert_eq!(blob.id, added.blob_id);
+    assert_eq!(version.download_count, 0);
+    // Callers may pass any casing.
+    assert!(matches!(
+        db.find_file(u.id, GENERIC, "PKG", "v1", "DATA.BIN")
+            .unwrap(),
+        FileLookup::Found { .. }
+    ));
+    assert_eq!(
+        db.find_file(u.id, GENERIC, "pkg", "v1", "missing").unwrap(),
+        FileLookup::NoFile {
+            version_id: added.version_id
+        }
+    );
+    assert_eq!(
+        db.find_file(u.id, GENERIC, "pkg", "v2", "data.bin")
+            .unwrap(),
+        FileLookup::NoVersion
+    );
+    assert_eq!(
+        db.find_file(other.id, GENERIC, "pkg", "v1", "data.bin")
+            .unwrap(),
+        FileLookup::NoVersion
+    );
+    assert!(db
+        .file_exists(u.id, GENERIC, "pkg", "v1", "data.bin")
+        .unwrap());
+    assert!(!db.file_exists(u.id, GENERIC, "pkg", "v1", "nope").unwrap());
+    assert!(!db
+        .file_exists(other.id, GENERIC, "pkg", "v1", "data.bin")
+        .unwrap());
+
+    for _ in 0..3 {
+        db.count_download(added.version_id).unwrap();
+    }
+    let listing = db
+        .version_detail(u.id, GENERIC, "pkg", "v1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(listing.version.download_count, 3);
+}
+
+fn delete_file_removes_the_last_version(db: &Database) {
+    let u = user(db, "deleter");
+    db.add_file(&upload(u.id, "p", "1", "a", b"a")).unwrap();
+    db.add_file(&upload(u.id, "p", "1", "b", b"b")).unwrap();
+    assert_eq!(
+        db.delete_file(u.id, GENERIC, "p", "2", "a").unwrap(),
+        DeleteFileOutcome::NoVersion
+    );
+    assert_eq!(
+        db.delete_file(u.id, GENERIC, "p", "1", "c").unwrap(),
+        DeleteFileOutcome::NoFile
+    );
+    assert_eq!(
+        db.delete_file(u.id, GENERIC, "P", "1", "A").unwrap(),
+        DeleteFileOutcome::Deleted {
+            version_removed: false
+        }
+    );
+    assert!(db
+        .version_detail(u.id, GENERIC, "p", "1")
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        db.delete_file(u.id, GENERIC, "p", "1", "b").unwrap(),
+        DeleteFileOutcome::Deleted {
+            version_removed: true
+        }
+    );
+    assert!(db
+        .version_detail(u.id, GENERIC, "p", "1")
+        .unwrap()
+        .is_none());
+    assert_eq!(db.owner_usage(u.id).unwrap(), (0, 0));
+}
+
+fn delete_version_and_sweep_packages(db: &Database) {
+    let u = user(db, "versions");
+    let first = db.add_file(&upload(u.id, "Keep", "1", "a", b"a")).unwrap();
+    db.add_file(&upload(u.id, "keep", "1", "b", b"b")).unwrap();
+    db.add_file(&upload(u.id, "other", "1", "a", b"a")).unwrap();
+    assert!(!db.delete_version(u.id, GENERIC, "keep", "2").unwrap());
+    assert!(db.delete_version(u.id, GENERIC, "KEEP", "1").unwrap());
+    assert!(!db.delete_version(u.id, GENERIC, "keep", "1").unwrap());
+    assert!(db.version_files(first.version_id).unwrap().is_empty());
+
+    // The package row stays until the sweep; an upload meanwhile reuses it and its casing.
+    let again = db.add_file(&upload(u.id, "KEEP", "2", "a", b"a")).unwrap();
+    assert_eq!(again.package_id, first.package_id);
+    let detail = db
+        .version_detail(u.id, GENERIC, "keep", "2")
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.package.name, "Keep");
+    assert!(db.delete_version(u.id, GENERIC, "keep", "2").unwrap());
+
+    assert_eq!(db.delete_packages_without_versions().unwrap(), 1);
+    assert_eq!(db.delete_packages_without_versions().unwrap(), 0);
+    let fresh = db.add_file(&upload(u.id, "KEEP", "3", "a", b"a")).unwrap();
+    assert_ne!(fresh.package_id, first.package_id);
+    assert!(db.latest_version(u.id, GENERIC, "other").unwrap().is_some());
+}
+
+fn delete_package_removes_everything(db: &Database) {
+    let u = user(db, "packager");
+    db.add_file(&upload(u.id, "gone", "1", "a", b"a")).unwrap();
+    db.add_file(&upload(u.id, "gone", "2", "a", b"a")).unwrap();
+    db.add_file(&upload(u.id, "stays", "1", "a", b"a")).unwrap();
+    assert!(db.delete_package(u.id, GENERIC, "GONE").unwrap());
+    assert!(!db.delete_package(u.id, GENERIC, "gone").unwrap());
+    assert!(db.latest_version(u.id, GENERIC, "gone").unwrap().is_none());
+    assert_eq!(db.owner_usage(u.id).unwrap(), (1, 1));
+    assert_eq!(db.delete_packages_without_versions().unwrap(), 0);
+}
+
+fn blob_sweep(db: &Database) {
+    let u = user(db, "sweeper");
+    let kept = db.add_file(&upload(u.id, "p", "1", "a", b"kept")).unwrap();
+    let dropped = db
+        .add_file(&upload(u.id, "p", "1", "b", b"dropped"))
+        .unwrap();
+    assert!(db.unreferenced_blobs(i64::MAX, 10).unwrap().is_empty());
+    db.delete_file(u.id, GENERIC, "p", "1", "b").unwrap();
+
+    // Young blobs are not offered.
+    let now = crate::pool::now_unix();
+    assert!(db.unreferenced_blobs(now - 3600, 10).unwrap().is_empty());
+    let old = db.unreferenced_blobs(now + 1, 10).unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].id, dropped.blob_id);
+    assert!(db.unreferenced_blobs(now + 1, 0).unwrap().is_empty());
+
+    // A referenced blob is never deleted.
+    assert!(!db.delete_blob_if_unreferenced(kept.blob_id).unwrap());
+    assert!(db.delete_blob_if_unreferenced(dropped.blob_id).unwrap());
+    assert!(!db.delete_blob_if_unreferenced(dropped.blob_id).unwrap());
+    assert!(db
+        .blob_by_sha256(&digests(b"dropped").sha256)
+        .unwrap()
+        .is_none());
+    let blob = db
+        .blob_by_sha256(&digests(b"kept").sha256)
+        .unwrap()
+        .unwrap();
+    assert_eq!(blob.id, kept.blob_id);
+
+    // Uploading the swept content again creates a new blob.
+    let back = db
+        .add_file(&upload(u.id, "p", "1", "b", b"dropped"))
+        .unwrap();
+    assert!(back.blob_created);
+    assert_ne!(back.blob_id, dropped.blob_id);
+}
+
+fn list_versions_order_filters_and_paging(db: &Database) {
+    let u = user(db, "lister");
+    let creator = user(db, "creator");
+    let mut ids = Vec::new();
+    for (name, version) in [
+        ("alpha", "1"),
+        ("beta", "1"),
+        ("alpha", "2"),
+        ("gamma_x", "1"),
+        ("alpha", "3"),
+    ] {
+        let mut up = upload(u.id, name, version, "f", version.as_bytes());
+        up.creator_id = creator.id;
+        ids.push(db.add_file(&up).unwrap().version_id);
+    }
+    // Versions created within the same second are ordered by id, newest first.
+    let all = |filter: &VersionFilter, page: u64, limit: u64| {
+        let (rows, total) = db
+            .list_versions(u.id, filter, Page { page, limit })
+            .unwrap();
+        (rows.iter().map(|r| r.version.id).collect::<Vec<_>>(), total)
+    };
+    let everything = VersionFilter::default();
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(all(&everything, 1, 50), (newest_first.clone(), 5));
+    assert_eq!(all(&everything, 0, 2), (newest_first[..2].to_vec(), 5));
+    assert_eq!(all(&everything, 2, 2), (newest_first[2..4].to_vec(), 5));
+    assert_eq!(all(&everything, 3, 2), (newest_first[4..].to_vec(), 5));
+    assert_eq!(all(&everything, 4, 2), (vec![], 5));
+
+    let (rows, _) = db
+        .list_versions(u.id, &everything, Page { page: 1, limit: 1 })
+        .unwrap();
+    assert_eq!(rows[0].package.name, "alpha");
+    assert_eq!(rows[0].version.version, "3");
+    assert_eq!(
+        rows[0].creator.as_ref().map(|c| c.name.as_str()),
+        Some("creator")
+    );
+
+    let by_query = VersionFilter {
+        query: Some("ALP".into()),
+        ..VersionFilter::default()
+    };
+    assert_eq!(all(&by_query, 1, 50), (vec![ids[4], ids[2], ids[0]], 3));
+    // `_` is a LIKE wildcard, as in the reference registry.
+    let wildcard = VersionFilter {
+        query: Some("a_x".into()),
+        ..VersionFilter::default()
+    };
+    assert_eq!(all(&wildcard, 1, 50).1, 1);
+    let by_name = VersionFilter {
+        name: Some("Beta".into()),
+        ..VersionFilter::default()
+    };
+    assert_eq!(all(&by_name, 1, 50), (vec![ids[1]], 1));
+    let by_type = VersionFilter {
+        package_type: Some("generic".into()),
+        ..VersionFilter::default()
+    };
+    assert_eq!(all(&by_type, 1, 50).1, 5);
+    let unknown_type = VersionFilter {
+        package_type: Some("npm".into()),
+        ..VersionFilter::default()
+    };
+    assert_eq!(all(&unknown_type, 1, 50), (vec![], 0));
+    // Another owner sees nothing of these.
+    assert_eq!(
+        db.list_versions(creator.id, &everything, Page { page: 1, limit: 50 })
+            .unwrap()
+            .1,
+        0
+    );
+
+    let latest = db.latest_version(u.id, GENERIC, "ALPHA").unwrap().unwrap();
+    assert_eq!(latest.version.id, ids[4]);
+    assert!(db.latest_version(u.id, GENERIC, "delta").unwrap().is_none());
+
+    // A deleted creator leaves the version without one.
+    assert!(db.delete_user(creator.id).unwrap());
+    let detail = db
+        .version_detail(u.id, GENERIC, "beta", "1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.creator, None);
+}
+
+fn seed_versions_in_bulk(db: &Database) {
+    let u = user(db, "seeded");
+    let content = digests(b"seed");
+    assert_eq!(
+        db.seed_versions(u.id, GENERIC, "bench-", 2500, &content)
+            .unwrap(),
+        2500
+    );
+    assert_eq!(db.owner_usage(u.id).unwrap(), (2500, 2500 * 4));
+    let FileLookup::Found { blob, .. } = db
+        .find_file(
+            u.id,
+            GENERIC,
+            "bench-2",
+            "1.0.499",
+            crate::testing::SEED_FILE_NAME,
+        )
+        .unwrap()
+    else {
+        panic!("seeded file not found");
+    };
+    assert_eq!(blob.hash_sha256, content.sha256);
+    assert!(db
+        .version_detail(u.id, GENERIC, "bench-2", "1.0.500")
+        .unwrap()
+        .is_none());
+    let (rows, total) = db
+        .list_versions(u.id, &VersionFilter::default(), Page { page: 1, limit: 30 })
+        .unwrap();
+    assert_eq!((rows.len(), total), (30, 2500));
+    // The ordinary upload path works on top of seeded data.
+    db.add_file(&upload(u.id, "bench-0", "1.0.0", "second.bin", b"more"))
+        .unwrap();
+}

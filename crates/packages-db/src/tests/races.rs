@@ -1,0 +1,133 @@
+use std::sync::{Arc, Barrier};
+
+use packages_core::PackageType;
+
+use super::packages::upload;
+use super::{backend_tests, user};
+use crate::{AddedFile, Database, DbError, FileLookup};
+
+const THREADS: usize = 20;
+
+backend_tests!(
+    same_new_file_from_many_clients,
+    different_files_into_one_new_version,
+    uploads_race_the_sweeps,
+);
+
+/// Runs `f(i)` on `THREADS` threads that start together and collects the results.
+fn race<T: Send + 'static>(
+    db: &Database,
+    f: impl Fn(&Database, usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (db, barrier, f) = (db.clone(), barrier.clone(), f.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&db, i)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn same_new_file_from_many_clients(db: &Database) {
+    let u = user(db, "racer");
+    let owner = u.id;
+    let results = race(db, move |db, _| {
+        db.add_file(&upload(owner, "Race", "1.0", "same.bin", b"same content"))
+    });
+    let ok: Vec<&AddedFile> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let exists = results
+        .iter()
+        .filter(|r| matches!(r, Err(DbError::FileExists)))
+        .count();
+    assert_eq!(ok.len(), 1, "results: {results:?}");
+    assert_eq!(exists, THREADS - 1, "results: {results:?}");
+    assert!(ok[0].version_created && ok[0].blob_created);
+    assert_eq!(db.owner_usage(owner).unwrap().0, 1);
+    assert_eq!(db.version_files(ok[0].version_id).unwrap().len(), 1);
+}
+
+fn different_files_into_one_new_version(db: &Database) {
+    let u = user(db, "crowd");
+    let owner = u.id;
+    let results = race(db, move |db, i| {
+        db.add_file(&upload(
+            owner,
+            "Crowd",
+            "1.0",
+            &format!("file-{i}.bin"),
+            format!("content {i}").as_bytes(),
+        ))
+    });
+    let added: Vec<AddedFile> = results
+        .into_iter()
+        .map(|r| r.expect("every upload succeeds"))
+        .collect();
+    assert_eq!(added.iter().filter(|a| a.version_created).count(), 1);
+    assert!(added.iter().all(|a| a.blob_created));
+    let version_id = added[0].version_id;
+    assert!(added.iter().all(|a| a.version_id == version_id));
+    assert_eq!(db.owner_usage(owner).unwrap().0, 1);
+    assert_eq!(db.version_files(version_id).unwrap().len(), THREADS);
+}
+
+/// Uploads sharing one blob and one package while the sweeps delete unreferenced blobs and
+/// empty packages: no upload fails, and nothing an upload committed is swept away.
+fn uploads_race_the_sweeps(db: &Database) {
+    let u = user(db, "swept");
+    let owner = u.id;
+    // An old unreferenced blob and an empty package, as left by deletions.
+    let seed = db
+        .add_file(&upload(owner, "Shared", "0", "seed.bin", b"shared"))
+        .unwrap();
+    db.delete_version(owner, PackageType::Generic, "shared", "0")
+        .unwrap();
+    let results = race(db, move |db, i| {
+        if i % 4 == 0 {
+            // Sweepers: every blob counts as old here.
+            let mut deleted = 0;
+            for _ in 0..5 {
+                for blob in db.unreferenced_blobs(i64::MAX, 100)? {
+                    if db.delete_blob_if_unreferenced(blob.id)? {
+                        deleted += 1;
+                    }
+                }
+                db.delete_packages_without_versions()?;
+            }
+            Ok(deleted)
+        } else {
+            db.add_file(&upload(
+                owner,
+                "shared",
+                &format!("{i}"),
+                "f.bin",
+                b"shared",
+            ))
+            .map(|_| 0)
+        }
+    });
+    for r in &results {
+        assert!(r.is_ok(), "results: {results:?}");
+    }
+    // Every committed upload is complete: version, file and blob.
+    for i in (0..THREADS).filter(|i| i % 4 != 0) {
+        match db
+            .find_file(
+                owner,
+                PackageType::Generic,
+                "shared",
+                &i.to_string(),
+                "f.bin",
+            )
+            .unwrap()
+        {
+            FileLookup::Found { blob, .. } => assert_eq!(blob.size, 6),
+            other => panic!("upload {i} lost: {other:?}"),
+        }
+    }
+    let _ = seed;
+}

@@ -1,0 +1,12 @@
+DROP TABLE package_cleanup_rule;
+DROP TABLE package_property;
+DROP TABLE package_file;
+DROP TABLE package_blob;
+DROP TABLE package_version;
+DROP TABLE package;
+DROP TABLE team_unit;
+DROP TABLE team_user;
+DROP TABLE team;
+DROP TABLE org_user;
+DROP TABLE access_token;
+DROP TABLE users;
