@@ -64,20 +64,18 @@ pub fn create_user_with_visibility(
     check_owner_name(username)?;
     forge_auth::validate_new_password(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
     if !email.contains('@') {
-        return Err(AdminError::Invalid(format!("invalid email address {email:?}")));
+        return Err(AdminError::Invalid(format!(
+            "invalid email address {email:?}"
+        )));
     }
     let hash = forge_auth::hash_password(password, config.bcrypt_cost)
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
     let db = open(config)?;
     let user = db
         .create_user(&NewUser {
-            name: username.to_owned(),
-            kind: OwnerKind::User,
-            email: email.to_owned(),
-            password_hash: Some(hash),
             is_admin: admin,
             visibility,
-            ..NewUser::default()
+            ..NewUser::user(username, email, Some(hash))
         })
         .map_err(|e| match e {
             packages_db::DbError::Conflict(_) => {
@@ -98,7 +96,7 @@ pub fn change_password(config: &Config, username: &str, password: &str) -> Resul
     db.update_user(
         user.id,
         &UserChanges {
-            password_hash: Some(hash),
+            password_hash: Some(Some(hash)),
             ..UserChanges::default()
         },
     )?;
@@ -119,14 +117,16 @@ pub fn generate_access_token(
 ) -> Result<String, AdminError> {
     let scopes = TokenScopes::parse(scopes).map_err(|e| AdminError::Invalid(e.to_string()))?;
     if scopes.names().is_empty() {
-        return Err(AdminError::Invalid("a token needs at least one scope".to_owned()));
+        return Err(AdminError::Invalid(
+            "a token needs at least one scope".to_owned(),
+        ));
     }
     if token_name.trim().is_empty() {
         return Err(AdminError::Invalid("the token needs a name".to_owned()));
     }
     let db = open(config)?;
     let user = find_user(&db, username)?;
-    let secret = forge_auth::generate_token();
+    let secret = forge_auth::generate_token().map_err(|e| AdminError::Invalid(e.to_string()))?;
     db.create_token(&NewAccessToken {
         user_id: user.id,
         name: token_name.to_owned(),
@@ -135,9 +135,9 @@ pub fn generate_access_token(
         scope: scopes.to_stored_string(),
     })
     .map_err(|e| match e {
-        packages_db::DbError::Conflict(_) => {
-            AdminError::Invalid(format!("{username} already has a token named {token_name:?}"))
-        }
+        packages_db::DbError::Conflict(_) => AdminError::Invalid(format!(
+            "{username} already has a token named {token_name:?}"
+        )),
         other => other.into(),
     })?;
     Ok(secret.token.expose().to_owned())

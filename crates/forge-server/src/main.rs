@@ -7,7 +7,11 @@ use forge_server::{admin, sweep, Config};
 use packages_core::Visibility;
 
 #[derive(Parser)]
-#[command(name = "forge-server", version, about = "A Forgejo-compatible package registry")]
+#[command(
+    name = "forge-server",
+    version,
+    about = "A Forgejo-compatible package registry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -134,7 +138,10 @@ fn run_user(command: UserCommand, config: &Config) -> Result<(), Box<dyn std::er
             println!("created user {} (id {})", user.name, user.id);
         }
         UserCommand::List => {
-            println!("{:<8} {:<24} {:<32} {:<6} {:<8}", "ID", "NAME", "EMAIL", "ADMIN", "VISIBILITY");
+            println!(
+                "{:<8} {:<24} {:<32} {:<6} {:<8}",
+                "ID", "NAME", "EMAIL", "ADMIN", "VISIBILITY"
+            );
             for u in admin::list_users(config)? {
                 println!(
                     "{:<8} {:<24} {:<32} {:<6} {:<8}",
@@ -151,7 +158,10 @@ fn run_user(command: UserCommand, config: &Config) -> Result<(), Box<dyn std::er
             token_name,
             scopes,
         } => {
-            println!("{}", admin::generate_access_token(config, &username, &token_name, &scopes)?);
+            println!(
+                "{}",
+                admin::generate_access_token(config, &username, &token_name, &scopes)?
+            );
         }
     }
     Ok(())

@@ -27,6 +27,8 @@ pub enum ServerError {
         context: String,
         source: std::io::Error,
     },
+    #[error("authentication set-up: {0}")]
+    Auth(String),
     #[error("the server thread stopped before it started serving")]
     ThreadDied,
 }
@@ -116,9 +118,12 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         require_signin_view: config.require_signin_view,
         bcrypt_cost: config.bcrypt_cost,
     };
-    let state = web::Data::new(AppState::new(db.clone(), store.clone(), settings));
-    let listener =
-        TcpListener::bind(&config.listen).map_err(io_context(format!("cannot listen on {}", config.listen)))?;
+    let state = web::Data::new(
+        AppState::new(db.clone(), store.clone(), settings)
+            .map_err(|e| ServerError::Auth(e.to_string()))?,
+    );
+    let listener = TcpListener::bind(&config.listen)
+        .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
     let addr = listener
         .local_addr()
         .map_err(io_context("cannot read the listening address"))?;

@@ -34,9 +34,7 @@ pub fn run_once(
     grace: Duration,
 ) -> Result<SweepReport, String> {
     let mut report = SweepReport::default();
-    let cutoff = SystemTime::now()
-        .checked_sub(grace)
-        .unwrap_or(UNIX_EPOCH);
+    let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(UNIX_EPOCH);
     let cutoff_unix = cutoff
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -77,7 +77,12 @@ pub fn authorize_owner(
     Ok(OwnerAccess { owner, mode })
 }
 
-fn check(auth: &AuthContext, owner: &User, mode: AccessMode, required: AccessMode) -> ApiResult<()> {
+fn check(
+    auth: &AuthContext,
+    owner: &User,
+    mode: AccessMode,
+    required: AccessMode,
+) -> ApiResult<()> {
     let doer = auth.doer_facts();
     forge_auth::check_package_access(
         required,

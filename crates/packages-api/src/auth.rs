@@ -51,11 +51,13 @@ impl AuthContext {
     }
 }
 
-/// The permission-relevant facts of a user.
+/// The permission-relevant facts of a user. An account that may not sign in (inactive or
+/// prohibited) keeps no admin powers: the access rules give it nothing at all.
 pub fn doer_facts(user: &User) -> forge_auth::Doer {
+    let may_sign_in = user.is_active && !user.prohibit_login;
     forge_auth::Doer {
         id: user.id,
-        is_admin: user.is_admin,
+        is_admin: user.is_admin && may_sign_in,
         is_active: user.is_active,
         prohibit_login: user.prohibit_login,
         is_restricted: user.is_restricted,
@@ -77,7 +79,7 @@ pub fn authenticate(state: &AppState, credentials: Option<Credentials>) -> ApiRe
         return Ok(AuthContext::anonymous());
     };
     if let Some(candidate) = credentials.token_candidate() {
-        if let Some(ctx) = authenticate_token(state, candidate.expose())? {
+        if let Some(ctx) = authenticate_token(state, &candidate)? {
             return Ok(ctx);
         }
     }
@@ -87,7 +89,11 @@ pub fn authenticate(state: &AppState, credentials: Option<Credentials>) -> ApiRe
     Err(ApiError::BadCredentials)
 }
 
-fn authenticate_token(state: &AppState, token: &str) -> ApiResult<Option<AuthContext>> {
+fn authenticate_token(
+    state: &AppState,
+    token: &forge_auth::Secret,
+) -> ApiResult<Option<AuthContext>> {
+    let token = token.expose();
     if !forge_auth::looks_like_token(token) {
         return Ok(None);
     }
@@ -95,9 +101,8 @@ fn authenticate_token(state: &AppState, token: &str) -> ApiResult<Option<AuthCon
     let Some((stored, user)) = state.db.token_with_user(&hash)? else {
         return Ok(None);
     };
-    let scopes = TokenScopes::parse(&stored.scope).map_err(|_| {
-        ApiError::Forbidden("the token's scope cannot be read; create a new token")
-    })?;
+    let scopes = TokenScopes::parse(&stored.scope)
+        .map_err(|_| ApiError::Forbidden("the token's scope cannot be read; create a new token"))?;
     let now = unix_now();
     if now - stored.updated_unix >= TOKEN_TOUCH_INTERVAL_SECS {
         // Last-use bookkeeping must never fail a request.

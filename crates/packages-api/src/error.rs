@@ -148,7 +148,7 @@ impl From<DbError> for ApiError {
             DbError::SizeLimit => {
                 ApiError::Forbidden("maximum allowed package storage quota exceeded")
             }
-            DbError::PoolTimeout | DbError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            DbError::PoolTimeout | DbError::Unavailable => ApiError::Unavailable(e.to_string()),
             other => ApiError::internal(other),
         }
     }

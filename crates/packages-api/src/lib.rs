@@ -29,5 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/healthz", web::get().to(health::healthz))
         .configure(v1::configure)
         .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)))
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NoRoute) }));
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::NoRoute)
+        }));
 }

@@ -171,7 +171,12 @@ fn header_date(headers: &HeaderMap, name: header::HeaderName) -> Option<SystemTi
 fn etag_list_matches(list: &str, etag: &str) -> bool {
     let bare = etag.trim_matches('"');
     list.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate).trim_matches('"') == bare
+        candidate == "*"
+            || candidate
+                .strip_prefix("W/")
+                .unwrap_or(candidate)
+                .trim_matches('"')
+                == bare
     })
 }
 
@@ -217,10 +222,16 @@ pub fn respond(plan: Plan, content: &Content<'_>, file: File, head: bool) -> Htt
     builder
         .content_type("application/octet-stream")
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CONTENT_DISPOSITION, content_disposition(content.file_name)))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(content.file_name),
+        ))
         .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "Content-Disposition"));
     if head || len == 0 {
-        return builder.body(SizedStream::new(len, futures_util::stream::empty::<Result<Bytes, std::io::Error>>()));
+        return builder.body(SizedStream::new(
+            len,
+            futures_util::stream::empty::<Result<Bytes, std::io::Error>>(),
+        ));
     }
     builder.body(SizedStream::new(len, FileStream::start(file, start, len)))
 }
@@ -292,13 +303,34 @@ mod tests {
     #[test]
     fn ranges() {
         assert_eq!(plan_with(&[]), Plan::Full);
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=1-1")]), Plan::Partial { start: 1, end: 1 });
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=1-")]), Plan::Partial { start: 1, end: 2 });
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=-2")]), Plan::Partial { start: 1, end: 2 });
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=-9")]), Plan::Partial { start: 0, end: 2 });
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=0-99")]), Plan::Partial { start: 0, end: 2 });
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=5-")]), Plan::Unsatisfiable);
-        assert_eq!(plan_with(&[(header::RANGE, "bytes=-0")]), Plan::Unsatisfiable);
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=1-1")]),
+            Plan::Partial { start: 1, end: 1 }
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=1-")]),
+            Plan::Partial { start: 1, end: 2 }
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=-2")]),
+            Plan::Partial { start: 1, end: 2 }
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=-9")]),
+            Plan::Partial { start: 0, end: 2 }
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=0-99")]),
+            Plan::Partial { start: 0, end: 2 }
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=5-")]),
+            Plan::Unsatisfiable
+        );
+        assert_eq!(
+            plan_with(&[(header::RANGE, "bytes=-0")]),
+            Plan::Unsatisfiable
+        );
         assert_eq!(plan_with(&[(header::RANGE, "bytes=0-0,2-2")]), Plan::Full);
         assert_eq!(plan_with(&[(header::RANGE, "items=0-1")]), Plan::Full);
         assert_eq!(plan_with(&[(header::RANGE, "bytes=2-1")]), Plan::Full);
@@ -307,16 +339,31 @@ mod tests {
     #[test]
     fn conditionals() {
         let date = HttpDate::from(content().modified()).to_string();
-        assert_eq!(plan_with(&[(header::IF_NONE_MATCH, "\"abc\"")]), Plan::NotModified);
-        assert_eq!(plan_with(&[(header::IF_NONE_MATCH, "W/\"abc\", \"x\"")]), Plan::NotModified);
+        assert_eq!(
+            plan_with(&[(header::IF_NONE_MATCH, "\"abc\"")]),
+            Plan::NotModified
+        );
+        assert_eq!(
+            plan_with(&[(header::IF_NONE_MATCH, "W/\"abc\", \"x\"")]),
+            Plan::NotModified
+        );
         assert_eq!(plan_with(&[(header::IF_NONE_MATCH, "\"x\"")]), Plan::Full);
-        assert_eq!(plan_with(&[(header::IF_MODIFIED_SINCE, date.as_str())]), Plan::NotModified);
+        assert_eq!(
+            plan_with(&[(header::IF_MODIFIED_SINCE, date.as_str())]),
+            Plan::NotModified
+        );
         // If-None-Match wins over If-Modified-Since.
         assert_eq!(
-            plan_with(&[(header::IF_NONE_MATCH, "\"x\""), (header::IF_MODIFIED_SINCE, date.as_str())]),
+            plan_with(&[
+                (header::IF_NONE_MATCH, "\"x\""),
+                (header::IF_MODIFIED_SINCE, date.as_str())
+            ]),
             Plan::Full
         );
-        assert_eq!(plan_with(&[(header::IF_MATCH, "\"x\"")]), Plan::PreconditionFailed);
+        assert_eq!(
+            plan_with(&[(header::IF_MATCH, "\"x\"")]),
+            Plan::PreconditionFailed
+        );
         assert_eq!(plan_with(&[(header::IF_MATCH, "*")]), Plan::Full);
         assert_eq!(
             plan_with(&[(header::IF_UNMODIFIED_SINCE, "Thu, 01 Jan 1970 00:00:00 GMT")]),

@@ -38,12 +38,16 @@ pub struct AppState {
 
 impl AppState {
     /// Bundles the parts.
-    pub fn new(db: Database, store: Arc<dyn BlobStore>, settings: Settings) -> Self {
-        AppState {
+    pub fn new(
+        db: Database,
+        store: Arc<dyn BlobStore>,
+        settings: Settings,
+    ) -> Result<Self, forge_auth::AuthError> {
+        Ok(AppState {
             db,
             store,
             settings: Arc::new(settings),
-            password_cache: Arc::new(VerifiedPasswordCache::default()),
-        }
+            password_cache: Arc::new(VerifiedPasswordCache::new()?),
+        })
     }
 }

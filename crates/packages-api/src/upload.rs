@@ -59,7 +59,10 @@ pub mod limit_errors {
         }
         if let Limit::AtMost(_) = limits.total_owner_size {
             let (_, used) = state.db.owner_usage(plan.owner_id)?;
-            if limits.total_owner_size.exceeded_by(used.saturating_add(size)) {
+            if limits
+                .total_owner_size
+                .exceeded_by(used.saturating_add(size))
+            {
                 return Err(ApiError::Forbidden(OWNER_SIZE));
             }
         }
@@ -108,11 +111,11 @@ where
     }
     sender.finish().await;
     match worker.await {
-        Ok(Ok(ingested)) => Ok(ingested),
-        Ok(Err(IngestError::TooLarge)) => Err(ApiError::Forbidden(limit_errors::TYPE_SIZE)),
-        Ok(Err(IngestError::Aborted)) => Err(ApiError::IncompleteBody),
-        Ok(Err(IngestError::Storage(e))) => Err(e.into()),
-        Err(join) => Err(ApiError::internal(join)),
+        Ok(ingested) => Ok(ingested),
+        Err(IngestError::TooLarge) => Err(ApiError::Forbidden(limit_errors::TYPE_SIZE)),
+        Err(IngestError::Aborted) => Err(ApiError::IncompleteBody),
+        Err(IngestError::Storage(e)) => Err(e.into()),
+        Err(other) => Err(ApiError::internal(other)),
     }
 }
 

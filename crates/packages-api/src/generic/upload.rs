@@ -60,7 +60,12 @@ pub async fn upload(
     })
     .await?;
     let max_size = limit_errors::max_file_size(&state, &plan);
-    let ingested = receive_body(&state, payload.map(|c| c.map_err(|e| e.to_string())), max_size).await?;
+    let ingested = receive_body(
+        &state,
+        payload.map(|c| c.map_err(|e| e.to_string())),
+        max_size,
+    )
+    .await?;
     store_upload(state.into_inner(), plan, ingested).await?;
     Ok(HttpResponse::Created().finish())
 }

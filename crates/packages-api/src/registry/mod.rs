@@ -19,10 +19,7 @@ pub async fn dispatch(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let parsed = path::parse(req.uri().path())?;
-    let package_type: PackageType = parsed
-        .package_type
-        .parse()
-        .map_err(|_| ApiError::NoRoute)?;
+    let package_type: PackageType = parsed.package_type.parse().map_err(|_| ApiError::NoRoute)?;
     match package_type {
         PackageType::Generic => generic::handle(req, payload, state, parsed).await,
     }

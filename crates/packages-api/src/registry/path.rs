@@ -53,7 +53,8 @@ mod tests {
 
     #[test]
     fn decodes_segments_and_keeps_encoded_slashes_inside() {
-        let p = parse("/api/packages/user2/generic/te-st_pac.kage/1.0.3-te%20st/fi-le_na.me").unwrap();
+        let p =
+            parse("/api/packages/user2/generic/te-st_pac.kage/1.0.3-te%20st/fi-le_na.me").unwrap();
         assert_eq!(p.owner, "user2");
         assert_eq!(p.package_type, "generic");
         assert_eq!(p.rest, ["te-st_pac.kage", "1.0.3-te st", "fi-le_na.me"]);
@@ -69,8 +70,14 @@ mod tests {
 
     #[test]
     fn rejects_other_paths() {
-        assert!(matches!(parse("/api/packagesx/u/generic"), Err(ApiError::NoRoute)));
+        assert!(matches!(
+            parse("/api/packagesx/u/generic"),
+            Err(ApiError::NoRoute)
+        ));
         assert!(matches!(parse("/api/packages/u"), Err(ApiError::NoRoute)));
-        assert!(matches!(parse("/api/packages/u/generic/%ff/1/f"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse("/api/packages/u/generic/%ff/1/f"),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 }

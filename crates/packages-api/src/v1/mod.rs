@@ -20,7 +20,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/users/{username}/tokens/{token}")
                     .route(web::delete().to(tokens::delete)),
             )
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(JsonError(ApiError::NotFound("not found"))) })),
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(JsonError(ApiError::NotFound("not found")))
+            })),
     );
 }
 

@@ -34,7 +34,7 @@ pub struct TokenView {
 impl TokenView {
     fn from_row(t: &AccessToken, secret: String) -> Self {
         let scopes = TokenScopes::parse(&t.scope)
-            .map(|s| s.names())
+            .map(|s| s.names().into_iter().map(str::to_owned).collect())
             .unwrap_or_default();
         TokenView {
             id: t.id,
@@ -89,14 +89,18 @@ pub async fn create(
         let user = password_doer_for(&state, credentials, &username)?;
         let name = body.name.trim();
         if name.is_empty() || name.len() > 255 {
-            return Err(ApiError::BadRequest("token name must be 1 to 255 bytes".to_owned()));
+            return Err(ApiError::BadRequest(
+                "token name must be 1 to 255 bytes".to_owned(),
+            ));
         }
         let scopes = TokenScopes::parse_list(&body.scopes)
             .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
         if scopes.names().is_empty() {
-            return Err(ApiError::BadRequest("a token needs at least one scope".to_owned()));
+            return Err(ApiError::BadRequest(
+                "a token needs at least one scope".to_owned(),
+            ));
         }
-        let secret = forge_auth::generate_token();
+        let secret = forge_auth::generate_token().map_err(ApiError::internal)?;
         let row = state
             .db
             .create_token(&NewAccessToken {
