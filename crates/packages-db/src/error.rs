@@ -63,6 +63,12 @@ impl DbError {
     }
 }
 
+impl From<DieselError> for DbError {
+    fn from(e: DieselError) -> Self {
+        DbError::from_diesel(e)
+    }
+}
+
 /// The error type inside a transaction: a raw diesel error keeps its kind so that the retry
 /// loop can tell races (worth another attempt) from real failures.
 #[derive(Debug)]

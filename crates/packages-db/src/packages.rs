@@ -263,12 +263,11 @@ fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
     })
 }
 
-/// Loads listing rows for the owner with the filters applied, newest first, or counts them.
+/// The owner's non-internal versions with the filters applied, as a boxed query over
+/// `$source` (versions joined with packages, and possibly more).
 macro_rules! listing_query {
-    ($owner_id:expr, $filter:expr) => {{
-        let mut q = package_version::table
-            .inner_join(package::table)
-            .left_join(users::table.on(users::id.eq(package_version::creator_id)))
+    ($source:expr, $owner_id:expr, $filter:expr) => {{
+        let mut q = $source
             .filter(package::owner_id.eq($owner_id))
             .filter(package_version::is_internal.eq(false))
             .into_boxed();
@@ -284,6 +283,15 @@ macro_rules! listing_query {
         }
         q
     }};
+}
+
+/// Listing rows: versions with their package and, when it still exists, their creator.
+macro_rules! with_creator {
+    () => {
+        package_version::table
+            .inner_join(package::table)
+            .left_join(users::table.on(users::id.eq(package_version::creator_id)))
+    };
 }
 
 type ListingRow = (Package, PackageVersion, Option<UserRow>);
@@ -315,13 +323,20 @@ impl Database {
     /// Errors: [`DbError::CountLimit`] when a new version takes the owner over the count
     /// limit, [`DbError::SizeLimit`] when the file takes the owner over the size limit (both
     /// skipped when `limits.exempt`), [`DbError::FileExists`] when the version already has a
-    /// file of this name in any casing. Concurrent uploads of different files into the same
-    /// new version all succeed.
+    /// file of this name in any casing, [`DbError::NotFound`] when the owner does not exist.
+    /// Concurrent uploads of different files into the same new version all succeed.
     pub fn add_file(&self, upload: &NewUpload) -> Result<AddedFile, DbError> {
         // A concurrent sweep may remove the package or the blob this transaction found; the
         // foreign key then fails and a new attempt recreates them.
         self.write_raw(Retry::ConflictsAndForeignKeys, |c| add_file_tx(c, upload))
-            .map_err(DbError::from)
+            .map_err(|e| {
+                if e.is_foreign_key_violation() {
+                    // Still failing after the retries: the owner itself does not exist.
+                    DbError::NotFound
+                } else {
+                    DbError::from(e)
+                }
+            })
     }
 
     /// Looks a file up for download; names, versions and file names compare
@@ -481,18 +496,23 @@ impl Database {
             .unwrap_or(i64::MAX)
             .saturating_mul(limit);
         self.read(|c| {
-            let total: i64 = run!(c, |c| listing_query!(owner_id, filter)
-                .count()
-                .get_result(c))?;
-            let rows: Vec<ListingRow> = run!(c, |c| listing_query!(owner_id, filter)
-                .select(listing_columns!())
-                .order((
-                    package_version::created_unix.desc(),
-                    package_version::id.desc(),
-                ))
-                .limit(limit)
-                .offset(offset)
-                .load(c))?;
+            let total: i64 = run!(c, |c| listing_query!(
+                package_version::table.inner_join(package::table),
+                owner_id,
+                filter
+            )
+            .count()
+            .get_result(c))?;
+            let rows: Vec<ListingRow> =
+                run!(c, |c| listing_query!(with_creator!(), owner_id, filter)
+                    .select(listing_columns!())
+                    .order((
+                        package_version::created_unix.desc(),
+                        package_version::id.desc(),
+                    ))
+                    .limit(limit)
+                    .offset(offset)
+                    .load(c))?;
             Ok((
                 rows.into_iter().map(into_listing).collect(),
                 total.max(0) as u64,
@@ -515,11 +535,12 @@ impl Database {
         };
         let version = lower(lower_version);
         self.read(|c| {
-            let row: Option<ListingRow> = run!(c, |c| listing_query!(owner_id, &filter)
-                .filter(package_version::lower_version.eq(&version))
-                .select(listing_columns!())
-                .first(c)
-                .optional())?;
+            let row: Option<ListingRow> =
+                run!(c, |c| listing_query!(with_creator!(), owner_id, &filter)
+                    .filter(package_version::lower_version.eq(&version))
+                    .select(listing_columns!())
+                    .first(c)
+                    .optional())?;
             Ok(row.map(into_listing))
         })
     }
@@ -537,11 +558,12 @@ impl Database {
             name: Some(lower_name.to_owned()),
         };
         self.read(|c| {
-            let row: Option<ListingRow> = run!(c, |c| listing_query!(owner_id, &filter)
-                .select(listing_columns!())
-                .order(package_version::id.desc())
-                .first(c)
-                .optional())?;
+            let row: Option<ListingRow> =
+                run!(c, |c| listing_query!(with_creator!(), owner_id, &filter)
+                    .select(listing_columns!())
+                    .order(package_version::id.desc())
+                    .first(c)
+                    .optional())?;
             Ok(row.map(into_listing))
         })
     }

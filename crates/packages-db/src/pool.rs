@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -91,11 +91,15 @@ struct SqliteSetup;
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         // The busy timeout goes first so that switching to WAL waits for other connections.
+        // `optimize` refreshes the planner statistics where they are missing or stale (with
+        // a bounded effort); without them SQLite sorts all of an owner's versions to list
+        // the newest few instead of walking the creation-time index.
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
              PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON;"
+             PRAGMA foreign_keys = ON; \
+             PRAGMA optimize = 0x10002;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -115,11 +119,18 @@ impl Database {
     pub fn connect(url: &str, max_connections: u32) -> Result<Database, DbError> {
         let max = max_connections.max(1);
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let manager = ConnectionManager::<PgConnection>::new(url);
+            // One direct attempt first: an unreachable server fails at once with its reason
+            // instead of after the pool's timeout.
+            if let Err(e) = manager.connect() {
+                log::error!("cannot connect to PostgreSQL: {e}");
+                return Err(DbError::Unavailable);
+            }
             let pool = r2d2::Pool::builder()
                 .max_size(max)
                 .min_idle(Some(1))
                 .connection_timeout(POOL_TIMEOUT)
-                .build(ConnectionManager::<PgConnection>::new(url))
+                .build(manager)
                 .map_err(DbError::from_pool)?;
             Pool::Postgres(pool)
         } else {
@@ -127,6 +138,14 @@ impl Database {
             if path.is_empty() {
                 return Err(DbError::Other("empty SQLite path".into()));
             }
+            let manager = ConnectionManager::<SqliteConnection>::new(path);
+            let mut probe = manager
+                .connect()
+                .map_err(|e| DbError::Other(format!("cannot open SQLite database {path}: {e}")))?;
+            SqliteSetup.on_acquire(&mut probe).map_err(|e| {
+                DbError::Other(format!("cannot set up SQLite database {path}: {e}"))
+            })?;
+            drop(probe);
             let pool = r2d2::Pool::builder()
                 .max_size(max)
                 .min_idle(Some(1))
@@ -134,7 +153,7 @@ impl Database {
                 // A local file does not drop connections; skip the check query.
                 .test_on_check_out(false)
                 .connection_customizer(Box::new(SqliteSetup))
-                .build(ConnectionManager::<SqliteConnection>::new(path))
+                .build(manager)
                 .map_err(DbError::from_pool)?;
             Pool::Sqlite(pool)
         };
@@ -166,10 +185,9 @@ impl Database {
             Pooled::Pg(mut pg) => with_migration_lock(&mut pg, |c| {
                 c.run_pending_migrations(PG_MIGRATIONS).map(|_| ())
             }),
-            Pooled::Lite(mut lite) => (*lite)
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(|_| ())
-                .map_err(|e| DbError::Migration(e.to_string())),
+            Pooled::Lite(mut lite) => with_sqlite_write_lock(&mut lite, |c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ())
+            }),
         }
     }
 
@@ -179,11 +197,21 @@ impl Database {
             Pooled::Pg(mut pg) => with_migration_lock(&mut pg, |c| {
                 c.revert_all_migrations(PG_MIGRATIONS).map(|_| ())
             }),
-            Pooled::Lite(mut lite) => (*lite)
-                .revert_all_migrations(SQLITE_MIGRATIONS)
-                .map(|_| ())
-                .map_err(|e| DbError::Migration(e.to_string())),
+            Pooled::Lite(mut lite) => with_sqlite_write_lock(&mut lite, |c| {
+                c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ())
+            }),
         }
+    }
+
+    /// Refreshes the query planner's statistics where they went stale; worth calling now and
+    /// then (say daily, with the sweeps) on SQLite. PostgreSQL's autovacuum does this itself.
+    pub fn optimize(&self) -> Result<(), DbError> {
+        self.read(|c| {
+            if let Conn::Lite(lite) = c {
+                lite.batch_execute("PRAGMA optimize;")?;
+            }
+            Ok(())
+        })
     }
 
     /// Checks that the database answers (`SELECT 1`).
@@ -271,6 +299,19 @@ fn retry_delay(attempt: u32) -> Duration {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::from(d.subsec_nanos()) % 5);
     Duration::from_millis((2u64 << attempt.min(6)) + jitter)
+}
+
+/// The error type of diesel's migration harness.
+type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs a migration step on SQLite inside one IMMEDIATE transaction (each migration becomes a
+/// savepoint in it), so that processes starting together on one file migrate one after
+/// another instead of failing on a lock upgrade.
+fn with_sqlite_write_lock(
+    conn: &mut SqliteConnection,
+    step: impl FnOnce(&mut SqliteConnection) -> Result<(), MigrationError>,
+) -> Result<(), DbError> {
+    conn.immediate_transaction(|c| step(c).map_err(|e| DbError::Migration(e.to_string())))
 }
 
 /// Runs a migration step on PostgreSQL while holding the migration advisory lock.

@@ -3,14 +3,14 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use diesel::dsl::{exists, not};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Text};
 use packages_core::{lower, Digests, PackageType};
 
 use crate::blobs::get_or_create_blob;
-use crate::error::DbError;
-use crate::pool::{now_unix, Database};
+use crate::error::{DbError, TxResult};
+use crate::pool::{now_unix, Conn, Database};
 use crate::schema::{package, package_file, package_version};
 
 /// Versions per package, and rows per insert statement, when seeding.
@@ -90,13 +90,123 @@ pub fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), DbErro
     Ok(())
 }
 
+/// Packages seeded per transaction: big transactions load faster, small ones keep locks short.
+const SEED_PACKAGES_PER_TX: u64 = 10;
+
+/// The seeded package's id, creating it if needed.
+fn seed_package(c: &mut Conn<'_>, owner_id: i64, ptype: PackageType, name: &str) -> TxResult<i64> {
+    let lower_name = lower(name);
+    run!(c, |c| diesel::insert_into(package::table)
+        .values((
+            package::owner_id.eq(owner_id),
+            package::repo_id.eq(0i64),
+            package::package_type.eq(ptype.as_str()),
+            package::name.eq(name),
+            package::lower_name.eq(&lower_name),
+            package::semver_compatible.eq(false),
+            package::is_internal.eq(false),
+        ))
+        .on_conflict((
+            package::owner_id,
+            package::package_type,
+            package::lower_name
+        ))
+        .do_nothing()
+        .execute(c))?;
+    Ok(run!(c, |c| package::table
+        .filter(package::owner_id.eq(owner_id))
+        .filter(package::package_type.eq(ptype.as_str()))
+        .filter(package::lower_name.eq(&lower_name))
+        .select(package::id)
+        .first(c))?)
+}
+
+/// Inserts versions `1.0.0` to `1.0.<n-1>` of the package, one file each. PostgreSQL
+/// generates the rows itself (binding thousands of parameters costs more there than the
+/// inserts); SQLite takes multi-row inserts.
+fn seed_package_versions(
+    c: &mut Conn<'_>,
+    package_id: i64,
+    creator_id: i64,
+    n: u64,
+    blob_id: i64,
+    now: i64,
+) -> TxResult<()> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    match c {
+        Conn::Pg(pg) => {
+            diesel::sql_query(
+                "WITH v AS ( \
+                   INSERT INTO package_version (package_id, creator_id, version, lower_version, \
+                     created_unix, is_internal, metadata_json, download_count) \
+                   SELECT $1, $2, '1.0.' || g, '1.0.' || g, $3, FALSE, 'null', 0 \
+                   FROM generate_series(0, $4 - 1) AS g \
+                   RETURNING id, created_unix) \
+                 INSERT INTO package_file (version_id, blob_id, name, lower_name, composite_key, \
+                   is_lead, created_unix) \
+                 SELECT id, $5, $6, $6, '', TRUE, created_unix FROM v",
+            )
+            .bind::<BigInt, _>(package_id)
+            .bind::<BigInt, _>(creator_id)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(n)
+            .bind::<BigInt, _>(blob_id)
+            .bind::<Text, _>(SEED_FILE_NAME)
+            .execute(&mut **pg)?;
+        }
+        Conn::Lite(lite) => {
+            let lite: &mut SqliteConnection = lite;
+            let versions: Vec<String> = (0..n).map(|j| format!("1.0.{j}")).collect();
+            let rows: Vec<_> = versions
+                .iter()
+                .map(|v| {
+                    (
+                        package_version::package_id.eq(package_id),
+                        package_version::creator_id.eq(creator_id),
+                        package_version::version.eq(v.as_str()),
+                        package_version::lower_version.eq(v.as_str()),
+                        package_version::created_unix.eq(now),
+                        package_version::is_internal.eq(false),
+                        package_version::metadata_json.eq("null"),
+                        package_version::download_count.eq(0i64),
+                    )
+                })
+                .collect();
+            let ids: Vec<(i64, i64)> = diesel::insert_into(package_version::table)
+                .values(&rows)
+                .returning((package_version::id, package_version::created_unix))
+                .get_results(lite)?;
+            let files: Vec<_> = ids
+                .iter()
+                .map(|&(version_id, created)| {
+                    (
+                        package_file::version_id.eq(version_id),
+                        package_file::blob_id.eq(blob_id),
+                        package_file::name.eq(SEED_FILE_NAME),
+                        package_file::lower_name.eq(SEED_FILE_NAME),
+                        package_file::composite_key.eq(""),
+                        package_file::is_lead.eq(true),
+                        package_file::created_unix.eq(created),
+                    )
+                })
+                .collect();
+            diesel::insert_into(package_file::table)
+                .values(&files)
+                .execute(lite)?;
+        }
+    }
+    Ok(())
+}
+
 impl Database {
-    /// Inserts `count` versions quickly, each with one file `file.bin` of the given content,
-    /// in multi-row inserts of [`SEED_BATCH`] rows, one transaction per batch.
+    /// Inserts `count` versions quickly, each with one file `file.bin` of the given content
+    /// (created by the owner, all at the current second), in bulk inserts of [`SEED_BATCH`]
+    /// rows and a few such batches per transaction.
     ///
     /// Version `i` (0-based) is `1.0.<i % 1000>` of the package `<name_prefix><i / 1000>`,
     /// so every package holds up to 1000 versions. The packages must not have these versions
-    /// yet. Returns the number of versions inserted.
+    /// yet. Refreshes the planner statistics at the end. Returns the number of versions
+    /// inserted.
     pub fn seed_versions(
         &self,
         owner_id: i64,
@@ -109,85 +219,30 @@ impl Database {
         let blob_id = self.write(|c| Ok(get_or_create_blob(c, blob, now)?.0))?;
         let mut done = 0u64;
         while done < count {
-            let package_index = done / SEED_BATCH;
-            let in_batch = (count - done).min(SEED_BATCH);
-            let name = format!("{name_prefix}{package_index}");
-            let lower_name = lower(&name);
-            let versions: Vec<String> = (0..in_batch).map(|j| format!("1.0.{j}")).collect();
+            let tx_end = count.min(done + SEED_BATCH * SEED_PACKAGES_PER_TX);
             self.write(|c| {
-                run!(c, |c| diesel::insert_into(package::table)
-                    .values((
-                        package::owner_id.eq(owner_id),
-                        package::repo_id.eq(0i64),
-                        package::package_type.eq(ptype.as_str()),
-                        package::name.eq(&name),
-                        package::lower_name.eq(&lower_name),
-                        package::semver_compatible.eq(false),
-                        package::is_internal.eq(false),
-                    ))
-                    .on_conflict((
-                        package::owner_id,
-                        package::package_type,
-                        package::lower_name
-                    ))
-                    .do_nothing()
-                    .execute(c))?;
-                let package_id: i64 = run!(c, |c| package::table
-                    .filter(package::owner_id.eq(owner_id))
-                    .filter(package::package_type.eq(ptype.as_str()))
-                    .filter(package::lower_name.eq(&lower_name))
-                    .select(package::id)
-                    .first(c))?;
-                let rows: Vec<_> = versions
-                    .iter()
-                    .map(|v| {
-                        (
-                            package_version::package_id.eq(package_id),
-                            package_version::creator_id.eq(owner_id),
-                            package_version::version.eq(v.as_str()),
-                            package_version::lower_version.eq(v.as_str()),
-                            package_version::created_unix.eq(now),
-                            package_version::is_internal.eq(false),
-                            package_version::metadata_json.eq("null"),
-                            package_version::download_count.eq(0i64),
-                        )
-                    })
-                    .collect();
-                run!(c, |c| diesel::insert_into(package_version::table)
-                    .values(&rows)
-                    .execute(c))?;
-                // One file per version that has none yet: the versions just inserted.
-                let files = package_version::table
-                    .filter(package_version::package_id.eq(package_id))
-                    .filter(not(exists(
-                        package_file::table
-                            .filter(package_file::version_id.eq(package_version::id)),
-                    )))
-                    .select((
-                        package_version::id,
-                        blob_id.into_sql::<BigInt>(),
-                        SEED_FILE_NAME.into_sql::<Text>(),
-                        SEED_FILE_NAME.into_sql::<Text>(),
-                        "".into_sql::<Text>(),
-                        true.into_sql::<Bool>(),
-                        package_version::created_unix,
-                    ));
-                run!(c, |c| diesel::insert_into(package_file::table)
-                    .values(files)
-                    .into_columns((
-                        package_file::version_id,
-                        package_file::blob_id,
-                        package_file::name,
-                        package_file::lower_name,
-                        package_file::composite_key,
-                        package_file::is_lead,
-                        package_file::created_unix,
-                    ))
-                    .execute(c))?;
+                if let Conn::Pg(pg) = c {
+                    // Seeded rows are test data: not waiting for each commit's flush to disk
+                    // speeds bulk loading up.
+                    pg.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
+                }
+                let mut at = done;
+                while at < tx_end {
+                    let n = (tx_end - at).min(SEED_BATCH);
+                    let name = format!("{name_prefix}{}", at / SEED_BATCH);
+                    let package_id = seed_package(c, owner_id, ptype, &name)?;
+                    seed_package_versions(c, package_id, owner_id, n, blob_id, now)?;
+                    at += n;
+                }
                 Ok(())
             })?;
-            done += in_batch;
+            done = tx_end;
         }
+        // Fresh statistics, so that the planner knows the tables just grew.
+        self.read(|c| {
+            run!(c, |c| c.batch_execute("ANALYZE"))?;
+            Ok(())
+        })?;
         Ok(done)
     }
 }

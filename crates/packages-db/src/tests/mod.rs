@@ -89,3 +89,19 @@ pub(crate) use backend_tests;
 fn connect_rejects_an_empty_sqlite_path() {
     assert!(Database::connect("sqlite://", 1).is_err());
 }
+
+#[test]
+fn unreachable_postgres_is_unavailable() {
+    match Database::connect("postgres://postgres@127.0.0.1:1/none?connect_timeout=1", 1) {
+        Err(crate::DbError::Unavailable) => {}
+        other => panic!("expected Unavailable, got {:?}", other.map(|d| d.backend())),
+    }
+}
+
+#[test]
+fn unopenable_sqlite_file_is_an_error() {
+    assert!(matches!(
+        Database::connect("/nonexistent-dir/forge.db", 1),
+        Err(crate::DbError::Other(_))
+    ));
+}

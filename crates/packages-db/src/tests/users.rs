@@ -9,6 +9,7 @@ backend_tests!(
     users_are_case_insensitive_and_unique,
     users_update_list_and_delete,
     tokens_create_find_and_delete,
+    concurrent_migrations,
 );
 
 fn migrations_down_and_up_again(db: &Database) {
@@ -177,4 +178,19 @@ fn tokens_create_find_and_delete(db: &Database) {
     db.create_token(&new("2024", "hash5")).unwrap();
     assert!(db.delete_token(u.id, "2024").unwrap());
     assert!(db.list_tokens(u.id).unwrap().is_empty());
+}
+
+/// Instances starting together migrate one after another.
+fn concurrent_migrations(db: &Database) {
+    db.revert_migrations().unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            std::thread::spawn(move || db.run_migrations())
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    user(db, "migrated");
 }
