@@ -1,1 +1,15 @@
+//! End-to-end tests: each scenario starts its own server and database and runs once on SQLite
+//! (`sqlite::…`) and once on PostgreSQL (`postgres::…`, skipped without
+//! `FORGE_TEST_DATABASE_URL`).
 
+mod admin;
+mod auth;
+mod binary;
+mod common;
+mod concurrency;
+mod downloads;
+mod files;
+mod generic;
+mod status_codes;
+mod storage;
+mod tokens;

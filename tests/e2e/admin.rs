@@ -1,0 +1,75 @@
+//! Health check and the admin operations called in-process.
+
+use forge_e2e::{Auth, Backend, TestServer, ANON};
+
+use crate::common::*;
+
+fn health(backend: Backend) {
+    let s = TestServer::start(backend);
+    let r = s.get("/api/healthz", &ANON);
+    status(&r, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("application/json"),
+        "{}",
+        r.describe()
+    );
+    assert!(r.json().is_object(), "{}", r.describe());
+}
+
+fn admin_created_user_and_token_work(backend: Backend) {
+    let s = TestServer::start(backend);
+    forge_server::admin::create_user(
+        s.config(),
+        "maker",
+        "s3cret-pass",
+        "maker@example.com",
+        false,
+    )
+    .expect("create user");
+    let basic = Auth::basic("maker", "s3cret-pass");
+    let path = forge_e2e::file_path("maker", "tool", "1.0", "tool.tar.gz");
+    status(&s.put(&path, b"tool", &basic), 201);
+    unauthorized(&s.put(&path, b"tool", &Auth::basic("maker", "not-the-password")));
+
+    let token =
+        forge_server::admin::generate_access_token(s.config(), "maker", "ci", "write:package")
+            .expect("generate token");
+    assert!(
+        token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "token should be 40 hex characters: {token:?}"
+    );
+    let path2 = forge_e2e::file_path("maker", "tool", "1.1", "tool.tar.gz");
+    status(&s.put(&path2, b"tool 1.1", &Auth::token(&token)), 201);
+
+    // Both a duplicate user and a token for an unknown user are refused.
+    assert!(forge_server::admin::create_user(
+        s.config(),
+        "maker",
+        "other-pass",
+        "m2@example.com",
+        false
+    )
+    .is_err());
+    assert!(forge_server::admin::generate_access_token(
+        s.config(),
+        "nobody",
+        "ci",
+        "write:package"
+    )
+    .is_err());
+    // Admins are admins.
+    forge_server::admin::create_user(s.config(), "boss", "boss-pass", "boss@example.com", true)
+        .expect("create admin");
+    status(
+        &s.put(
+            &forge_e2e::file_path("maker", "tool", "2.0", "x"),
+            b"x",
+            &Auth::basic("boss", "boss-pass"),
+        ),
+        201,
+    );
+}
+
+forge_e2e::backends!(health, admin_created_user_and_token_work);

@@ -1,0 +1,138 @@
+//! What reaches the disk: aborted uploads leave nothing, identical content is stored once.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use forge_e2e::{file_path, files_under, sha256_hex, Auth, Backend, TestServer, ANON, PASSWORD};
+
+use crate::common::*;
+
+fn aborted_upload_leaves_nothing(backend: Backend) {
+    let s = TestServer::start(backend);
+    with_user2(&s);
+
+    let mut stream = s.connect();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 1000000\r\n\r\n",
+        uf(FILE),
+        s.addr,
+        user2().header_value().unwrap_or_default()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(&[7u8; 10]).expect("send 10 bytes");
+    stream.flush().expect("flush");
+    drop(stream);
+
+    // The server notices the closed connection on its own schedule; wait for it to clean up.
+    let tmp = s.upload_tmp_dir();
+    let clean = forge_e2e::wait_until(Duration::from_secs(10), || {
+        files_under(&s.packages_dir()).is_empty()
+    });
+    assert!(
+        clean,
+        "files left under {} after an aborted upload: {:?}",
+        s.packages_dir().display(),
+        files_under(&s.packages_dir())
+    );
+    assert!(files_under(&tmp).is_empty());
+    assert!(
+        s.stored_versions(OWNER).is_empty(),
+        "a version row was left"
+    );
+    assert!(s.stored_package_files(OWNER, NAME, VERSION).is_empty());
+    assert_eq!(s.blob_count(), 0);
+
+    // The aborted attempt does not block the real upload.
+    status(&s.put(&uf(FILE), CONTENT, &user2()), 201);
+    assert_eq!(s.get(&uf(FILE), &ANON).body, CONTENT);
+}
+
+/// A body shorter than its Content-Length followed by a half-close is also not stored.
+fn short_body_is_not_stored(backend: Backend) {
+    let s = TestServer::start(backend);
+    with_user2(&s);
+    let mut stream = s.connect();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n",
+        uf(FILE),
+        s.addr,
+        user2().header_value().unwrap_or_default()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(b"only-part").expect("send part");
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    // Whatever the server answers, it must not be a success.
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        !text.starts_with("HTTP/1.1 201") && !text.starts_with("HTTP/1.0 201"),
+        "a short body was accepted: {text:?}"
+    );
+    let clean = forge_e2e::wait_until(Duration::from_secs(10), || {
+        files_under(&s.packages_dir()).is_empty()
+    });
+    assert!(clean, "{:?}", files_under(&s.packages_dir()));
+    assert!(s.stored_versions(OWNER).is_empty());
+    status(&s.put(&uf(FILE), CONTENT, &user2()), 201);
+}
+
+fn identical_content_is_stored_once(backend: Backend) {
+    let s = TestServer::start(backend);
+    with_user2(&s);
+    s.create_user("user3", PASSWORD, false);
+    let content = b"the same bytes for everyone";
+    let sha = sha256_hex(content);
+
+    status(&s.put(&uf("a.bin"), content, &user2()), 201);
+    status(
+        &s.put(
+            &file_path("user3", "elsewhere", "9", "b.bin"),
+            content,
+            &Auth::basic("user3", PASSWORD),
+        ),
+        201,
+    );
+    assert_eq!(s.blob_count(), 1);
+    let expected = s
+        .packages_dir()
+        .join(&sha[0..2])
+        .join(&sha[2..4])
+        .join(&sha);
+    assert_eq!(
+        files_under(&s.packages_dir()),
+        std::slice::from_ref(&expected)
+    );
+    assert_eq!(std::fs::read(&expected).expect("read blob"), content);
+    let user2_file = &s.stored_package_files(OWNER, NAME, VERSION)[0];
+    let user3_file = &s.stored_package_files("user3", "elsewhere", "9")[0];
+    assert_eq!(user2_file.blob_id, user3_file.blob_id);
+
+    // Identical bytes again: nothing new on disk or in the blob table.
+    // The store may refresh the blob's mtime (it ages blobs for the sweep), but it must not
+    // replace the file.
+    let inode = || std::fs::metadata(&expected).expect("stat blob").ino();
+    let before = inode();
+    status(&s.put(&uf("c.bin"), content, &user2()), 201);
+    assert_eq!(s.blob_count(), 1);
+    assert_eq!(
+        files_under(&s.packages_dir()),
+        std::slice::from_ref(&expected)
+    );
+    assert_eq!(inode(), before, "the stored blob was replaced");
+    assert_eq!(std::fs::read(&expected).expect("read blob"), content);
+
+    // Different bytes make a second blob.
+    status(&s.put(&uf("d.bin"), b"other", &user2()), 201);
+    assert_eq!(s.blob_count(), 2);
+    assert_eq!(files_under(&s.packages_dir()).len(), 2);
+}
+
+forge_e2e::backends!(
+    aborted_upload_leaves_nothing,
+    short_body_is_not_stored,
+    identical_content_is_stored_once,
+);
