@@ -7,7 +7,9 @@
 mod pool;
 
 mod blobs;
+mod deletes;
 mod error;
+mod listing;
 mod models;
 mod orgs;
 mod packages;

@@ -1,20 +1,15 @@
-//! Packages, versions and files: upload, look-up, listing and deletion.
+//! Packages, versions and files: upload, look-up, download counts and usage.
 
-use diesel::dsl::{exists, not, sql};
+use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use packages_core::{lower, PackageType};
 
 use crate::blobs::get_or_create_blob;
 use crate::error::{DbError, TxResult};
-use crate::models::{
-    AddedFile, DeleteFileOutcome, FileLookup, NewUpload, Package, PackageBlob, PackageFile,
-    PackageVersion, Page, User, UserRow, VersionFilter, VersionListing,
-};
+use crate::models::{AddedFile, FileLookup, NewUpload, PackageBlob, PackageFile, PackageVersion};
 use crate::pool::{now_unix, Conn, Database, Retry};
-use crate::schema::{
-    package, package_blob, package_file, package_property, package_version, users,
-};
+use crate::schema::{package, package_blob, package_file, package_version};
 
 /// `package_property.ref_type` of a version's properties.
 pub(crate) const REF_VERSION: i16 = 0;
@@ -27,7 +22,7 @@ pub(crate) const REF_PACKAGE: i16 = 2;
 const GENERIC_METADATA: &str = "null";
 
 /// The non-internal version with these (lowercased) coordinates.
-fn find_version(
+pub(crate) fn find_version(
     c: &mut Conn<'_>,
     owner_id: i64,
     ptype: PackageType,
@@ -47,7 +42,7 @@ fn find_version(
 }
 
 /// The id of the package with these (lowercased) coordinates.
-fn find_package_id(
+pub(crate) fn find_package_id(
     c: &mut Conn<'_>,
     owner_id: i64,
     ptype: &str,
@@ -170,44 +165,6 @@ fn owner_size(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
         .get_result(c))?)
 }
 
-/// Deletes the properties of the given files.
-fn delete_file_properties(c: &mut Conn<'_>, file_ids: &[i64]) -> TxResult<()> {
-    if file_ids.is_empty() {
-        return Ok(());
-    }
-    run!(c, |c| diesel::delete(
-        package_property::table
-            .filter(package_property::ref_type.eq(REF_FILE))
-            .filter(package_property::ref_id.eq_any(file_ids))
-    )
-    .execute(c))?;
-    Ok(())
-}
-
-/// Deletes a version with its files and all their properties.
-fn delete_version_rows(c: &mut Conn<'_>, version_id: i64) -> TxResult<()> {
-    let file_ids: Vec<i64> = run!(c, |c| package_file::table
-        .filter(package_file::version_id.eq(version_id))
-        .select(package_file::id)
-        .load(c))?;
-    delete_file_properties(c, &file_ids)?;
-    run!(c, |c| diesel::delete(
-        package_property::table
-            .filter(package_property::ref_type.eq(REF_VERSION))
-            .filter(package_property::ref_id.eq(version_id))
-    )
-    .execute(c))?;
-    run!(c, |c| diesel::delete(
-        package_file::table.filter(package_file::version_id.eq(version_id))
-    )
-    .execute(c))?;
-    run!(c, |c| diesel::delete(
-        package_version::table.find(version_id)
-    )
-    .execute(c))?;
-    Ok(())
-}
-
 /// The whole upload transaction: package, version, limits, blob, file.
 fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
     let now = now_unix();
@@ -261,58 +218,6 @@ fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
         blob_created,
         version_created,
     })
-}
-
-/// The owner's non-internal versions with the filters applied, as a boxed query over
-/// `$source` (versions joined with packages, and possibly more).
-macro_rules! listing_query {
-    ($source:expr, $owner_id:expr, $filter:expr) => {{
-        let mut q = $source
-            .filter(package::owner_id.eq($owner_id))
-            .filter(package_version::is_internal.eq(false))
-            .into_boxed();
-        let filter: &VersionFilter = $filter;
-        if let Some(t) = &filter.package_type {
-            q = q.filter(package::package_type.eq(t.clone()));
-        }
-        if let Some(query) = &filter.query {
-            q = q.filter(package::lower_name.like(format!("%{}%", lower(query))));
-        }
-        if let Some(name) = &filter.name {
-            q = q.filter(package::lower_name.eq(lower(name)));
-        }
-        q
-    }};
-}
-
-/// Listing rows: versions with their package and, when it still exists, their creator.
-macro_rules! with_creator {
-    () => {
-        package_version::table
-            .inner_join(package::table)
-            .left_join(users::table.on(users::id.eq(package_version::creator_id)))
-    };
-}
-
-type ListingRow = (Package, PackageVersion, Option<UserRow>);
-
-fn into_listing((package, version, creator): ListingRow) -> VersionListing {
-    VersionListing {
-        package,
-        version,
-        creator: creator.map(User::from),
-    }
-}
-
-/// The selected columns of a listing row.
-macro_rules! listing_columns {
-    () => {
-        (
-            Package::as_select(),
-            PackageVersion::as_select(),
-            Option::<UserRow>::as_select(),
-        )
-    };
 }
 
 impl Database {
@@ -411,68 +316,6 @@ impl Database {
         })
     }
 
-    /// Deletes a version with its files in one transaction. Blobs and the package row stay
-    /// for the sweep. False when there was no such (non-internal) version.
-    pub fn delete_version(
-        &self,
-        owner_id: i64,
-        ptype: PackageType,
-        lower_name: &str,
-        lower_version: &str,
-    ) -> Result<bool, DbError> {
-        let (name, version) = (lower(lower_name), lower(lower_version));
-        self.write(|c| {
-            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
-                return Ok(false);
-            };
-            delete_version_rows(c, v.id)?;
-            Ok(true)
-        })
-    }
-
-    /// Deletes one file; when it is the version's last file the version goes too.
-    pub fn delete_file(
-        &self,
-        owner_id: i64,
-        ptype: PackageType,
-        lower_name: &str,
-        lower_version: &str,
-        lower_file: &str,
-    ) -> Result<DeleteFileOutcome, DbError> {
-        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
-        self.write(|c| {
-            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
-                return Ok(DeleteFileOutcome::NoVersion);
-            };
-            let file_id: Option<i64> = run!(c, |c| package_file::table
-                .filter(package_file::version_id.eq(v.id))
-                .filter(package_file::lower_name.eq(&file))
-                .filter(package_file::composite_key.eq(""))
-                .select(package_file::id)
-                .first(c)
-                .optional())?;
-            let Some(file_id) = file_id else {
-                return Ok(DeleteFileOutcome::NoFile);
-            };
-            let files: i64 = run!(c, |c| package_file::table
-                .filter(package_file::version_id.eq(v.id))
-                .count()
-                .get_result(c))?;
-            if files <= 1 {
-                delete_version_rows(c, v.id)?;
-                return Ok(DeleteFileOutcome::Deleted {
-                    version_removed: true,
-                });
-            }
-            delete_file_properties(c, &[file_id])?;
-            run!(c, |c| diesel::delete(package_file::table.find(file_id))
-                .execute(c))?;
-            Ok(DeleteFileOutcome::Deleted {
-                version_removed: false,
-            })
-        })
-    }
-
     /// The owner's number of non-internal versions and the bytes their files take, a shared
     /// blob counted once per file.
     pub fn owner_usage(&self, owner_id: i64) -> Result<(u64, u64), DbError> {
@@ -480,185 +323,6 @@ impl Database {
             let versions = owner_version_count(c, owner_id)?;
             let bytes = owner_size(c, owner_id)?;
             Ok((versions.max(0) as u64, bytes.max(0) as u64))
-        })
-    }
-
-    /// One page of the owner's non-internal versions, newest first (creation time, then id,
-    /// descending), with the total number of matching versions.
-    pub fn list_versions(
-        &self,
-        owner_id: i64,
-        filter: &VersionFilter,
-        page: Page,
-    ) -> Result<(Vec<VersionListing>, u64), DbError> {
-        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let offset = i64::try_from(page.page.max(1) - 1)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(limit);
-        self.read(|c| {
-            let total: i64 = run!(c, |c| listing_query!(
-                package_version::table.inner_join(package::table),
-                owner_id,
-                filter
-            )
-            .count()
-            .get_result(c))?;
-            let rows: Vec<ListingRow> =
-                run!(c, |c| listing_query!(with_creator!(), owner_id, filter)
-                    .select(listing_columns!())
-                    .order((
-                        package_version::created_unix.desc(),
-                        package_version::id.desc(),
-                    ))
-                    .limit(limit)
-                    .offset(offset)
-                    .load(c))?;
-            Ok((
-                rows.into_iter().map(into_listing).collect(),
-                total.max(0) as u64,
-            ))
-        })
-    }
-
-    /// One non-internal version with its package and creator (case-insensitive look-up).
-    pub fn version_detail(
-        &self,
-        owner_id: i64,
-        ptype: PackageType,
-        lower_name: &str,
-        lower_version: &str,
-    ) -> Result<Option<VersionListing>, DbError> {
-        let filter = VersionFilter {
-            package_type: Some(ptype.as_str().to_owned()),
-            query: None,
-            name: Some(lower_name.to_owned()),
-        };
-        let version = lower(lower_version);
-        self.read(|c| {
-            let row: Option<ListingRow> =
-                run!(c, |c| listing_query!(with_creator!(), owner_id, &filter)
-                    .filter(package_version::lower_version.eq(&version))
-                    .select(listing_columns!())
-                    .first(c)
-                    .optional())?;
-            Ok(row.map(into_listing))
-        })
-    }
-
-    /// The package's non-internal version with the highest id.
-    pub fn latest_version(
-        &self,
-        owner_id: i64,
-        ptype: PackageType,
-        lower_name: &str,
-    ) -> Result<Option<VersionListing>, DbError> {
-        let filter = VersionFilter {
-            package_type: Some(ptype.as_str().to_owned()),
-            query: None,
-            name: Some(lower_name.to_owned()),
-        };
-        self.read(|c| {
-            let row: Option<ListingRow> =
-                run!(c, |c| listing_query!(with_creator!(), owner_id, &filter)
-                    .select(listing_columns!())
-                    .order(package_version::id.desc())
-                    .first(c)
-                    .optional())?;
-            Ok(row.map(into_listing))
-        })
-    }
-
-    /// The version's files with their blobs, by file id.
-    pub fn version_files(
-        &self,
-        version_id: i64,
-    ) -> Result<Vec<(PackageFile, PackageBlob)>, DbError> {
-        self.read(|c| {
-            Ok(run!(c, |c| package_file::table
-                .inner_join(package_blob::table)
-                .filter(package_file::version_id.eq(version_id))
-                .select((PackageFile::as_select(), PackageBlob::as_select()))
-                .order(package_file::id.asc())
-                .load(c))?)
-        })
-    }
-
-    /// Deletes a package with all its versions and files (blobs stay for the sweep). False
-    /// when there was no such package.
-    pub fn delete_package(
-        &self,
-        owner_id: i64,
-        ptype: PackageType,
-        lower_name: &str,
-    ) -> Result<bool, DbError> {
-        let name = lower(lower_name);
-        self.write(|c| {
-            let Some(package_id) = find_package_id(c, owner_id, ptype.as_str(), &name)? else {
-                return Ok(false);
-            };
-            let version_ids: Vec<i64> = run!(c, |c| package_version::table
-                .filter(package_version::package_id.eq(package_id))
-                .select(package_version::id)
-                .load(c))?;
-            for version_id in version_ids {
-                delete_version_rows(c, version_id)?;
-            }
-            run!(c, |c| diesel::delete(
-                package_property::table
-                    .filter(package_property::ref_type.eq(REF_PACKAGE))
-                    .filter(package_property::ref_id.eq(package_id))
-            )
-            .execute(c))?;
-            run!(c, |c| diesel::delete(package::table.find(package_id))
-                .execute(c))?;
-            Ok(true)
-        })
-    }
-
-    /// Deletes every package that has no version left, with its properties; returns how
-    /// many. A package that an upload is adding a version to at the same time is kept.
-    pub fn delete_packages_without_versions(&self) -> Result<u64, DbError> {
-        self.write(|c| {
-            let without_versions = not(exists(
-                package_version::table.filter(package_version::package_id.eq(package::id)),
-            ));
-            let ids: Vec<i64> = match c {
-                Conn::Pg(pg) => {
-                    // Lock the candidates, skipping any an upload holds (its new version's
-                    // foreign key locks the package row). The delete below runs with a new
-                    // snapshot, so a version committed before the lock was taken is seen and
-                    // keeps its package; later ones wait for this transaction.
-                    let locked: Vec<i64> = package::table
-                        .filter(without_versions)
-                        .select(package::id)
-                        .for_update()
-                        .skip_locked()
-                        .load(&mut **pg)?;
-                    if locked.is_empty() {
-                        return Ok(0);
-                    }
-                    diesel::delete(
-                        package::table
-                            .filter(package::id.eq_any(&locked))
-                            .filter(without_versions),
-                    )
-                    .returning(package::id)
-                    .get_results(&mut **pg)?
-                }
-                // SQLite writers are serialised by BEGIN IMMEDIATE: nothing can interleave.
-                Conn::Lite(lite) => diesel::delete(package::table.filter(without_versions))
-                    .returning(package::id)
-                    .get_results(&mut **lite)?,
-            };
-            for chunk in ids.chunks(10_000) {
-                run!(c, |c| diesel::delete(
-                    package_property::table
-                        .filter(package_property::ref_type.eq(REF_PACKAGE))
-                        .filter(package_property::ref_id.eq_any(chunk))
-                )
-                .execute(c))?;
-            }
-            Ok(ids.len() as u64)
         })
     }
 }

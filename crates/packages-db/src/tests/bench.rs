@@ -1,0 +1,79 @@
+//! A timing run over a million stored versions; ignored by default.
+
+use packages_core::PackageType;
+
+use super::packages::upload;
+use super::{digests, user};
+use crate::{Database, FileLookup, Page, VersionFilter};
+
+const GENERIC: PackageType = PackageType::Generic;
+
+/// Seeds many versions and times the per-request queries on top of them. Run with
+/// `cargo test --release -p packages-db million -- --ignored --nocapture`; the count comes
+/// from `FORGE_SEED_COUNT` (default one million).
+#[test]
+#[ignore = "slow: seeds a million versions"]
+fn million_versions_sqlite() {
+    super::with_sqlite(time_many_versions);
+}
+
+/// The PostgreSQL twin of [`million_versions_sqlite`].
+#[test]
+#[ignore = "slow: seeds a million versions"]
+fn million_versions_postgres() {
+    super::with_postgres(time_many_versions);
+}
+
+fn time_many_versions(db: &Database) {
+    use std::time::Instant;
+    let count: u64 = std::env::var("FORGE_SEED_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let u = user(db, "big");
+    let start = Instant::now();
+    db.seed_versions(u.id, GENERIC, "pkg-", count, &digests(b"big"))
+        .unwrap();
+    eprintln!(
+        "{:?}: seeded {count} versions in {:?}",
+        db.backend(),
+        start.elapsed()
+    );
+    let last = format!("pkg-{}", (count - 1) / 1000);
+    let timed = |what: &str, f: &dyn Fn()| {
+        let start = Instant::now();
+        for _ in 0..100 {
+            f();
+        }
+        eprintln!("{what}: {:?} per call", start.elapsed() / 100);
+    };
+    timed("find_file", &|| {
+        let found = db
+            .find_file(u.id, GENERIC, &last, "1.0.0", "file.bin")
+            .unwrap();
+        assert!(matches!(found, FileLookup::Found { .. }));
+    });
+    timed("file_exists", &|| {
+        assert!(db
+            .file_exists(u.id, GENERIC, &last, "1.0.0", "file.bin")
+            .unwrap());
+    });
+    let n = std::sync::atomic::AtomicU64::new(0);
+    timed("add_file (no limits)", &|| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        db.add_file(&upload(u.id, &last, &format!("new-{i}"), "f", b"x"))
+            .unwrap();
+    });
+    timed("list_versions page 1", &|| {
+        let (rows, _) = db
+            .list_versions(u.id, &VersionFilter::default(), Page { page: 1, limit: 30 })
+            .unwrap();
+        assert_eq!(rows.len(), 30);
+    });
+    timed("latest_version", &|| {
+        assert!(db.latest_version(u.id, GENERIC, &last).unwrap().is_some());
+    });
+    let start = Instant::now();
+    let usage = db.owner_usage(u.id).unwrap();
+    eprintln!("owner_usage {usage:?}: {:?}", start.elapsed());
+}
