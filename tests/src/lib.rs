@@ -496,6 +496,18 @@ impl TestServer {
         files_under(&self.packages_dir())
     }
 
+    /// Stops the server gracefully, which waits for requests in flight, and starts it again
+    /// on the same data directory and database (on a new port).
+    pub fn restart(&mut self) {
+        self.agent = agent();
+        self.stop();
+        let running = forge_server::start(self.env.config.clone())
+            .unwrap_or_else(|e| panic!("server did not restart: {e}"));
+        self.addr = running.addr();
+        self.base = format!("http://{}", self.addr);
+        self.running = Some(running);
+    }
+
     /// Stops the server now (it also stops on drop).
     pub fn stop(&mut self) {
         if let Some(running) = self.running.take() {
