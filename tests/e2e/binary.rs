@@ -92,29 +92,50 @@ fn binary_end_to_end(backend: Backend) {
         .unwrap_or_else(|| panic!("no 40-hex token printed: {stdout:?}"))
         .to_owned();
 
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = forge(&data, &url, &["serve"])
-        .env("FORGE_LISTEN", &addr)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start forge-server serve");
-    let mut guard = ChildGuard(Some(child));
-    let pid = guard.0.as_ref().map(|c| c.id()).unwrap_or_default();
-
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(10))
         .build();
+    // The port is free when picked but another process may take it before the server binds;
+    // then the server exits and is started again on another port.
+    let mut started = None;
+    for _ in 0..3 {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = forge(&data, &url, &["serve"])
+            .env("FORGE_LISTEN", &addr)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start forge-server serve");
+        let mut guard = ChildGuard(Some(child));
+        let mut exited = false;
+        let up = wait_until(Duration::from_secs(30), || {
+            if let Some(c) = guard.0.as_mut() {
+                exited = c.try_wait().expect("poll forge-server").is_some();
+            }
+            !exited
+                && agent
+                    .get(&format!("http://{addr}/api/healthz"))
+                    .call()
+                    .is_ok_and(|r| r.status() == 200)
+        });
+        // Alive after answering: the answer came from this server, not a port squatter.
+        let alive = guard
+            .0
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none());
+        if up && alive {
+            started = Some((guard, addr));
+            break;
+        }
+        assert!(
+            exited || !alive,
+            "forge-server did not answer /api/healthz on {addr}"
+        );
+    }
+    let (mut guard, addr) = started.expect("forge-server did not start");
+    let pid = guard.0.as_ref().map(|c| c.id()).unwrap_or_default();
     let base = format!("http://{addr}");
-    let up = wait_until(Duration::from_secs(30), || {
-        agent
-            .get(&format!("{base}/api/healthz"))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
-    });
-    assert!(up, "forge-server did not answer /api/healthz on {addr}");
 
     let path = format!("{base}/api/packages/u/generic/app/1.0/app.bin");
     let auth = Auth::token(&token).header_value().unwrap_or_default();
