@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use forge_server::config::Config;
+pub use packages_core::Visibility;
+pub use packages_db::UserChanges;
+
 use packages_core::PackageType;
 use packages_db::{Database, Page, VersionFilter};
 use sha2::Digest as _;
@@ -266,6 +269,29 @@ impl TestServer {
             admin,
         )
         .unwrap_or_else(|e| panic!("create user {name}: {e}"));
+    }
+
+    /// Creates a user with the given visibility (as `admin user create --visibility`).
+    pub fn create_user_with_visibility(&self, name: &str, password: &str, visibility: Visibility) {
+        forge_server::admin::create_user_with_visibility(
+            self.config(),
+            name,
+            password,
+            &format!("{name}@example.com"),
+            false,
+            visibility,
+        )
+        .unwrap_or_else(|e| panic!("create user {name}: {e}"));
+    }
+
+    /// Changes a user directly in the database (for states the admin commands cannot set).
+    pub fn update_user(&self, name: &str, changes: &UserChanges) {
+        let id = self
+            .owner_id(name)
+            .unwrap_or_else(|| panic!("no user {name}"));
+        self.db()
+            .update_user(id, changes)
+            .unwrap_or_else(|e| panic!("update user {name}: {e}"));
     }
 
     /// Mints a personal access token through the admin operations.
