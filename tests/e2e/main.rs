@@ -13,5 +13,6 @@ mod files;
 mod generic;
 mod status_codes;
 mod storage;
+mod sweep;
 mod tokens;
 mod visibility;

@@ -41,8 +41,9 @@ pub fn run_once(
 
     let mut last_seen = None;
     loop {
+        // Rows carry whole seconds: a blob of the cutoff second itself is old enough.
         let blobs = db
-            .unreferenced_blobs(cutoff_unix, BATCH)
+            .unreferenced_blobs(cutoff_unix + 1, BATCH)
             .map_err(|e| e.to_string())?;
         if blobs.is_empty() || blobs.last().map(|b| b.id) == last_seen {
             break;
