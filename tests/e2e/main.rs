@@ -11,6 +11,7 @@ mod differences;
 mod downloads;
 mod files;
 mod generic;
+mod package_access;
 mod status_codes;
 mod storage;
 mod sweep;

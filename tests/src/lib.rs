@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use forge_server::config::Config;
-pub use packages_core::Visibility;
+pub use packages_core::{AccessMode, Visibility};
 pub use packages_db::UserChanges;
 
 use packages_core::PackageType;
-use packages_db::{Database, Page, VersionFilter};
+use packages_db::{Database, NewTeam, NewUser, Page, VersionFilter, PACKAGES_UNIT};
 use sha2::Digest as _;
 
 pub use forge_server;
@@ -292,6 +292,53 @@ impl TestServer {
         self.db()
             .update_user(id, changes)
             .unwrap_or_else(|e| panic!("update user {name}: {e}"));
+    }
+
+    /// The id of a user or organisation; panics when there is none.
+    pub fn user_id(&self, name: &str) -> i64 {
+        self.owner_id(name)
+            .unwrap_or_else(|| panic!("no user or organisation {name}"))
+    }
+
+    /// Creates an organisation through the database layer; `creator` lands in its owners
+    /// team. Returns the organisation's id.
+    pub fn create_org(&self, name: &str, visibility: Visibility, creator: &str) -> i64 {
+        let (org, _) = self
+            .db()
+            .create_org(&NewUser::org(name, visibility), self.user_id(creator))
+            .unwrap_or_else(|e| panic!("create organisation {name}: {e}"));
+        org.id
+    }
+
+    /// Creates a team in `org` with the overall level `authorize` and the packages unit at
+    /// `packages`, holding `members`. Returns the team's id.
+    pub fn create_team(
+        &self,
+        org: &str,
+        team: &str,
+        authorize: AccessMode,
+        packages: AccessMode,
+        members: &[&str],
+    ) -> i64 {
+        let new = NewTeam {
+            org_id: self.user_id(org),
+            name: team.to_owned(),
+            description: String::new(),
+            authorize,
+            includes_all_repositories: true,
+            units: vec![(PACKAGES_UNIT.to_owned(), packages)],
+        };
+        let team_id = self
+            .db()
+            .create_team(&new)
+            .unwrap_or_else(|e| panic!("create team {team} in {org}: {e}"))
+            .id;
+        for member in members {
+            self.db()
+                .add_team_member(team_id, self.user_id(member))
+                .unwrap_or_else(|e| panic!("add {member} to team {team} of {org}: {e}"));
+        }
+        team_id
     }
 
     /// Mints a personal access token through the admin operations.
@@ -769,6 +816,81 @@ impl RawResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.decoded_body()).into_owned()
     }
+}
+
+/// Reads the first response off `stream` without waiting for the server to close it: the
+/// head, then the body `Content-Length` or chunked coding delimits (up to end of stream when
+/// neither does). A 1xx head is returned as soon as it is complete. Gives up after
+/// `timeout`, saying what had arrived by then.
+pub fn read_response(stream: &mut TcpStream, timeout: Duration) -> Result<RawResponse, String> {
+    let deadline = Instant::now() + timeout;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(response) = complete_response(&bytes) {
+            return Ok(response);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no complete response within {timeout:?}; received {:?}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| format!("set read timeout: {e}"))?;
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return if bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+                    Ok(RawResponse::parse(&bytes))
+                } else {
+                    Err(format!(
+                        "connection closed after {:?}",
+                        String::from_utf8_lossy(&bytes)
+                    ))
+                };
+            }
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A reset after the response arrived still leaves the response to inspect.
+            Err(_) if bytes.windows(4).any(|w| w == b"\r\n\r\n") => {
+                return Ok(RawResponse::parse(&bytes));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "read failed ({e}) after {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ))
+            }
+        }
+    }
+}
+
+/// The first response in `bytes` if all of it has arrived.
+fn complete_response(bytes: &[u8]) -> Option<RawResponse> {
+    bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let response = RawResponse::parse(bytes);
+    if (100..200).contains(&response.status) {
+        return Some(response);
+    }
+    let chunked = response
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        return response
+            .body
+            .windows(5)
+            .any(|w| w == b"0\r\n\r\n")
+            .then_some(response);
+    }
+    let length: usize = response.header("content-length")?.parse().ok()?;
+    (response.body.len() >= length).then_some(response)
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
