@@ -21,9 +21,9 @@ mod users;
 pub use error::DbError;
 pub use models::{
     access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,
-    FileLookup, MembershipRow, NewAccessToken, NewTeam, NewUpload, NewUser, Package, PackageBlob,
-    PackageFile, PackageVersion, Page, Team, UploadLimits, User, UserChanges, VersionFilter,
-    VersionListing, PACKAGES_UNIT,
+    FileLookup, MembershipRow, NewAccessToken, NewTeam, NewUpload, NewUser, OwnerDeletion, Package,
+    PackageBlob, PackageFile, PackageVersion, Page, Team, TeamMemberRemoval, UploadLimits, User,
+    UserChanges, VersionFilter, VersionListing, PACKAGES_UNIT,
 };
 pub use orgs::{TeamWithUnits, OWNERS_TEAM};
 pub use pool::{Backend, Database};

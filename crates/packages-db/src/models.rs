@@ -53,6 +53,10 @@ pub struct User {
     pub updated_unix: i64,
     /// 0 until the first sign-in.
     pub last_login_unix: i64,
+    /// Profile link shown by the API; may be empty.
+    pub website: String,
+    /// Free-text location shown by the API; may be empty.
+    pub location: String,
 }
 
 impl User {
@@ -83,6 +87,8 @@ pub(crate) struct UserRow {
     created_unix: i64,
     updated_unix: i64,
     last_login_unix: i64,
+    website: String,
+    location: String,
 }
 
 impl From<UserRow> for User {
@@ -106,6 +112,8 @@ impl From<UserRow> for User {
             created_unix: r.created_unix,
             updated_unix: r.updated_unix,
             last_login_unix: r.last_login_unix,
+            website: r.website,
+            location: r.location,
         }
     }
 }
@@ -126,6 +134,8 @@ pub struct NewUser {
     pub is_restricted: bool,
     pub visibility: Visibility,
     pub must_change_password: bool,
+    pub website: String,
+    pub location: String,
 }
 
 impl NewUser {
@@ -144,6 +154,8 @@ impl NewUser {
             is_restricted: false,
             visibility: Visibility::Public,
             must_change_password: false,
+            website: String::new(),
+            location: String::new(),
         }
     }
 
@@ -170,6 +182,33 @@ pub struct UserChanges {
     pub must_change_password: Option<bool>,
     pub full_name: Option<String>,
     pub description: Option<String>,
+    pub is_restricted: Option<bool>,
+    pub website: Option<String>,
+    pub location: Option<String>,
+}
+
+/// The outcome of deleting a user or organisation that must not own anything any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerDeletion {
+    /// The owner and everything hanging off it (tokens, teams, memberships) is gone.
+    Deleted,
+    /// No user or organisation has this id.
+    NotFound,
+    /// It still owns a package with at least one non-internal version; nothing was deleted.
+    OwnsPackages,
+    /// A user that still belongs to an organisation; nothing was deleted.
+    InOrganizations,
+}
+
+/// The outcome of removing a user from a team while keeping every organisation owned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamMemberRemoval {
+    /// The user was in the team and is not any more.
+    Removed,
+    /// The team does not exist or the user was not in it; nothing changed.
+    NotMember,
+    /// The user is the organisation's last owner; nothing changed.
+    LastOwner,
 }
 
 /// A personal access token; only the hash of the secret is stored.

@@ -7,8 +7,8 @@ use packages_core::{lower, AccessMode, OwnerKind};
 
 use crate::error::{DbError, TxError, TxResult};
 use crate::models::{
-    access_mode_from_i16, access_mode_to_i16, MembershipRow, NewTeam, NewUser, Team, TeamRow, User,
-    PACKAGES_UNIT,
+    access_mode_from_i16, access_mode_to_i16, MembershipRow, NewTeam, NewUser, Team,
+    TeamMemberRemoval, TeamRow, User, PACKAGES_UNIT,
 };
 use crate::pool::{Conn, Database};
 use crate::schema::{org_user, team, team_unit, team_user, users};
@@ -112,6 +112,47 @@ fn org_of_team(c: &mut Conn<'_>, team_id: i64) -> TxResult<Option<i64>> {
         .optional())?)
 }
 
+/// Removes a user from a team, and from the organisation when no other team of it holds
+/// the user. False when the user was not in the team.
+fn remove_member(c: &mut Conn<'_>, team_id: i64, user_id: i64) -> TxResult<bool> {
+    let Some(org_id) = org_of_team(c, team_id)? else {
+        return Ok(false);
+    };
+    let removed = run!(c, |c| diesel::delete(
+        team_user::table
+            .filter(team_user::team_id.eq(team_id))
+            .filter(team_user::user_id.eq(user_id))
+    )
+    .execute(c))?;
+    if removed == 0 {
+        return Ok(false);
+    }
+    let other_teams: i64 = run!(c, |c| team_user::table
+        .filter(team_user::org_id.eq(org_id))
+        .filter(team_user::user_id.eq(user_id))
+        .count()
+        .get_result(c))?;
+    if other_teams == 0 {
+        run!(c, |c| diesel::delete(
+            org_user::table
+                .filter(org_user::org_id.eq(org_id))
+                .filter(org_user::user_id.eq(user_id))
+        )
+        .execute(c))?;
+    }
+    Ok(true)
+}
+
+/// Whether the user is in the team.
+fn is_member_of_team(c: &mut Conn<'_>, team_id: i64, user_id: i64) -> TxResult<bool> {
+    Ok(run!(c, |c| diesel::select(diesel::dsl::exists(
+        team_user::table
+            .filter(team_user::team_id.eq(team_id))
+            .filter(team_user::user_id.eq(user_id))
+    ))
+    .get_result(c))?)
+}
+
 impl Database {
     /// Creates an organisation (whatever `new.kind` says) with its owners team, which holds
     /// the creator and grants admin on packages. A taken name is [`DbError::Conflict`]; an
@@ -142,6 +183,16 @@ impl Database {
     /// Creates a team in an organisation. An unknown organisation (or a user that is no
     /// organisation) is [`DbError::NotFound`]; a taken team name is [`DbError::Conflict`].
     pub fn create_team(&self, new: &NewTeam) -> Result<Team, DbError> {
+        self.create_team_with(new, false)
+    }
+
+    /// Like [`Database::create_team`], also recording whether the team's members may create
+    /// repositories in the organisation (kept for API clients; nothing here uses it).
+    pub fn create_team_with(
+        &self,
+        new: &NewTeam,
+        can_create_org_repo: bool,
+    ) -> Result<Team, DbError> {
         self.write(|c| {
             let kind: Option<i16> = run!(c, |c| users::table
                 .find(new.org_id)
@@ -151,7 +202,7 @@ impl Database {
             if kind != Some(OwnerKind::Organization.as_i16()) {
                 return Err(DbError::NotFound.into());
             }
-            insert_team(c, new, false)
+            insert_team(c, new, can_create_org_repo)
         })
     }
 
@@ -214,34 +265,50 @@ impl Database {
     /// the user. False when the user was not in the team. Keeping an owner is the caller's
     /// policy.
     pub fn remove_team_member(&self, team_id: i64, user_id: i64) -> Result<bool, DbError> {
+        self.write(|c| remove_member(c, team_id, user_id))
+    }
+
+    /// Removes a user from a team unless that would leave the team's organisation without
+    /// an owner (a member of a team whose level is owner). Check and removal run in one
+    /// transaction.
+    pub fn remove_team_member_keeping_owner(
+        &self,
+        team_id: i64,
+        user_id: i64,
+    ) -> Result<TeamMemberRemoval, DbError> {
         self.write(|c| {
-            let Some(org_id) = org_of_team(c, team_id)? else {
-                return Ok(false);
+            let team: Option<(i64, i16)> = run!(c, |c| team::table
+                .find(team_id)
+                .select((team::org_id, team::authorize))
+                .first(c)
+                .optional())?;
+            let Some((org_id, authorize)) = team else {
+                return Ok(TeamMemberRemoval::NotMember);
             };
-            let removed = run!(c, |c| diesel::delete(
-                team_user::table
-                    .filter(team_user::team_id.eq(team_id))
-                    .filter(team_user::user_id.eq(user_id))
-            )
-            .execute(c))?;
-            if removed == 0 {
-                return Ok(false);
+            if !is_member_of_team(c, team_id, user_id)? {
+                return Ok(TeamMemberRemoval::NotMember);
             }
-            let other_teams: i64 = run!(c, |c| team_user::table
-                .filter(team_user::org_id.eq(org_id))
-                .filter(team_user::user_id.eq(user_id))
-                .count()
-                .get_result(c))?;
-            if other_teams == 0 {
-                run!(c, |c| diesel::delete(
-                    org_user::table
-                        .filter(org_user::org_id.eq(org_id))
-                        .filter(org_user::user_id.eq(user_id))
-                )
-                .execute(c))?;
+            if access_mode_from_i16(authorize) == AccessMode::Owner {
+                let owner_level = access_mode_to_i16(AccessMode::Owner);
+                let other_owners: i64 = run!(c, |c| team_user::table
+                    .inner_join(team::table)
+                    .filter(team_user::org_id.eq(org_id))
+                    .filter(team::authorize.eq(owner_level))
+                    .filter(team_user::user_id.ne(user_id))
+                    .count()
+                    .get_result(c))?;
+                if other_owners == 0 {
+                    return Ok(TeamMemberRemoval::LastOwner);
+                }
             }
-            Ok(true)
+            remove_member(c, team_id, user_id)?;
+            Ok(TeamMemberRemoval::Removed)
         })
+    }
+
+    /// Whether the user is in the team.
+    pub fn is_team_member(&self, team_id: i64, user_id: i64) -> Result<bool, DbError> {
+        self.read(|c| is_member_of_team(c, team_id, user_id))
     }
 
     /// What the user is in the organisation: member, owner, and the highest team and

@@ -21,6 +21,8 @@ diesel::table! {
         created_unix -> BigInt,
         updated_unix -> BigInt,
         last_login_unix -> BigInt,
+        website -> Text,
+        location -> Text,
     }
 }
 

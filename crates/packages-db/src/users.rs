@@ -4,9 +4,9 @@ use diesel::prelude::*;
 use packages_core::{lower, OwnerKind};
 
 use crate::error::{DbError, TxError, TxResult};
-use crate::models::{NewUser, User, UserChanges, UserRow};
+use crate::models::{NewUser, OwnerDeletion, User, UserChanges, UserRow};
 use crate::pool::{now_unix, Conn, Database};
-use crate::schema::{package, package_file, package_property, package_version, users};
+use crate::schema::{org_user, package, package_file, package_property, package_version, users};
 
 /// Inserts a user row; a taken name (in any casing) is a conflict.
 pub(crate) fn insert_user(c: &mut Conn<'_>, new: &NewUser, kind: OwnerKind) -> TxResult<User> {
@@ -36,6 +36,8 @@ pub(crate) fn insert_user(c: &mut Conn<'_>, new: &NewUser, kind: OwnerKind) -> T
         users::created_unix.eq(now),
         users::updated_unix.eq(now),
         users::last_login_unix.eq(0i64),
+        users::website.eq(&new.website),
+        users::location.eq(&new.location),
     );
     let inserted = run!(c, |c| diesel::insert_into(users::table)
         .values(values)
@@ -97,6 +99,9 @@ struct UserChangeset<'a> {
     must_change_password: Option<bool>,
     full_name: Option<&'a str>,
     description: Option<&'a str>,
+    is_restricted: Option<bool>,
+    website: Option<&'a str>,
+    location: Option<&'a str>,
     updated_unix: i64,
 }
 
@@ -159,6 +164,9 @@ impl Database {
             must_change_password: changes.must_change_password,
             full_name: changes.full_name.as_deref(),
             description: changes.description.as_deref(),
+            is_restricted: changes.is_restricted,
+            website: changes.website.as_deref(),
+            location: changes.location.as_deref(),
             updated_unix: now_unix(),
         };
         self.write(|c| {
@@ -189,6 +197,76 @@ impl Database {
                 .set(users::last_login_unix.eq(now))
                 .execute(c))?;
             Ok(())
+        })
+    }
+
+    /// Whether a user (not an organisation) other than `except_id` has this e-mail address,
+    /// compared case-insensitively. Empty addresses are never in use.
+    pub fn email_in_use(&self, email: &str, except_id: Option<i64>) -> Result<bool, DbError> {
+        let lower_email = lower(email);
+        if lower_email.is_empty() {
+            return Ok(false);
+        }
+        let except = except_id.unwrap_or(0);
+        self.read(|c| {
+            Ok(run!(c, |c| diesel::select(diesel::dsl::exists(
+                users::table
+                    .filter(users::lower_email.eq(&lower_email))
+                    .filter(users::kind.eq(OwnerKind::User.as_i16()))
+                    .filter(users::id.ne(except))
+            ))
+            .get_result(c))?)
+        })
+    }
+
+    /// The number of site administrators (users with the admin flag, active or not).
+    pub fn count_admins(&self) -> Result<u64, DbError> {
+        self.read(|c| {
+            let n: i64 = run!(c, |c| users::table
+                .filter(users::kind.eq(OwnerKind::User.as_i16()))
+                .filter(users::is_admin.eq(true))
+                .count()
+                .get_result(c))?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    /// Deletes a user or organisation unless it still owns packages (a package counts while
+    /// it has a non-internal version) or, for a user, still belongs to an organisation: the
+    /// reference server refuses both so that nothing is lost by accident. Checks and delete
+    /// run in one transaction; blobs stay for the sweep.
+    pub fn delete_owner_if_unused(&self, id: i64) -> Result<OwnerDeletion, DbError> {
+        self.write(|c| {
+            let kind: Option<i16> = run!(c, |c| users::table
+                .find(id)
+                .select(users::kind)
+                .first(c)
+                .optional())?;
+            let Some(kind) = kind else {
+                return Ok(OwnerDeletion::NotFound);
+            };
+            let owns_packages: bool = run!(c, |c| diesel::select(diesel::dsl::exists(
+                package_version::table
+                    .inner_join(package::table)
+                    .filter(package::owner_id.eq(id))
+                    .filter(package_version::is_internal.eq(false))
+            ))
+            .get_result(c))?;
+            if owns_packages {
+                return Ok(OwnerDeletion::OwnsPackages);
+            }
+            if OwnerKind::from_i16(kind) == OwnerKind::User {
+                let in_orgs: bool = run!(c, |c| diesel::select(diesel::dsl::exists(
+                    org_user::table.filter(org_user::user_id.eq(id))
+                ))
+                .get_result(c))?;
+                if in_orgs {
+                    return Ok(OwnerDeletion::InOrganizations);
+                }
+            }
+            delete_owner_properties(c, id)?;
+            run!(c, |c| diesel::delete(users::table.find(id)).execute(c))?;
+            Ok(OwnerDeletion::Deleted)
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Tests run against a fresh SQLite file always, and against a fresh PostgreSQL database
 //! when `FORGE_TEST_DATABASE_URL` names a server.
 
+mod accounts;
 mod bench;
 mod orgs;
 mod packages;

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN location;
+ALTER TABLE users DROP COLUMN website;
