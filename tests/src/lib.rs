@@ -818,53 +818,59 @@ impl RawResponse {
     }
 }
 
-/// Reads the first response off `stream` without waiting for the server to close it: the
-/// head, then the body `Content-Length` or chunked coding delimits (up to end of stream when
-/// neither does). A 1xx head is returned as soon as it is complete. Gives up after
-/// `timeout`, saying what had arrived by then.
-pub fn read_response(stream: &mut TcpStream, timeout: Duration) -> Result<RawResponse, String> {
+/// Reads responses off `stream` until a final (non-1xx) one is complete, without waiting for
+/// the server to close the connection: the head, then the body `Content-Length` or chunked
+/// coding delimits (up to end of stream when neither does). Returns the statuses of the
+/// interim responses that came first, and the final response. Gives up after `timeout`,
+/// saying what had arrived by then.
+pub fn read_final_response(
+    stream: &mut TcpStream,
+    timeout: Duration,
+) -> Result<(Vec<u16>, RawResponse), String> {
     let deadline = Instant::now() + timeout;
+    let mut interim = Vec::new();
     let mut bytes = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
-        if let Some(response) = complete_response(&bytes) {
-            return Ok(response);
+        while let Some(response) = complete_response(&bytes) {
+            if !(100..200).contains(&response.status) {
+                return Ok((interim, response));
+            }
+            interim.push(response.status);
+            bytes.drain(..bytes.len() - response.body.len());
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(format!(
-                "no complete response within {timeout:?}; received {:?}",
+                "no final response within {timeout:?}; interim {interim:?}, then {:?}",
                 String::from_utf8_lossy(&bytes)
             ));
         }
         stream
             .set_read_timeout(Some(left))
             .map_err(|e| format!("set read timeout: {e}"))?;
+        let has_head = bytes.windows(4).any(|w| w == b"\r\n\r\n");
         match stream.read(&mut buf) {
-            Ok(0) => {
-                return if bytes.windows(4).any(|w| w == b"\r\n\r\n") {
-                    Ok(RawResponse::parse(&bytes))
-                } else {
-                    Err(format!(
-                        "connection closed after {:?}",
-                        String::from_utf8_lossy(&bytes)
-                    ))
-                };
-            }
-            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Ok(n) if n > 0 => bytes.extend_from_slice(&buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            // A reset after the response arrived still leaves the response to inspect.
-            Err(_) if bytes.windows(4).any(|w| w == b"\r\n\r\n") => {
-                return Ok(RawResponse::parse(&bytes));
+            // The end of the stream, or a reset after the head arrived, still leaves the
+            // response to inspect.
+            Ok(_) | Err(_) if has_head => return Ok((interim, RawResponse::parse(&bytes))),
+            Ok(_) => {
+                return Err(format!(
+                    "connection closed; interim {interim:?}, then {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ))
             }
             Err(e) => {
                 return Err(format!(
-                    "read failed ({e}) after {:?}",
+                    "read failed ({e}); interim {interim:?}, then {:?}",
                     String::from_utf8_lossy(&bytes)
                 ))
             }
@@ -872,7 +878,7 @@ pub fn read_response(stream: &mut TcpStream, timeout: Duration) -> Result<RawRes
     }
 }
 
-/// The first response in `bytes` if all of it has arrived.
+/// The first response in `bytes` if all of it has arrived; an interim (1xx) one has no body.
 fn complete_response(bytes: &[u8]) -> Option<RawResponse> {
     bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
     let response = RawResponse::parse(bytes);
