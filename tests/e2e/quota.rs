@@ -19,6 +19,9 @@ const COUNT_EXCEEDED: &str = "maximum allowed package count exceeded";
 const OWNER_SIZE_EXCEEDED: &str = "maximum allowed package storage quota exceeded";
 const TYPE_SIZE_EXCEEDED: &str = "maximum allowed package type size exceeded";
 
+/// A change to the server's settings.
+type Configure = fn(&mut Config);
+
 /// How long a refusal decided by the headers may take.
 const PROMPT: Duration = Duration::from_secs(2);
 
@@ -31,7 +34,7 @@ fn admin() -> Auth {
 }
 
 /// A server with `configure` applied, the owner user10 and the site admin root.
-fn start(backend: Backend, configure: fn(&mut Config)) -> TestServer {
+fn start(backend: Backend, configure: Configure) -> TestServer {
     let s = TestServer::start_with(backend, configure);
     s.create_user("user10", PASSWORD, false);
     s.create_user("root", PASSWORD, true);
@@ -45,7 +48,7 @@ fn quota_path(version: &str) -> String {
 /// Scenarios 148–153: each limit set to 0 refuses user10's one-byte upload with its message,
 /// while the admin's upload into user10's namespace passes.
 fn zero_limits_refuse_users_but_not_admins(backend: Backend) {
-    let cases: [(&str, fn(&mut Config), &str); 3] = [
+    let cases: [(&str, Configure, &str); 3] = [
         (
             "1.0",
             |c| c.limits.total_owner_count = Limit::AtMost(0),
@@ -81,7 +84,7 @@ fn zero_limits_refuse_users_but_not_admins(backend: Backend) {
 /// An upload announcing 10 MB with `Expect: 100-continue` is refused from its headers: a
 /// prompt 403, no `100 Continue` invitation first, nothing stored.
 fn announced_size_is_refused_before_the_body(backend: Backend) {
-    let cases: [(fn(&mut Config), &str); 2] = [
+    let cases: [(Configure, &str); 2] = [
         (
             |c| c.limits.size_generic = Limit::AtMost(1000),
             TYPE_SIZE_EXCEEDED,
