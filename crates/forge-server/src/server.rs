@@ -5,9 +5,15 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use actix_web::dev::ServerHandle;
+use std::time::Duration;
+
+use actix_http::HttpService;
+use actix_server::ServerBuilder;
+use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, ServerHandle};
 use actix_web::middleware::Logger;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
+use packages_api::expect::ExpectGate;
 use packages_api::{AppState, Settings};
 use packages_db::Database;
 use packages_storage::LocalBlobStore;
@@ -105,6 +111,53 @@ impl Drop for Running {
     }
 }
 
+/// The HTTP server: actix-web's `App` on actix-http's service, assembled here rather than by
+/// `HttpServer` so that `Expect: 100-continue` goes through [`ExpectGate`].
+fn build_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+    handle_signals: bool,
+) -> std::io::Result<actix_web::dev::Server> {
+    let mut builder = ServerBuilder::default()
+        .workers(workers)
+        .shutdown_timeout(30);
+    if !handle_signals {
+        builder = builder.disable_signals();
+    }
+    let shutdown = builder.graceful_shutdown_signal();
+    let local_addr = listener.local_addr()?;
+    let server = builder
+        .listen("forge-http", listener, move || {
+            let state = state.clone();
+            let shutdown = shutdown.clone();
+            let app = App::new()
+                .app_data(state.clone())
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .configure(packages_api::configure);
+            HttpService::build()
+                // Small responses would otherwise wait for delayed ACKs (Nagle).
+                .tcp_nodelay(true)
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(local_addr)
+                // Idle keep-alive connections close at once on a graceful stop.
+                .graceful_shutdown_signal(move || {
+                    let signal = shutdown.clone();
+                    async move { signal.notified().await }
+                })
+                .expect(ExpectGate::new(state))
+                .finish(map_config(
+                    app.into_factory()
+                        .map_err(|e: actix_web::Error| e.error_response()),
+                    |_| AppConfig::default(),
+                ))
+                .tcp()
+        })?
+        .run();
+    Ok(server)
+}
+
 /// Starts the server on background threads; signals are left to the caller.
 pub fn start(config: Config) -> Result<Running, ServerError> {
     start_with(config, false)
@@ -133,25 +186,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         .name("forge-http".to_owned())
         .spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let mut server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(state.clone())
-                        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
-                        .configure(packages_api::configure)
-                })
-                .workers(workers)
-                .shutdown_timeout(30)
-                // Small responses would otherwise wait for delayed ACKs (Nagle).
-                .on_connect(|conn, _| {
-                    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                        let _ = tcp.set_nodelay(true);
-                    }
-                })
-                .listen(listener)?;
-                if !handle_signals {
-                    server = server.disable_signals();
-                }
-                let server = server.run();
+                let server = build_server(listener, state, workers, handle_signals)?;
                 let _ = ready_tx.send(server.handle());
                 server.await
             })

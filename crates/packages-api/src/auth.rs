@@ -5,7 +5,7 @@
 //! tried as a personal access token first, then a Basic user name and password are tried as
 //! a password sign-in. Credentials that are present but match nothing are a 401.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::HttpRequest;
 use forge_auth::{Credentials, TokenScopes};
 use packages_core::OwnerKind;
@@ -66,7 +66,12 @@ pub fn doer_facts(user: &User) -> forge_auth::Doer {
 
 /// Reads the credentials of a request without touching the database.
 pub fn credentials_of(req: &HttpRequest) -> ApiResult<Option<Credentials>> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+    credentials_in(req.headers())
+}
+
+/// Reads the credentials from request headers.
+pub fn credentials_in(headers: &HeaderMap) -> ApiResult<Option<Credentials>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ApiError::BadCredentials)?;

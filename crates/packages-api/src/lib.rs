@@ -11,6 +11,7 @@ pub mod access;
 pub mod auth;
 pub mod blocking;
 pub mod error;
+pub mod expect;
 pub mod generic;
 pub mod health;
 pub mod registry;

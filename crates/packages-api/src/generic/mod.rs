@@ -8,7 +8,7 @@
 
 mod delete;
 mod download;
-mod upload;
+pub mod upload;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -1,0 +1,95 @@
+//! `Expect: 100-continue`: an upload that will be refused is refused before the client sends
+//! its body. The HTTP server asks [`ExpectGate`] before answering `100 Continue`; the gate
+//! runs the same pre-body checks as the upload handler (credentials, owner, permission,
+//! validation, limits against `Content-Length`, an existing file) and answers with the final
+//! error status when one fails. Requests the gate lets through are checked again by their
+//! handler, which keeps the handler the single authority.
+
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+
+use actix_http::body::BoxBody;
+use actix_http::{Method, Request, Response};
+use actix_web::dev::{Service, ServiceFactory};
+use actix_web::{web, ResponseError};
+use packages_core::PackageType;
+
+use crate::error::ApiResult;
+use crate::generic;
+use crate::registry::path;
+use crate::state::AppState;
+
+/// The expectation handler to install in the HTTP service.
+#[derive(Clone)]
+pub struct ExpectGate {
+    state: web::Data<AppState>,
+}
+
+impl ExpectGate {
+    /// A gate over the given application state.
+    pub fn new(state: web::Data<AppState>) -> Self {
+        ExpectGate { state }
+    }
+}
+
+impl ServiceFactory<Request> for ExpectGate {
+    type Response = Request;
+    type Error = Response<BoxBody>;
+    type Config = ();
+    type Service = ExpectGate;
+    type InitError = ();
+    type Future = Ready<Result<ExpectGate, ()>>;
+
+    fn new_service(&self, _: ()) -> Self::Future {
+        ready(Ok(self.clone()))
+    }
+}
+
+impl Service<Request> for ExpectGate {
+    type Response = Request;
+    type Error = Response<BoxBody>;
+    type Future = Pin<Box<dyn Future<Output = Result<Request, Response<BoxBody>>>>>;
+
+    actix_web::dev::always_ready!();
+
+    fn call(&self, req: Request) -> Self::Future {
+        let state = self.state.clone();
+        Box::pin(async move {
+            match verdict(&state, &req).await {
+                Ok(()) => Ok(req),
+                Err(e) => {
+                    // These never reach the request logger, so they are logged here.
+                    log::info!(
+                        "{} {} refused before its body: {}",
+                        req.method(),
+                        req.uri().path(),
+                        e.status_code()
+                    );
+                    Err(e.error_response().into())
+                }
+            }
+        })
+    }
+}
+
+/// Decides whether the body of `req` is wanted.
+async fn verdict(state: &web::Data<AppState>, req: &Request) -> ApiResult<()> {
+    if req.method() != Method::PUT {
+        return Ok(());
+    }
+    // Anything that is not a registry upload is left to the router to answer.
+    let Ok(parsed) = path::parse(req.uri().path()) else {
+        return Ok(());
+    };
+    match parsed.package_type.parse::<PackageType>() {
+        Ok(PackageType::Generic) => {
+            generic::upload::check_expectation(
+                state.clone().into_inner(),
+                &req.head().headers,
+                parsed,
+            )
+            .await
+        }
+        Err(_) => Ok(()),
+    }
+}
