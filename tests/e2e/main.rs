@@ -12,6 +12,7 @@ mod downloads;
 mod files;
 mod generic;
 mod package_access;
+mod package_api;
 mod quota;
 mod status_codes;
 mod storage;
