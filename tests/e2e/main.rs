@@ -11,6 +11,7 @@ mod differences;
 mod downloads;
 mod files;
 mod generic;
+mod gitea_client;
 mod package_access;
 mod package_api;
 mod quota;
