@@ -72,4 +72,64 @@ fn admin_created_user_and_token_work(backend: Backend) {
     );
 }
 
-forge_e2e::backends!(health, admin_created_user_and_token_work);
+fn admin_org_and_password_operations(backend: Backend) {
+    let s = TestServer::start(backend);
+    let config = s.config();
+    forge_server::admin::create_user(config, "founder", "first-pass", "f@example.com", false)
+        .expect("create founder");
+    forge_server::admin::create_user(config, "outsider", "other-pass", "o@example.com", false)
+        .expect("create outsider");
+    let org = forge_server::admin::create_org(
+        config,
+        "acme",
+        "founder",
+        packages_core::Visibility::Private,
+    )
+    .expect("create org");
+    assert_eq!(org.name, "acme");
+    // Users and organisations share one namespace.
+    assert!(forge_server::admin::create_org(
+        config,
+        "Founder",
+        "founder",
+        packages_core::Visibility::Public
+    )
+    .is_err());
+    assert!(forge_server::admin::create_org(
+        config,
+        "ghost-org",
+        "nobody",
+        packages_core::Visibility::Public
+    )
+    .is_err());
+
+    // The owner publishes into the organisation; an outsider cannot even read it.
+    let path = forge_e2e::file_path("acme", "app", "1.0", "app.bin");
+    status(
+        &s.put(&path, b"app", &Auth::basic("founder", "first-pass")),
+        201,
+    );
+    unauthorized(&s.get(&path, &Auth::basic("outsider", "other-pass")));
+    status(&s.get(&path, &Auth::basic("founder", "first-pass")), 200);
+
+    let users = forge_server::admin::list_users(config).expect("list users");
+    let names: Vec<_> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["founder", "outsider"],
+        "organisations are not listed as users"
+    );
+
+    // A new password works at once and the old one stops working, even though the old one
+    // was just verified (and is remembered for a while).
+    forge_server::admin::change_password(config, "founder", "second-pass").expect("change");
+    unauthorized(&s.get(&path, &Auth::basic("founder", "first-pass")));
+    status(&s.get(&path, &Auth::basic("founder", "second-pass")), 200);
+    assert!(forge_server::admin::change_password(config, "founder", "short").is_err());
+}
+
+forge_e2e::backends!(
+    health,
+    admin_created_user_and_token_work,
+    admin_org_and_password_operations
+);

@@ -85,7 +85,42 @@ fn binary_end_to_end(backend: Backend) {
             "write:package",
         ],
     ));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    run_ok(&mut forge(
+        &data,
+        &url,
+        &[
+            "admin",
+            "org",
+            "create",
+            "--name",
+            "team-u",
+            "--owner",
+            "u",
+            "--visibility",
+            "limited",
+        ],
+    ));
+    let listed = run_ok(&mut forge(&data, &url, &["admin", "user", "list"]));
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("u@example.com"), "{listed}");
+    assert!(
+        !listed.contains("team-u"),
+        "organisations are not users: {listed}"
+    );
+    run_ok(&mut forge(
+        &data,
+        &url,
+        &[
+            "admin",
+            "user",
+            "change-password",
+            "--username",
+            "u",
+            "--password",
+            "password2",
+        ],
+    ));
     let token = stdout
         .split_whitespace()
         .find(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -151,6 +186,27 @@ fn binary_end_to_end(backend: Backend) {
         .into_string()
         .expect("body");
     assert_eq!(body, "binary");
+    // The changed password is the one that works; the organisation takes uploads from its
+    // owner.
+    let org_path = format!("{base}/api/packages/team-u/generic/app/1.0/app.bin");
+    let with = |password: &str| {
+        agent
+            .put(&org_path)
+            .set(
+                "Authorization",
+                &Auth::basic("u", password)
+                    .header_value()
+                    .unwrap_or_default(),
+            )
+            .send_bytes(b"org")
+            .map(|r| r.status())
+            .unwrap_or_else(|e| match e {
+                ureq::Error::Status(code, _) => code,
+                other => panic!("{other}"),
+            })
+    };
+    assert_eq!(with("password1"), 401);
+    assert_eq!(with("password2"), 201);
     // Idle keep-alive connections would hold up a graceful stop.
     drop(agent);
 

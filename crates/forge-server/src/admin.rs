@@ -143,6 +143,27 @@ pub fn generate_access_token(
     Ok(secret.token.expose().to_owned())
 }
 
+/// Creates an organisation owned by `owner` (who joins its Owners team).
+pub fn create_org(
+    config: &Config,
+    name: &str,
+    owner: &str,
+    visibility: Visibility,
+) -> Result<User, AdminError> {
+    check_owner_name(name)?;
+    let db = open(config)?;
+    let owner = find_user(&db, owner)?;
+    let (org, _) = db
+        .create_org(&NewUser::org(name, visibility), owner.id)
+        .map_err(|e| match e {
+            packages_db::DbError::Conflict(_) => {
+                AdminError::Invalid(format!("the name {name:?} is already taken"))
+            }
+            other => other.into(),
+        })?;
+    Ok(org)
+}
+
 fn find_user(db: &Database, username: &str) -> Result<User, AdminError> {
     db.user_by_name(username)?
         .filter(|u| u.kind == OwnerKind::User)

@@ -37,8 +37,28 @@ enum AdminCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
     /// Remove unreferenced content older than the grace period now.
     Cleanup,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organisation; the owner joins its Owners team.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// User who owns the organisation.
+        #[arg(long)]
+        owner: String,
+        /// public, limited or private
+        #[arg(long, default_value = "public")]
+        visibility: Visibility,
+    },
 }
 
 #[derive(Subcommand)]
@@ -114,6 +134,17 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
         }
         Command::Admin { command } => match command {
             AdminCommand::User { command } => run_user(command, &config)?,
+            AdminCommand::Org {
+                command:
+                    OrgCommand::Create {
+                        name,
+                        owner,
+                        visibility,
+                    },
+            } => {
+                let org = admin::create_org(&config, &name, &owner, visibility)?;
+                println!("created organisation {} (id {})", org.name, org.id);
+            }
             AdminCommand::Cleanup => {
                 let (db, store) = forge_server::server::open_backends(&config)?;
                 let report = sweep::run_once(&db, &*store, config.blob_grace_period)?;
