@@ -245,7 +245,42 @@ fn empty_and_larger_files(backend: Backend) {
     assert_eq!(stored.sha256, sha);
 }
 
+/// With batching (the production default) counts reach the database within the flush
+/// interval, HEAD still counts nothing, and a graceful stop writes what is pending.
+fn batched_download_counts(backend: Backend) {
+    let mut s = TestServer::start_with(backend, |c| {
+        c.download_count_flush = std::time::Duration::from_millis(50);
+    });
+    with_user2(&s);
+    upload_reference_file(&s);
+    for _ in 0..3 {
+        status(&s.get(&uf(FILE), &ANON), 200);
+    }
+    status(&s.head(&uf(FILE), &ANON), 200);
+    let counted = forge_e2e::wait_until(std::time::Duration::from_secs(5), || {
+        s.download_count(OWNER, NAME, VERSION) == 3
+    });
+    assert!(
+        counted,
+        "count is {}",
+        s.download_count(OWNER, NAME, VERSION)
+    );
+
+    // Counts gathered just before a stop are written by the stop.
+    let mut slow = TestServer::start_with(backend, |c| {
+        c.download_count_flush = std::time::Duration::from_secs(3600);
+    });
+    with_user2(&slow);
+    upload_reference_file(&slow);
+    status(&slow.get(&uf(FILE), &ANON), 200);
+    assert_eq!(slow.download_count(OWNER, NAME, VERSION), 0);
+    slow.restart();
+    assert_eq!(slow.download_count(OWNER, NAME, VERSION), 1);
+    s.stop();
+}
+
 forge_e2e::backends!(
+    batched_download_counts,
     download_headers,
     disposition_uses_stored_name_and_encodes_it,
     range_requests,

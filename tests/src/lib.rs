@@ -170,6 +170,9 @@ impl TestEnv {
         // Enough for the racing tests; the default would hold 16 PostgreSQL connections per
         // server while several tests run at once.
         config.db_pool_size = 8;
+        // Scenarios read download counters right after a GET; the batched mode has its own
+        // test.
+        config.download_count_flush = Duration::ZERO;
         TestEnv {
             backend,
             tmp,

@@ -38,6 +38,9 @@ pub struct Config {
     pub workers: usize,
     /// Database connections in the pool (`FORGE_DB_POOL_SIZE`, default 16).
     pub db_pool_size: u32,
+    /// How often gathered download counts are written (`FORGE_DOWNLOAD_COUNT_FLUSH_MS`,
+    /// default 1000); zero writes each download's count at once.
+    pub download_count_flush: Duration,
 }
 
 impl Config {
@@ -54,6 +57,7 @@ impl Config {
             bcrypt_cost: 10,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             db_pool_size: 16,
+            download_count_flush: Duration::from_secs(1),
         }
     }
 
@@ -92,6 +96,9 @@ impl Config {
         }
         if let Some(workers) = number_var("FORGE_WORKERS")? {
             config.workers = (workers as usize).max(1);
+        }
+        if let Some(ms) = number_var("FORGE_DOWNLOAD_COUNT_FLUSH_MS")? {
+            config.download_count_flush = Duration::from_millis(ms);
         }
         if let Some(size) = number_var("FORGE_DB_POOL_SIZE")? {
             config.db_pool_size = (size as u32).max(1);

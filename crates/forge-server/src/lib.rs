@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod periodic;
 pub mod server;
 pub mod sweep;
 

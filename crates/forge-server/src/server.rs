@@ -19,7 +19,8 @@ use packages_db::Database;
 use packages_storage::LocalBlobStore;
 
 use crate::config::Config;
-use crate::sweep::Sweeper;
+use crate::periodic::Periodic;
+use crate::sweep::start_sweeper;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +62,9 @@ pub struct Running {
     addr: SocketAddr,
     handle: ServerHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
-    sweeper: Option<Sweeper>,
+    /// Background jobs, stopped after the HTTP server so that work of the last requests
+    /// (gathered download counts) is still written.
+    background: Vec<Periodic>,
 }
 
 impl Running {
@@ -82,9 +85,7 @@ impl Running {
             Some(t) => t.join().unwrap_or(Ok(())),
             None => Ok(()),
         };
-        if let Some(s) = self.sweeper.take() {
-            s.stop();
-        }
+        self.stop_background();
         result
     }
 
@@ -99,8 +100,12 @@ impl Running {
             let _ = stopper.join();
             let _ = thread.join();
         }
-        if let Some(s) = self.sweeper.take() {
-            s.stop();
+        self.stop_background();
+    }
+
+    fn stop_background(&mut self) {
+        for job in self.background.drain(..) {
+            job.stop();
         }
     }
 }
@@ -170,11 +175,13 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         limits: config.limits,
         require_signin_view: config.require_signin_view,
         bcrypt_cost: config.bcrypt_cost,
+        batch_download_counts: !config.download_count_flush.is_zero(),
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
+    let downloads = state.downloads.clone();
     let listener = TcpListener::bind(&config.listen)
         .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
     let addr = listener
@@ -193,12 +200,35 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         })
         .map_err(io_context("cannot start the server thread"))?;
     let handle = ready_rx.recv().map_err(|_| ServerError::ThreadDied)?;
-    let sweeper = Sweeper::start(db, store, config.blob_grace_period, config.cleanup_interval);
+    let mut background = vec![start_sweeper(
+        db.clone(),
+        store,
+        config.blob_grace_period,
+        config.cleanup_interval,
+    )
+    .map_err(io_context("cannot start the sweep"))?];
+    if !config.download_count_flush.is_zero() {
+        let counter = downloads;
+        background.push(
+            Periodic::start(
+                "forge-downloads",
+                config.download_count_flush,
+                false,
+                true,
+                move || {
+                    if let Err(e) = counter.flush(&db) {
+                        log::warn!("could not write download counts: {e}");
+                    }
+                },
+            )
+            .map_err(io_context("cannot start the download counter"))?,
+        );
+    }
     log::info!("listening on http://{addr}");
     Ok(Running {
         addr,
         handle,
         thread: Some(thread),
-        sweeper: Some(sweeper),
+        background,
     })
 }

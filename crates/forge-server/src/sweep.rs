@@ -5,13 +5,13 @@
 //! keeps reading, and an upload of the same bytes can still claim the content. The grace
 //! period covers both.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use packages_core::{BlobStore, StorageError};
 use packages_db::Database;
+
+use crate::periodic::Periodic;
 
 /// Upload leftovers (from a crash mid-upload) older than this are removed.
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -105,40 +105,22 @@ fn remove_unless_referenced(
         .map_err(|e| e.to_string())
 }
 
-/// The sweep running on its own thread at a fixed interval, first right after start-up.
-pub struct Sweeper {
-    stop_tx: mpsc::Sender<()>,
-    thread: JoinHandle<()>,
-}
-
-impl Sweeper {
-    /// Starts sweeping every `interval`.
-    pub fn start(
-        db: Database,
-        store: Arc<dyn BlobStore>,
-        grace: Duration,
-        interval: Duration,
-    ) -> Sweeper {
-        let (stop_tx, stop_rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || loop {
-            match run_once(&db, &*store, grace) {
-                Ok(report) if report != SweepReport::default() => {
-                    log::info!("sweep: {report:?}")
-                }
-                Ok(_) => {}
-                Err(e) => log::warn!("sweep failed: {e}"),
-            }
-            match stop_rx.recv_timeout(interval) {
-                Err(RecvTimeoutError::Timeout) => continue,
-                _ => return,
-            }
-        });
-        Sweeper { stop_tx, thread }
-    }
-
-    /// Stops the thread after the sweep in progress, if any.
-    pub fn stop(self) {
-        let _ = self.stop_tx.send(());
-        let _ = self.thread.join();
-    }
+/// Starts the sweep on its own thread: right after start-up, then every `interval`.
+pub fn start_sweeper(
+    db: Database,
+    store: Arc<dyn BlobStore>,
+    grace: Duration,
+    interval: Duration,
+) -> std::io::Result<Periodic> {
+    Periodic::start(
+        "forge-sweep",
+        interval,
+        true,
+        false,
+        move || match run_once(&db, &*store, grace) {
+            Ok(report) if report != SweepReport::default() => log::info!("sweep: {report:?}"),
+            Ok(_) => {}
+            Err(e) => log::warn!("sweep failed: {e}"),
+        },
+    )
 }

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod auth;
 pub mod blocking;
+pub mod downloads;
 pub mod error;
 pub mod expect;
 pub mod generic;

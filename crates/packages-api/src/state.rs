@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use forge_auth::VerifiedPasswordCache;
+
+use crate::downloads::DownloadCounter;
 use packages_core::{BlobStore, Limit};
 use packages_db::Database;
 
@@ -25,6 +27,9 @@ pub struct Settings {
     pub require_signin_view: bool,
     /// bcrypt cost for passwords set through the API.
     pub bcrypt_cost: u32,
+    /// Gather download counts in memory and let the server flush them periodically, instead
+    /// of writing one row update per download.
+    pub batch_download_counts: bool,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -34,6 +39,7 @@ pub struct AppState {
     pub store: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
     pub password_cache: Arc<VerifiedPasswordCache>,
+    pub downloads: Arc<DownloadCounter>,
 }
 
 impl AppState {
@@ -46,6 +52,7 @@ impl AppState {
         Ok(AppState {
             db,
             store,
+            downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),
         })

@@ -7,6 +7,7 @@
 mod pool;
 
 mod blobs;
+mod counters;
 mod deletes;
 mod error;
 mod listing;

@@ -55,7 +55,7 @@ pub async fn download(
         };
         if !head {
             // The counter is bookkeeping: failing to bump it must not fail the download.
-            if let Err(e) = state.db.count_download(version.id) {
+            if let Err(e) = state.downloads.record(&state.db, version.id) {
                 log::warn!("could not count a download of version {}: {e}", version.id);
             }
         }

@@ -233,6 +233,16 @@ fn find_file_and_count_downloads(db: &Database) {
         .unwrap()
         .unwrap();
     assert_eq!(listing.version.download_count, 3);
+
+    // Batched counts add up; a version deleted meanwhile is skipped without error.
+    db.count_downloads(&[(added.version_id, 5), (i64::MAX, 2)])
+        .unwrap();
+    db.count_downloads(&[]).unwrap();
+    let listing = db
+        .version_detail(u.id, GENERIC, "pkg", "v1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(listing.version.download_count, 8);
 }
 
 fn delete_file_removes_the_last_version(db: &Database) {

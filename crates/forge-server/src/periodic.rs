@@ -1,0 +1,48 @@
+//! Background work on its own thread at a fixed interval.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A thread that runs a job every interval until stopped.
+pub struct Periodic {
+    stop_tx: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Periodic {
+    /// Runs `job` right away (when `at_start`), then every `interval`; after a stop request
+    /// `job` runs once more when `at_stop`, so nothing gathered in memory is left behind.
+    pub fn start(
+        name: &str,
+        interval: Duration,
+        at_start: bool,
+        at_stop: bool,
+        mut job: impl FnMut() + Send + 'static,
+    ) -> std::io::Result<Periodic> {
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                if at_start {
+                    job();
+                }
+                loop {
+                    match stop_rx.recv_timeout(interval) {
+                        Err(RecvTimeoutError::Timeout) => job(),
+                        _ => break,
+                    }
+                }
+                if at_stop {
+                    job();
+                }
+            })?;
+        Ok(Periodic { stop_tx, thread })
+    }
+
+    /// Stops the thread after the run in progress (and the final run, if asked for).
+    pub fn stop(self) {
+        let _ = self.stop_tx.send(());
+        let _ = self.thread.join();
+    }
+}
