@@ -187,9 +187,40 @@ pub fn content_disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{quoted}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Builds the response for `plan`. `file` is read only when a body is sent; `head` answers
-/// with the headers alone.
-pub fn respond(plan: Plan, content: &Content<'_>, file: File, head: bool) -> HttpResponse {
+/// Files up to this size are read whole on the blocking thread that looked them up, so a
+/// small download needs no second trip to the blocking pool.
+pub const SMALL_FILE: u64 = 64 * 1024;
+
+/// Where the bytes of a response come from.
+#[derive(Debug)]
+pub enum Source {
+    /// Streamed from the file.
+    File(File),
+    /// The whole content, already read.
+    Memory(Bytes),
+}
+
+impl Source {
+    /// Opens content for serving; small files are read at once. Blocking.
+    pub fn load(mut file: File, size: u64) -> std::io::Result<Source> {
+        if size > SMALL_FILE {
+            return Ok(Source::File(file));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut buf)?;
+        if buf.len() as u64 != size {
+            return Err(std::io::Error::other(format!(
+                "stored content is {} bytes, expected {size}",
+                buf.len()
+            )));
+        }
+        Ok(Source::Memory(Bytes::from(buf)))
+    }
+}
+
+/// Builds the response for `plan`. The source is read only when a body is sent; `head`
+/// answers with the headers alone.
+pub fn respond(plan: Plan, content: &Content<'_>, source: Source, head: bool) -> HttpResponse {
     let status = match plan {
         Plan::Full => StatusCode::OK,
         Plan::Partial { .. } => StatusCode::PARTIAL_CONTENT,
@@ -233,7 +264,12 @@ pub fn respond(plan: Plan, content: &Content<'_>, file: File, head: bool) -> Htt
             futures_util::stream::empty::<Result<Bytes, std::io::Error>>(),
         ));
     }
-    builder.body(SizedStream::new(len, FileStream::start(file, start, len)))
+    match source {
+        Source::Memory(bytes) => builder.body(bytes.slice(start as usize..(start + len) as usize)),
+        Source::File(file) => {
+            builder.body(SizedStream::new(len, FileStream::start(file, start, len)))
+        }
+    }
 }
 
 /// Streams part of a file, read on a blocking thread a few chunks ahead of the socket. When

@@ -9,7 +9,7 @@ use crate::access::authorize_owner;
 use crate::auth::{authenticate, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
-use crate::serve::{self, Content};
+use crate::serve::{self, Content, Source};
 use crate::state::AppState;
 
 /// Serves a file; `head` sends the same headers without the body and counts no download.
@@ -44,7 +44,12 @@ pub async fn download(
             } => (version, file, blob),
         };
         let reader = match state.store.open(&blob.hash_sha256) {
-            Ok(BlobReader::File(f, _)) => f,
+            Ok(BlobReader::File(f, _)) if head => Source::File(f),
+            Ok(BlobReader::File(f, _)) => {
+                Source::load(f, blob.size.max(0) as u64).map_err(|e| {
+                    ApiError::internal(format!("reading blob {}: {e}", blob.hash_sha256))
+                })?
+            }
             Err(StorageError::NotFound(key)) => {
                 return Err(ApiError::internal(format!(
                     "blob {key} of file {} is missing from storage",
