@@ -1,7 +1,7 @@
 //! The one error type of the HTTP layer and its mapping to status codes.
 //!
 //! Registry routes answer with short plain-text messages (the texts clients of the reference
-//! registry match on are kept verbatim); `/api/v1` routes answer with `{"message": …}`. The
+//! registry match on are kept verbatim); `/api/v1` routes answer with `{"message": …, "url": …}`. The
 //! status of every error is decided here and nowhere else. Internal details are logged once
 //! and never sent to the client.
 
@@ -13,6 +13,10 @@ use packages_db::DbError;
 
 /// Realm sent with every 401 so clients know to retry with Basic credentials.
 pub const AUTH_REALM: &str = "Basic realm=\"Gitea Package API\"";
+
+/// The `url` of `/api/v1` error bodies. Gitea points at its API documentation there; the
+/// path is relative because an error is rendered without the request's address.
+pub const API_DOCS_URL: &str = "/api/swagger";
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,10 @@ pub enum ApiError {
     /// The thing to create exists already.
     #[error("{0}")]
     Conflict(&'static str),
+    /// Well-formed but refused input: a taken name, an invalid field, a forbidden state
+    /// change (the reference API's 422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The request body is larger than the server takes for this route.
     #[error("{0}")]
     PayloadTooLarge(&'static str),
@@ -104,7 +112,7 @@ impl ApiError {
         self.log();
         let mut builder = HttpResponse::build(self.status_code());
         self.decorate(&mut builder);
-        builder.json(serde_json::json!({ "message": self.public_message() }))
+        builder.json(serde_json::json!({ "message": self.public_message(), "url": API_DOCS_URL }))
     }
 }
 
@@ -119,6 +127,7 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

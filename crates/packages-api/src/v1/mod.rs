@@ -1,6 +1,28 @@
 //! The Gitea-compatible management API under `/api/v1`.
+//!
+//! Every route accepts the registry's credentials (token, Bearer, Basic password or Basic
+//! token) and answers errors as JSON `{"message", "url"}`. A scoped token needs `read:` (GET)
+//! or `write:` (other methods) of the route's category: `user` for `/user`, `admin` for
+//! `/admin`, `organization` for `/orgs` and `/teams`, `package` for `/packages`.
+//!
+//! - `/users/{username}/tokens` in [`tokens`];
+//! - `/user` and `/admin/users` in [`users`];
+//! - `/orgs` and `/orgs/{org}` in [`orgs`];
+//! - `/orgs/{org}/teams`, `/teams/{id}` and `/teams/{id}/members/{username}` in [`teams`];
+//! - `/packages/{owner}` and below in [`packages`].
 
+pub mod gate;
+pub mod json;
+pub mod orgs;
+pub mod packages;
+pub mod paging;
+pub mod teams;
 pub mod tokens;
+pub mod users;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
 
 use actix_web::{error::JsonPayloadError, web, HttpRequest};
 
@@ -10,7 +32,12 @@ use crate::error::{ApiError, JsonError};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .app_data(web::JsonConfig::default().error_handler(json_body_error))
+            // Clients such as curl often send JSON without a JSON content type.
+            .app_data(
+                web::JsonConfig::default()
+                    .content_type_required(false)
+                    .error_handler(json_body_error),
+            )
             .service(
                 web::resource("/users/{username}/tokens")
                     .route(web::get().to(tokens::list))
@@ -19,6 +46,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/users/{username}/tokens/{token}")
                     .route(web::delete().to(tokens::delete)),
+            )
+            .service(web::resource("/user").route(web::get().to(users::current)))
+            .service(web::resource("/admin/users").route(web::post().to(users::create)))
+            .service(
+                web::resource("/admin/users/{username}")
+                    .route(web::patch().to(users::edit))
+                    .route(web::delete().to(users::delete)),
+            )
+            .service(web::resource("/orgs").route(web::post().to(orgs::create)))
+            .service(
+                web::resource("/orgs/{org}")
+                    .route(web::get().to(orgs::get))
+                    .route(web::delete().to(orgs::delete)),
+            )
+            .service(
+                web::resource("/orgs/{org}/teams")
+                    .route(web::get().to(teams::list))
+                    .route(web::post().to(teams::create)),
+            )
+            .service(web::resource("/teams/{id}").route(web::get().to(teams::get)))
+            .service(
+                web::resource("/teams/{id}/members/{username}")
+                    .route(web::put().to(teams::add_member))
+                    .route(web::delete().to(teams::remove_member)),
+            )
+            .service(web::resource("/packages/{owner}").route(web::get().to(packages::list)))
+            .service(
+                web::resource("/packages/{owner}/{type}/{name}")
+                    .route(web::get().to(packages::list_package_versions))
+                    .route(web::delete().to(packages::delete_package)),
+            )
+            // Before `{version}/files`: a version may be called `-`, but not `-/latest`.
+            .service(
+                web::resource("/packages/{owner}/{type}/{name}/-/latest")
+                    .route(web::get().to(packages::latest)),
+            )
+            .service(
+                web::resource("/packages/{owner}/{type}/{name}/{version}")
+                    .route(web::get().to(packages::get_version))
+                    .route(web::delete().to(packages::delete_version)),
+            )
+            .service(
+                web::resource("/packages/{owner}/{type}/{name}/{version}/files")
+                    .route(web::get().to(packages::files)),
             )
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(JsonError(ApiError::NotFound("not found")))

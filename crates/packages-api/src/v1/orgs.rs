@@ -1,0 +1,185 @@
+//! Organisations: `/api/v1/orgs` and `/api/v1/orgs/{org}`.
+//!
+//! An organisation the caller may not see (a private one to a non-member, anything to an
+//! anonymous caller when sign-in is required) answers 404 as if it did not exist, on every
+//! route; Gitea reveals private organisations to non-members on some routes with a 403.
+//! Deleting an organisation is refused (422) while it still owns packages, so that packages
+//! never vanish as a side effect.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::ScopeCategory;
+use packages_core::{AccessMode, OwnerKind, Visibility};
+use packages_db::{DbError, MembershipRow, NewUser, OwnerDeletion, User};
+use serde::Deserialize;
+
+use super::gate::{Caller, RequestFacts};
+use super::validate;
+use crate::access;
+use crate::blocking;
+use crate::error::{ApiError, ApiResult, JsonError};
+use crate::state::AppState;
+
+/// Gitea's refusal of a public-only token on a non-public organisation.
+pub const PUBLIC_ORGS_ONLY: &str = "token scope is limited to public orgs";
+
+/// Body of `POST /api/v1/orgs` (Gitea's `CreateOrgOption`). `repo_admin_change_team_access`
+/// is accepted and ignored: there are no repositories here.
+#[derive(Debug, Deserialize)]
+pub struct CreateOrgOption {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub website: String,
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub visibility: String,
+}
+
+/// An organisation the caller can see, with the caller's standing in it.
+#[derive(Debug, Clone)]
+pub struct VisibleOrg {
+    pub org: User,
+    pub membership: MembershipRow,
+}
+
+impl VisibleOrg {
+    /// Whether the caller may manage the organisation: an owner or a site admin.
+    pub fn may_manage(&self, caller: &Caller) -> bool {
+        self.membership.is_owner || caller.is_site_admin()
+    }
+}
+
+const NOT_A_MEMBER: MembershipRow = MembershipRow {
+    is_member: false,
+    is_owner: false,
+    max_team_authorize: AccessMode::None,
+    max_packages_unit: AccessMode::None,
+};
+
+/// Finds an organisation by name and checks the caller may see it (404 otherwise), then
+/// applies the public-only token rule (403). Blocking.
+pub fn visible_org(state: &AppState, caller: &Caller, name: &str) -> ApiResult<VisibleOrg> {
+    let org = state
+        .db
+        .user_by_name(name)?
+        .filter(|u| u.kind == OwnerKind::Organization)
+        .ok_or(ApiError::NotFound("organization does not exist"))?;
+    visible(state, caller, org)
+}
+
+/// Checks an organisation found by other means (such as a team's) like [`visible_org`].
+pub fn visible(state: &AppState, caller: &Caller, org: User) -> ApiResult<VisibleOrg> {
+    // The packages access mode is Read or more exactly when the organisation is visible to
+    // the caller, so one rule decides both.
+    if access::access_mode(state, &caller.auth, &org)? < AccessMode::Read {
+        return Err(ApiError::NotFound("organization does not exist"));
+    }
+    caller.check_public_only(org.visibility, PUBLIC_ORGS_ONLY)?;
+    let membership = match &caller.auth.doer {
+        Some(doer) => state.db.membership(org.id, doer.id)?,
+        None => NOT_A_MEMBER,
+    };
+    Ok(VisibleOrg { org, membership })
+}
+
+/// `POST /api/v1/orgs` → 201 with the organisation; the caller becomes its owner.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<CreateOrgOption>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let body = body.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let doer = caller.require_doer()?;
+        validate::owner_name(&body.username)?;
+        let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
+        validate::max_chars("full_name", &body.full_name, 100)?;
+        validate::max_chars("email", &body.email, 255)?;
+        validate::max_chars("description", &body.description, 255)?;
+        validate::max_chars("location", &body.location, 50)?;
+        validate::website(&body.website)?;
+        if !body.email.is_empty() && !validate::is_email(&body.email) {
+            return Err(ApiError::Unprocessable(format!(
+                "e-mail invalid [email: {}]",
+                body.email
+            )));
+        }
+        let new = NewUser {
+            full_name: body.full_name.clone(),
+            description: body.description.clone(),
+            email: body.email.clone(),
+            website: body.website.clone(),
+            location: body.location.clone(),
+            ..NewUser::org(&body.username, visibility)
+        };
+        let (org, _) = state.db.create_org(&new, doer.id).map_err(|e| match e {
+            DbError::Conflict(_) => {
+                ApiError::Unprocessable(format!("user already exists [name: {}]", body.username))
+            }
+            other => other.into(),
+        })?;
+        Ok(caller.presenter.org(&org))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json))
+}
+
+/// `GET /api/v1/orgs/{org}` → 200 with the organisation.
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let name = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(&state, &caller, &name)?;
+        Ok(caller.presenter.org(&org.org))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `DELETE /api/v1/orgs/{org}` → 204, for the organisation's owners and site admins.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let name = path.into_inner();
+    let state = state.into_inner();
+    blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(&state, &caller, &name)?;
+        caller.require_doer()?;
+        if !org.may_manage(&caller) {
+            return Err(ApiError::Forbidden("Must be an organization owner"));
+        }
+        match state.db.delete_owner_if_unused(org.org.id)? {
+            OwnerDeletion::Deleted => Ok(()),
+            OwnerDeletion::NotFound => Err(ApiError::NotFound("organization does not exist")),
+            OwnerDeletion::OwnsPackages => Err(ApiError::Unprocessable(
+                "organization still has ownership of packages".to_owned(),
+            )),
+            // Only users can be members of organisations.
+            OwnerDeletion::InOrganizations => Err(ApiError::internal(
+                "an organisation reported organisation memberships",
+            )),
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

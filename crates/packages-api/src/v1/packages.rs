@@ -1,0 +1,292 @@
+//! Packages through the general API: `/api/v1/packages/{owner}/…`.
+//!
+//! Every route runs, in order: the `package` token-scope check (403), owner resolution
+//! (404), owner access of at least Read with the registry's rule (403), and the public-only
+//! token rule (403). Routes naming a version or package then look it up (404), and deletes
+//! finally need a signed-in caller (401) with write access (403). Unlike Gitea, the access
+//! check comes before the version look-up, so a private owner's versions cannot be probed
+//! through 404 versus 403.
+//!
+//! Deletes remove rows only; the blob sweep removes content later, as on the registry.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::{PackageAccessDenied, ScopeCategory};
+use packages_core::{lower, AccessMode, PackageType, Visibility};
+use packages_db::{User, VersionFilter, VersionListing};
+
+use super::gate::{scope_message, Caller, RequestFacts};
+use super::json::PackageFileJson;
+use super::paging::{self, query_value, Paging};
+use crate::access;
+use crate::blocking;
+use crate::error::{ApiError, ApiResult, JsonError};
+use crate::state::AppState;
+
+/// Gitea's answer when a package, version or type does not exist.
+const NO_PACKAGE: &str = "package does not exist";
+
+/// Resolves the owner and checks the caller may read its packages. Blocking.
+fn readable_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiResult<User> {
+    let owner = access::resolve_owner(state, &caller.auth, owner_name)?;
+    check(state, caller, &owner, AccessMode::Read)?;
+    if caller.public_only() && owner.visibility == Visibility::Private {
+        return Err(ApiError::Forbidden(
+            "token scope is limited to public packages",
+        ));
+    }
+    Ok(owner)
+}
+
+/// Checks the caller's access mode on the owner's packages against `required`; the token's
+/// scopes were already checked by the gate.
+fn check(state: &AppState, caller: &Caller, owner: &User, required: AccessMode) -> ApiResult<()> {
+    let mode = access::access_mode(state, &caller.auth, owner)?;
+    let doer = caller.auth.doer_facts();
+    forge_auth::check_package_access(required, mode, doer.as_ref(), None, owner.visibility).map_err(
+        |denied| match denied {
+            PackageAccessDenied::ScopeMissing => ApiError::Forbidden(scope_message(
+                ScopeCategory::Package,
+                required > AccessMode::Read,
+            )),
+            PackageAccessDenied::PublicOnlyPrivateOwner => {
+                ApiError::Forbidden("token scope is limited to public packages")
+            }
+            PackageAccessDenied::NotAllowed => {
+                ApiError::Forbidden("user should have specific permission or be a site admin")
+            }
+        },
+    )
+}
+
+/// Checks that the caller may delete the owner's packages: signed in (401), write (403).
+fn check_write(state: &AppState, caller: &Caller, owner: &User) -> ApiResult<()> {
+    caller.require_doer()?;
+    check(state, caller, owner, AccessMode::Write)
+}
+
+/// A package type named in a URL; unknown ones simply have no packages.
+fn package_type(name: &str) -> ApiResult<PackageType> {
+    name.parse().map_err(|_| ApiError::NotFound(NO_PACKAGE))
+}
+
+/// The version named in a URL (case-insensitive). Blocking.
+fn find_version(
+    state: &AppState,
+    owner: &User,
+    ptype: &str,
+    name: &str,
+    version: &str,
+) -> ApiResult<VersionListing> {
+    let ptype = package_type(ptype)?;
+    state
+        .db
+        .version_detail(owner.id, ptype, &lower(name), &lower(version))?
+        .ok_or(ApiError::NotFound(NO_PACKAGE))
+}
+
+/// `GET /api/v1/packages/{owner}` → 200 with one entry per version, newest first, paged.
+/// Query: `type` (empty or `all` for any), `q` (part of the name), `page`, `limit`.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let base = facts.site.base_url.clone();
+    let pairs = paging::parse_query(req.query_string());
+    let paging = Paging::from_query(&pairs);
+    let filter = VersionFilter {
+        package_type: query_value(&pairs, "type")
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "all")
+            .map(str::to_owned),
+        query: query_value(&pairs, "q")
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned),
+        name: None,
+    };
+    let owner_name = path.into_inner();
+    let state = state.into_inner();
+    let (items, total) = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let (rows, total) = state
+            .db
+            .list_versions(owner.id, &filter, paging.db_page())?;
+        let items = rows
+            .iter()
+            .map(|row| caller.presenter.package(&owner, row))
+            .collect::<Vec<_>>();
+        Ok((items, total))
+    })
+    .await?;
+    Ok(paging::page_response(&req, &base, &items, total, paging))
+}
+
+/// `GET /api/v1/packages/{owner}/{type}/{name}` → 200 with the package's versions, newest
+/// first, paged; 404 when it has none.
+pub async fn list_package_versions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let base = facts.site.base_url.clone();
+    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let (owner_name, ptype, name) = path.into_inner();
+    let state = state.into_inner();
+    let (items, total) = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let ptype = package_type(&ptype)?;
+        let filter = VersionFilter {
+            package_type: Some(ptype.as_str().to_owned()),
+            query: None,
+            name: Some(name),
+        };
+        let (rows, total) = state
+            .db
+            .list_versions(owner.id, &filter, paging.db_page())?;
+        if total == 0 {
+            return Err(ApiError::NotFound(NO_PACKAGE));
+        }
+        let items = rows
+            .iter()
+            .map(|row| caller.presenter.package(&owner, row))
+            .collect::<Vec<_>>();
+        Ok((items, total))
+    })
+    .await?;
+    Ok(paging::page_response(&req, &base, &items, total, paging))
+}
+
+/// `GET /api/v1/packages/{owner}/{type}/{name}/-/latest` → 200 with the most recently
+/// created version (highest id).
+pub async fn latest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let (owner_name, ptype, name) = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let ptype = package_type(&ptype)?;
+        let row = state
+            .db
+            .latest_version(owner.id, ptype, &lower(&name))?
+            .ok_or(ApiError::NotFound(NO_PACKAGE))?;
+        Ok(caller.presenter.package(&owner, &row))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `DELETE /api/v1/packages/{owner}/{type}/{name}` → 204: the package with every version.
+pub async fn delete_package(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let (owner_name, ptype, name) = path.into_inner();
+    let state = state.into_inner();
+    blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let ptype = package_type(&ptype)?;
+        let lower_name = lower(&name);
+        // A package is only there while it has a version; one without is left to the sweep.
+        if state
+            .db
+            .latest_version(owner.id, ptype, &lower_name)?
+            .is_none()
+        {
+            return Err(ApiError::NotFound(NO_PACKAGE));
+        }
+        check_write(&state, &caller, &owner)?;
+        if state.db.delete_package(owner.id, ptype, &lower_name)? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(NO_PACKAGE))
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/packages/{owner}/{type}/{name}/{version}` → 200 with the version.
+pub async fn get_version(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let (owner_name, ptype, name, version) = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let row = find_version(&state, &owner, &ptype, &name, &version)?;
+        Ok(caller.presenter.package(&owner, &row))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `DELETE /api/v1/packages/{owner}/{type}/{name}/{version}` → 204.
+pub async fn delete_version(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let (owner_name, ptype, name, version) = path.into_inner();
+    let state = state.into_inner();
+    blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let row = find_version(&state, &owner, &ptype, &name, &version)?;
+        check_write(&state, &caller, &owner)?;
+        let ptype = package_type(&ptype)?;
+        let deleted = state.db.delete_version(
+            owner.id,
+            ptype,
+            &row.package.lower_name,
+            &row.version.lower_version,
+        )?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(NO_PACKAGE))
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/packages/{owner}/{type}/{name}/{version}/files` → 200 with the files, by id.
+pub async fn files(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let (owner_name, ptype, name, version) = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let row = find_version(&state, &owner, &ptype, &name, &version)?;
+        let files = state.db.version_files(row.version.id)?;
+        Ok(files
+            .iter()
+            .map(|(file, blob)| PackageFileJson::new(file, blob))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
