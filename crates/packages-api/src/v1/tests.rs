@@ -1037,3 +1037,34 @@ async fn packages_list_show_and_delete() {
     assert_eq!(r.json["creator"]["login"], "Ghost");
     let _ = bob;
 }
+
+#[actix_web::test]
+async fn path_segments_are_decoded() {
+    let w = World::new();
+    let app = app!(w);
+    let alice = w.user("alice");
+    w.upload(&alice, "pkg", "1.0/beta 2+x", "f", b"x");
+    let r = send!(
+        &app,
+        Method::GET,
+        "/api/v1/packages/alice/generic/pkg/1.0%2Fbeta%202+x",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["version"], "1.0/beta 2+x");
+    assert_eq!(
+        r.json["html_url"],
+        "http://pkg.example:3000/alice/-/packages/generic/pkg/1.0%2Fbeta%202+x"
+    );
+    let r = send!(
+        &app,
+        Method::GET,
+        "/api/v1/packages/alice/generic/pkg/1.0%2Fbeta%202+x/files",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
