@@ -12,6 +12,7 @@ mod downloads;
 mod files;
 mod generic;
 mod gitea_client;
+mod limits_streaming;
 mod package_access;
 mod package_api;
 mod quota;

@@ -24,6 +24,16 @@ pub struct UploadPlan {
     pub name: String,
     pub version: String,
     pub file_name: String,
+    /// Refuse the body once it grows past this; the database checks the limits again when
+    /// the file is recorded, which settles concurrent uploads by the same owner.
+    pub body_limit: Option<BodyLimit>,
+}
+
+/// The largest body an upload may have, and what to say when it is crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit {
+    pub max: u64,
+    pub message: &'static str,
 }
 
 /// The limit checks and their messages.
@@ -33,50 +43,54 @@ pub mod limit_errors {
     pub const TYPE_SIZE: &str = "maximum allowed package type size exceeded";
     pub const OWNER_SIZE: &str = "maximum allowed package storage quota exceeded";
 
-    /// The largest body this upload may have, if any.
-    pub fn max_file_size(state: &AppState, plan: &UploadPlan) -> Option<u64> {
-        match (plan.exempt_from_limits, state.settings.limits.size_generic) {
-            (false, Limit::AtMost(max)) => Some(max),
-            _ => None,
-        }
-    }
-
-    /// Refuses an upload whose announced size already breaks a limit. Blocking.
-    pub fn check_before_body(
+    /// Decides the body limit of an upload before its body is read, and refuses at once when
+    /// the announced size (or the owner's current usage) already breaks a limit. Blocking.
+    pub fn body_limit(
         state: &AppState,
-        plan: &UploadPlan,
+        owner_id: i64,
+        exempt: bool,
         announced: Option<u64>,
-    ) -> ApiResult<()> {
-        if plan.exempt_from_limits {
-            return Ok(());
+    ) -> ApiResult<Option<BodyLimit>> {
+        if exempt {
+            return Ok(None);
         }
-        let Some(size) = announced else {
-            return Ok(());
-        };
         let limits = state.settings.limits;
-        if limits.size_generic.exceeded_by(size) {
-            return Err(ApiError::Forbidden(TYPE_SIZE));
-        }
-        if let Limit::AtMost(_) = limits.total_owner_size {
-            let (_, used) = state.db.owner_usage(plan.owner_id)?;
-            if limits
-                .total_owner_size
-                .exceeded_by(used.saturating_add(size))
-            {
-                return Err(ApiError::Forbidden(OWNER_SIZE));
+        let mut limit = match limits.size_generic {
+            Limit::AtMost(max) => Some(BodyLimit {
+                max,
+                message: TYPE_SIZE,
+            }),
+            Limit::None => None,
+        };
+        if let Limit::AtMost(total) = limits.total_owner_size {
+            let (_, used) = state.db.owner_usage(owner_id)?;
+            // Over the quota already: even an empty file is refused, as in the reference.
+            let remaining = total
+                .checked_sub(used)
+                .ok_or(ApiError::Forbidden(OWNER_SIZE))?;
+            if limit.is_none_or(|l| remaining < l.max) {
+                limit = Some(BodyLimit {
+                    max: remaining,
+                    message: OWNER_SIZE,
+                });
             }
         }
-        Ok(())
+        if let (Some(l), Some(size)) = (limit, announced) {
+            if size > l.max {
+                return Err(ApiError::Forbidden(l.message));
+            }
+        }
+        Ok(limit)
     }
 }
 
 /// Streams a request body into a pending blob while hashing it. The body is refused as soon
-/// as it grows past `max_size`. If the stream fails or ends early the pending blob is
+/// as it grows past `limit`. If the stream fails or ends early the pending blob is
 /// discarded by the ingest worker.
 pub async fn receive_body<S>(
     state: &AppState,
     mut body: S,
-    max_size: Option<u64>,
+    limit: Option<BodyLimit>,
 ) -> ApiResult<Ingested>
 where
     S: Stream<Item = Result<Bytes, String>> + Unpin,
@@ -84,7 +98,7 @@ where
     let (mut sender, worker) = start_ingest(
         state.store.clone(),
         IngestOptions {
-            max_size,
+            max_size: limit.map(|l| l.max),
             ..IngestOptions::default()
         },
     );
@@ -112,7 +126,9 @@ where
     sender.finish().await;
     match worker.await {
         Ok(ingested) => Ok(ingested),
-        Err(IngestError::TooLarge) => Err(ApiError::Forbidden(limit_errors::TYPE_SIZE)),
+        Err(IngestError::TooLarge) => Err(ApiError::Forbidden(
+            limit.map_or(limit_errors::TYPE_SIZE, |l| l.message),
+        )),
         Err(IngestError::Aborted) => Err(ApiError::IncompleteBody),
         Err(IngestError::Storage(e)) => Err(e.into()),
         Err(other) => Err(ApiError::internal(other)),

@@ -36,11 +36,10 @@ pub async fn upload(
     let app = state.clone().into_inner();
     let plan =
         blocking::run(move || prepare(&app, credentials, &target, &file_name, announced)).await?;
-    let max_size = limit_errors::max_file_size(&state, &plan);
     let ingested = receive_body(
         &state,
         payload.map(|c| c.map_err(|e| e.to_string())),
-        max_size,
+        plan.body_limit,
     )
     .await?;
     store_upload(state.into_inner(), plan, ingested).await?;
@@ -62,6 +61,7 @@ pub fn prepare(
         .doer
         .ok_or(ApiError::Unauthorized("sign in to upload packages"))?;
     let (name, version, file) = validate_upload(&target.name, &target.version, file_name)?;
+    let body_limit = limit_errors::body_limit(app, access.owner.id, doer.is_admin, announced)?;
     let plan = UploadPlan {
         owner_id: access.owner.id,
         creator_id: doer.id,
@@ -70,8 +70,8 @@ pub fn prepare(
         name: name.into_inner(),
         version: version.into_inner(),
         file_name: file.into_inner(),
+        body_limit,
     };
-    limit_errors::check_before_body(app, &plan, announced)?;
     if app.db.file_exists(
         plan.owner_id,
         plan.package_type,
