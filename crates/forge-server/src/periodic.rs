@@ -27,11 +27,9 @@ impl Periodic {
                 if at_start {
                     job();
                 }
-                loop {
-                    match stop_rx.recv_timeout(interval) {
-                        Err(RecvTimeoutError::Timeout) => job(),
-                        _ => break,
-                    }
+                // A stop request or a dropped sender ends the loop.
+                while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(interval) {
+                    job();
                 }
                 if at_stop {
                     job();
