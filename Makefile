@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Extra arguments for `cargo test`, e.g. `make test ARGS="-p forge-e2e sqlite::"`.
 ARGS ?=
 
-.PHONY: run test build lint fmt clean
+.PHONY: run test build lint fmt clean bench
 
 # Serves on FORGE_LISTEN (default 127.0.0.1:3000) with SQLite in ./data unless
 # FORGE_DATA_DIR / FORGE_DATABASE_URL say otherwise.
@@ -16,6 +16,11 @@ test:
 
 build:
 	$(CARGO) build --workspace
+
+# Release build, then our server (SQLite and PostgreSQL) against nginx under the same load;
+# rewrites the results in docs/PERFORMANCE.md. About 10 minutes on 2 cores.
+bench:
+	CARGO=$(CARGO) scripts/bench.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

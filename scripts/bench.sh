@@ -1,0 +1,577 @@
+#!/usr/bin/env bash
+# Load benchmark of the registry against nginx on the same machine: builds in release mode,
+# starts our server (SQLite, and PostgreSQL when its server binaries are installed) and nginx
+# on loopback serving the same files, drives both with the same clients (curl for single
+# large transfers, wrk for many small requests) and rewrites the results part of
+# docs/PERFORMANCE.md. Installs nothing except nginx and wrk through apt when they are
+# missing (and only when root). Everything it starts or creates goes again on exit.
+#
+# Environment (defaults are what docs/PERFORMANCE.md reports):
+#   BENCH_DURATION      seconds per wrk run (20)
+#   BENCH_P6_DURATION   seconds per wrk run at a million versions (BENCH_DURATION)
+#   BENCH_BIG_MIB       size of the large file in MiB (1024)
+#   BENCH_HASH_MIB      MiB hashed for each hashing rate (512)
+#   BENCH_BACKENDS      backends of our server to measure ("sqlite postgres")
+#   BENCH_P5_BACKENDS   backends on which the memory scenario runs ("sqlite")
+#   BENCH_P6_VERSIONS   versions stored for the growth scenario (1000000)
+#   BENCH_PG_OPTS       extra postgres server options
+#   BENCH_DOC           document to update (docs/PERFORMANCE.md)
+#   TMPDIR              where the files and data go (must have room; see the df check)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+CARGO=${CARGO:-cargo}
+DURATION=${BENCH_DURATION:-20}
+P6_DURATION=${BENCH_P6_DURATION:-$DURATION}
+BIG_MIB=${BENCH_BIG_MIB:-1024}
+HASH_MIB=${BENCH_HASH_MIB:-512}
+BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+P5_BACKENDS=${BENCH_P5_BACKENDS:-sqlite}
+P6_VERSIONS=${BENCH_P6_VERSIONS:-1000000}
+# The server's SQLite runs in WAL mode with synchronous=NORMAL: a commit does not wait for
+# the disk. synchronous_commit=off gives PostgreSQL the same durability (a power cut may lose
+# the last commits, never consistency); fsync and full-page writes stay on.
+PG_OPTS=${BENCH_PG_OPTS:--c synchronous_commit=off}
+DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
+# Versions stored before the small-request scenarios run, so that P3/P4 are the "1k"
+# point of the growth comparison.
+BASE_VERSIONS=1000
+P5_CLIENTS=8
+# Uploads spend a few seconds after the last byte (fsync, hashing tail); GETs not at all.
+CURL_MAX_TIME=600
+
+work=""
+pg_root=""
+pg_data=""
+pg_bin=""
+pg_url=""
+run_pg=()
+nginx_pid=""
+ours_pid=""
+declare -a bg_pids=()
+
+log() { printf '[bench %4ds] %s\n' "$SECONDS" "$*"; }
+die() {
+    printf 'bench.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Stops what this run started: by pid, never by name.
+cleanup() {
+    local rc=$?
+    set +e
+    local pid
+    for pid in "${bg_pids[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in $ours_pid $nginx_pid; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
+    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
+        "${run_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1
+    fi
+    [ -n "$pg_root" ] && rm -rf "$pg_root"
+    if [ -n "$work" ]; then
+        log "removing $work"
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools -----------------------------------------------------------------------------------
+
+ensure_tools() {
+    local missing=()
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v curl >/dev/null || missing+=(curl)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "bench.sh: missing ${missing[*]}; install with: apt-get install -y ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        apt-get update && apt-get install -y "${missing[@]}" ||
+            die "apt-get install -y ${missing[*]} failed"
+    else
+        die "install ${missing[*]} and run again"
+    fi
+}
+
+# Prints the directory holding initdb and pg_ctl: the highest Debian-style version first,
+# then PATH (as scripts/test.sh does).
+find_pg_bin() {
+    local dir
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5 -V -r); do
+        if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+            echo "$dir"
+            return 0
+        fi
+    done
+    local initdb
+    if initdb=$(command -v initdb) && command -v pg_ctl >/dev/null; then
+        dirname "$(readlink -f "$initdb")"
+        return 0
+    fi
+    return 1
+}
+
+# A port nobody answers on.
+pick_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+}
+
+# --- results ---------------------------------------------------------------------------------
+
+res() { printf '%s=%s\n' "$1" "$2" >>"$results"; }
+note() {
+    res note "$*"
+    log "note: $*"
+}
+
+# Parses the BENCH line of a wrk run into <key>.rps, .p99_ms, .errors.
+record_wrk() {
+    local key=$1 out=$2 line
+    line=$(grep '^BENCH ' <<<"$out" | tail -n 1) || {
+        note "$key: wrk printed no summary"
+        return 0
+    }
+    local requests=0 duration_us=1 p99_us=0 errors=0 status_errors=0 kv
+    for kv in ${line#BENCH }; do
+        case $kv in
+        requests=*) requests=${kv#*=} ;;
+        duration_us=*) duration_us=${kv#*=} ;;
+        p99_us=*) p99_us=${kv#*=} ;;
+        errors=*) errors=${kv#*=} ;;
+        status_errors=*) status_errors=${kv#*=} ;;
+        esac
+    done
+    local rps p99
+    rps=$(awk -v n="$requests" -v d="$duration_us" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
+    p99=$(awk -v u="$p99_us" 'BEGIN { printf "%.3f", u / 1000 }')
+    res "$key.rps" "$rps"
+    res "$key.p99_ms" "$p99"
+    res "$key.errors" "$errors"
+    log "$key: $rps requests/s, p99 $p99 ms, $requests requests, $errors failed"
+    if [ "$errors" -gt 0 ]; then
+        note "$key: $errors of $requests requests failed ($status_errors with an HTTP error status)"
+    fi
+}
+
+# run_wrk KEY CONNECTIONS SECONDS SCRIPT URL [SCRIPT ARGS...]
+run_wrk() {
+    local key=$1 conns=$2 secs=$3 script=$4 url=$5
+    shift 5
+    local out
+    if ! out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$repo/bench/lua/$script" "$url" -- "$@" 2>&1); then
+        printf '%s\n' "$out" >&2
+        note "$key: wrk failed"
+        return 0
+    fi
+    printf '== %s\n%s\n' "$key" "$out" >>"$work/wrk.log"
+    record_wrk "$key" "$out"
+}
+
+# curl_transfer METHOD URL [CURL ARGS...]: prints MiB/s of one transfer (size over the
+# whole request time, so a server that is slow to answer after the last byte pays for it).
+curl_transfer() {
+    local method=$1 url=$2
+    shift 2
+    local out code total up down
+    out=$(curl -sS --max-time "$CURL_MAX_TIME" -o "$work/curl.out" \
+        -w '%{http_code} %{time_total} %{size_upload} %{size_download}' "$@" "$url") || return 1
+    read -r code total up down <<<"$out"
+    if [ "${code:0:1}" != 2 ]; then
+        echo "bench.sh: $method $url answered $code: $(head -c 300 "$work/curl.out")" >&2
+        return 1
+    fi
+    local size=$up
+    [ "$method" = GET ] && size=$down
+    if [ "$size" != "$((BIG_MIB << 20))" ]; then
+        echo "bench.sh: $method $url moved $size bytes, expected $((BIG_MIB << 20))" >&2
+        return 1
+    fi
+    awk -v s="$size" -v t="$total" 'BEGIN { printf "%.1f", s / 1048576 / t }'
+}
+
+# measure_big KEY METHOD URL [CURL ARGS...]
+measure_big() {
+    local key=$1 method=$2 url=$3 mibs
+    shift 3
+    if mibs=$(curl_transfer "$method" "$url" "$@"); then
+        res "$key.mibs" "$mibs"
+        log "$key: $mibs MiB/s"
+    else
+        note "$key: the $method failed"
+    fi
+    # Writeback of what was just written must not compete with the next measurement.
+    sync
+}
+
+# --- servers ---------------------------------------------------------------------------------
+
+# wait_http URL PID NAME LOG: waits until URL answers 2xx, failing early if PID exits.
+wait_http() {
+    local url=$1 pid=$2 name=$3 logfile=$4 i
+    for i in $(seq 1 300); do
+        if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$logfile" >&2 || true
+            die "$name exited during start-up"
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$logfile" >&2 || true
+    die "$name did not answer $url within 30 s"
+}
+
+start_nginx() {
+    local dir=$work/nginx
+    mkdir -p "$dir/body" "$dir/dav"
+    nginx_port=$(pick_port)
+    local user_line=""
+    # Workers need to write the WebDAV files into this run's directory, which only the
+    # current user may enter.
+    [ "$(id -u)" -eq 0 ] && user_line="user root;"
+    cat >"$dir/nginx.conf" <<EOF
+$user_line
+worker_processes 2;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    default_type application/octet-stream;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/body;
+    fastcgi_temp_path $dir/body;
+    uwsgi_temp_path $dir/body;
+    scgi_temp_path $dir/body;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $work/files;
+        location /dav/ {
+            root $dir/dav;
+            dav_methods PUT;
+            create_full_put_path on;
+            client_max_body_size 0;
+        }
+    }
+}
+EOF
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+    nginx_pid=$!
+    wait_http "http://127.0.0.1:$nginx_port/small.bin" "$nginx_pid" nginx "$dir/error.log"
+}
+
+stop_nginx() {
+    kill "$nginx_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+    nginx_pid=""
+}
+
+start_postgres() {
+    pg_root=$(mktemp -d "${TMPDIR:-/tmp}/forge-bench-pg.XXXXXX")
+    pg_data="$pg_root/data"
+    if [ "$(id -u)" -eq 0 ]; then
+        # initdb refuses to run as root.
+        local pg_user=postgres
+        id "$pg_user" >/dev/null 2>&1 || pg_user=nobody
+        chown "$pg_user" "$pg_root"
+        chmod 700 "$pg_root"
+        run_pg=(runuser -u "$pg_user" --)
+    fi
+    "${run_pg[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres -A trust -E UTF8 --locale=C \
+        >"$pg_root/initdb.log" 2>&1 || {
+        cat "$pg_root/initdb.log" >&2
+        die "initdb failed"
+    }
+    local attempt port
+    for attempt in 1 2 3 4 5; do
+        port=$(pick_port)
+        # shellcheck disable=SC2086 # PG_OPTS is a list of options
+        if "${run_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_root/server.log" -w -t 60 \
+            -o "-p $port -h 127.0.0.1 -k $pg_root $PG_OPTS" start >/dev/null; then
+            pg_url="postgres://postgres@127.0.0.1:$port/postgres"
+            log "PostgreSQL on 127.0.0.1:$port ($PG_OPTS)"
+            return 0
+        fi
+        log "PostgreSQL did not start on port $port (attempt $attempt)"
+    done
+    cat "$pg_root/server.log" >&2 || true
+    die "could not start PostgreSQL"
+}
+
+stop_postgres() {
+    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
+        "${run_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    [ -n "$pg_root" ] && rm -rf "$pg_root"
+    pg_root=""
+    pg_data=""
+}
+
+# Starts our server on a fresh data directory; sets ours_port, ours_db and ours_env.
+start_ours() {
+    local be=$1
+    ours_data=$work/data-$be
+    mkdir -p "$ours_data"
+    ours_port=$(pick_port)
+    ours_env=(FORGE_LISTEN="127.0.0.1:$ours_port" FORGE_DATA_DIR="$ours_data" RUST_LOG=warn FORGE_WORKERS=2)
+    if [ "$be" = postgres ]; then
+        ours_env+=(FORGE_DATABASE_URL="$pg_url")
+        ours_db=$pg_url
+    else
+        ours_db=$ours_data/forge.db
+    fi
+    env "${ours_env[@]}" "$server" serve >"$work/server-$be.log" 2>&1 &
+    ours_pid=$!
+    wait_http "http://127.0.0.1:$ours_port/api/healthz" "$ours_pid" "forge-server ($be)" \
+        "$work/server-$be.log"
+}
+
+stop_ours() {
+    kill "$ours_pid" 2>/dev/null || true
+    wait "$ours_pid" 2>/dev/null || true
+    ours_pid=""
+    if [ -s "$work/server-$1.log" ]; then
+        log "server log ($1), last lines:"
+        tail -n 5 "$work/server-$1.log"
+    fi
+    # Only the large files go now, for room: removing tens of thousands of small files takes
+    # a while on some file systems and is left to the end.
+    find "$ours_data" -type f -size +64M -delete
+}
+
+admin() { env "${ours_env[@]}" "$server" admin "$@"; }
+
+mib_of_kib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# --- scenarios -------------------------------------------------------------------------------
+
+seed() {
+    local be=$1 prefix=$2 count=$3 out
+    out=$("$bench" seed --database-url "$ours_db" --owner bench --prefix "$prefix" \
+        --count "$count" --content "$work/files/small.bin")
+    log "seeded $count versions on $be: $(tr '\n' ' ' <<<"$out")"
+    res "$be.seed.$prefix.s" "$(sed -n 's/^seconds=//p' <<<"$out")"
+}
+
+# P5: peak RSS while several clients upload the large file at once.
+memory_scenario() {
+    local be=$1 base lifetime i peak rss hwm
+    base=$(status_kib "$ours_pid" VmRSS)
+    lifetime=$(status_kib "$ours_pid" VmHWM)
+    # Writing 5 resets VmHWM to the current RSS, so the high-water mark covers these uploads
+    # only; the sampling below is the fallback where that is not allowed.
+    echo 5 >"/proc/$ours_pid/clear_refs" 2>/dev/null || true
+    local start=$SECONDS
+    local -a curls=()
+    for i in $(seq 1 "$P5_CLIENTS"); do
+        curl -sS --max-time "$CURL_MAX_TIME" -o "$work/p5-$i.out" -w '%{http_code}' \
+            -H "Authorization: token $token" -T "$work/files/big.bin" \
+            "http://127.0.0.1:$ours_port/api/packages/bench/generic/p5/$i/big.bin" \
+            >"$work/p5-$i.code" 2>"$work/p5-$i.err" &
+        curls+=($!)
+        bg_pids+=($!)
+    done
+    peak=$base
+    local running=1
+    while [ "$running" -eq 1 ]; do
+        running=0
+        for i in "${curls[@]}"; do
+            kill -0 "$i" 2>/dev/null && running=1
+        done
+        rss=$(status_kib "$ours_pid" VmRSS || echo 0)
+        [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+        sleep 0.1
+    done
+    local failed=0
+    for i in "${curls[@]}"; do
+        wait "$i" || true
+    done
+    bg_pids=()
+    for i in $(seq 1 "$P5_CLIENTS"); do
+        [ "$(cat "$work/p5-$i.code")" = 201 ] || {
+            failed=$((failed + 1))
+            log "P5 upload $i: HTTP $(cat "$work/p5-$i.code") $(cat "$work/p5-$i.err" "$work/p5-$i.out" | head -c 300)"
+        }
+    done
+    local secs=$((SECONDS - start))
+    hwm=$(status_kib "$ours_pid" VmHWM)
+    [ "$hwm" -gt "$peak" ] && peak=$hwm
+    res "$be.p5.base_mib" "$(mib_of_kib "$base")"
+    res "$be.p5.peak_mib" "$(mib_of_kib "$peak")"
+    res "$be.p5.errors" "$failed"
+    log "P5 $be: baseline $(mib_of_kib "$base") MiB, peak $(mib_of_kib "$peak") MiB (VmHWM $(mib_of_kib "$hwm") MiB), $P5_CLIENTS × $BIG_MIB MiB in ${secs} s, $failed failed"
+    note "P5 ($be): $P5_CLIENTS uploads of $BIG_MIB MiB at once took ${secs} s ($(awk -v n="$P5_CLIENTS" -v m="$BIG_MIB" -v s="$secs" 'BEGIN { printf "%.0f", n * m / (s > 0 ? s : 1) }') MiB/s together); the server's peak RSS over the whole run before P5 was $(mib_of_kib "$lifetime") MiB."
+    [ "$failed" -eq 0 ] || note "P5 ($be): $failed of $P5_CLIENTS uploads failed"
+    sync
+}
+
+bench_ours() {
+    local be=$1
+    local base_url
+    start_ours "$be"
+    base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
+    log "forge-server ($be) on 127.0.0.1:$ours_port"
+    # Default bcrypt cost on purpose: the uploads below authenticate with a token.
+    admin user create --username bench --password 'bench-password-1' --email bench@example.com >/dev/null
+    token=$(admin user generate-access-token --username bench --token-name bench --scopes write:package | tail -n 1)
+    [ -n "$token" ] || die "no token"
+    local auth=(-H "Authorization: token $token")
+    curl -fsS -o /dev/null "${auth[@]}" -T "$work/files/small.bin" "$base_url/p3/1.0/small.bin"
+    seed "$be" s1k- "$BASE_VERSIONS"
+    res "$be.p3.versions" "$BASE_VERSIONS"
+
+    log "P1 $be: PUT $BIG_MIB MiB"
+    measure_big "$be.p1" PUT "$base_url/p1/1.0/big.bin" "${auth[@]}" -T "$work/files/big.bin"
+    log "P2 $be: GET $BIG_MIB MiB (warm-up, then measured)"
+    curl -fsS -o /dev/null "$base_url/p1/1.0/big.bin" || note "P2 ($be): warm-up GET failed"
+    measure_big "$be.p2" GET "$base_url/p1/1.0/big.bin"
+
+    log "P3 $be: wrk GET 1 KiB, 64 connections, ${DURATION} s"
+    run_wrk "$be.p3" 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
+    log "P4 $be: wrk PUT 1 KiB with a token, 16 connections, ${DURATION} s"
+    run_wrk "$be.p4" 16 "$DURATION" put.lua "http://127.0.0.1:$ours_port" \
+        /api/packages/bench/generic/p4/r1 "$token"
+
+    if [ "$P6_VERSIONS" -gt "$BASE_VERSIONS" ]; then
+        seed "$be" s1m- $((P6_VERSIONS - BASE_VERSIONS))
+        res "$be.p6.versions" "$P6_VERSIONS"
+        log "P6 $be: P3 and P4 again with $P6_VERSIONS versions, ${P6_DURATION} s each"
+        run_wrk "$be.p6.p3" 64 "$P6_DURATION" get.lua "$base_url/p3/1.0/small.bin"
+        run_wrk "$be.p6.p4" 16 "$P6_DURATION" put.lua "http://127.0.0.1:$ours_port" \
+            /api/packages/bench/generic/p4/r2 "$token"
+    fi
+
+    if [[ " $P5_BACKENDS " == *" $be "* ]]; then
+        if [ "$p5_ok" = 1 ]; then
+            log "P5 $be: $P5_CLIENTS parallel PUTs of $BIG_MIB MiB, sampling RSS"
+            memory_scenario "$be"
+        fi
+    fi
+    stop_ours "$be"
+}
+
+bench_nginx() {
+    start_nginx
+    local url="http://127.0.0.1:$nginx_port"
+    log "nginx on 127.0.0.1:$nginx_port"
+    log "P1 nginx: WebDAV PUT $BIG_MIB MiB"
+    measure_big nginx.p1 PUT "$url/dav/p1/big.bin" -T "$work/files/big.bin"
+    rm -rf "$work/nginx/dav/dav"
+    log "P2 nginx: GET $BIG_MIB MiB (warm-up, then measured)"
+    curl -fsS -o /dev/null "$url/big.bin"
+    measure_big nginx.p2 GET "$url/big.bin"
+    log "P3 nginx: wrk GET 1 KiB, 64 connections, ${DURATION} s"
+    run_wrk nginx.p3 64 "$DURATION" get.lua "$url/small.bin"
+    log "P4 nginx: wrk WebDAV PUT 1 KiB, 16 connections, ${DURATION} s"
+    run_wrk nginx.p4 16 "$DURATION" put.lua "$url" /dav/p4/r1
+    stop_nginx
+}
+
+# --- main ------------------------------------------------------------------------------------
+
+ensure_tools
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+log "building (release)"
+build_start=$SECONDS
+"$CARGO" build --release -p forge-server -p forge-bench
+build_s=$((SECONDS - build_start))
+target_dir=$("$CARGO" metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+server=$target_dir/release/forge-server
+bench=$target_dir/release/forge-bench
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/forge-bench.XXXXXX")
+results=$work/results.txt
+: >"$results"
+mkdir -p "$work/files"
+
+# Room: the source file, nginx's copy, the stored blob, and for P5 one temporary file per
+# client at once.
+avail_kib=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
+need_kib=$(((3 * BIG_MIB + 512) * 1024))
+[ "$avail_kib" -ge "$need_kib" ] ||
+    die "only $((avail_kib / 1024)) MiB free in $work; need $((need_kib / 1024)) MiB (set TMPDIR)"
+p5_ok=1
+if [ "$avail_kib" -lt $((12 * 1024 * 1024)) ]; then
+    p5_ok=0
+    note "P5 skipped: only $((avail_kib / 1024 / 1024)) GiB free in $work, it needs 12 GiB"
+fi
+
+res meta.build_s "$build_s"
+res meta.big_mib "$BIG_MIB"
+res meta.p5_clients "$P5_CLIENTS"
+res meta.date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+res meta.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+res meta.cores "$(nproc)"
+res meta.mem "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+res meta.kernel "$(uname -sr)"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    commit="$commit with uncommitted changes"
+fi
+res meta.commit "$commit"
+res meta.nginx "$("$NGINX" -v 2>&1 | sed 's|.*nginx/||')"
+res meta.wrk "$( (wrk --version 2>&1 || true) | awk 'NR == 1 { print $2 }')"
+res meta.curl "$(curl --version | awk 'NR == 1 { print $2 }')"
+
+log "generating $BIG_MIB MiB of random data and a 1 KiB file in $work/files"
+head -c $((BIG_MIB << 20)) /dev/urandom >"$work/files/big.bin"
+head -c 1024 /dev/urandom >"$work/files/small.bin"
+sync
+log "disk: 1 GiB write + fsync"
+disk_s=$(
+    TIMEFORMAT=%R
+    { time dd if=/dev/zero of="$work/dd" bs=1M count=1024 conv=fsync status=none; } 2>&1
+)
+rm -f "$work/dd"
+res meta.disk_mibs "$(awk -v s="$disk_s" 'BEGIN { printf "%.0f", 1024 / s }')"
+
+log "hashing rate, $HASH_MIB MiB serial and on two threads"
+"$bench" hash-rate --mib "$HASH_MIB" | sed 's/^/hash./' >>"$results"
+grep '^hash\.' "$results" | tr '\n' ' '
+echo
+
+bench_nginx
+
+for be in $BACKENDS; do
+    case $be in
+    sqlite) bench_ours sqlite ;;
+    postgres)
+        if pg_bin=$(find_pg_bin); then
+            res meta.postgres "$("$pg_bin/pg_ctl" --version | awk '{ print $3 }')"
+            start_postgres
+            bench_ours postgres
+            stop_postgres
+        else
+            note "PostgreSQL skipped: no server binaries (initdb, pg_ctl) found"
+        fi
+        ;;
+    *) die "unknown backend $be" ;;
+    esac
+done
+
+note "P3/P4 ran with $BASE_VERSIONS versions seeded for the owner and P6 with $P6_VERSIONS, plus the uploads of the runs themselves; wrk -t2, ${DURATION} s per run (P6: ${P6_DURATION} s), client and server share the $(nproc) cores."
+[ "$PG_OPTS" = "" ] || note "PostgreSQL server options: \`$PG_OPTS\`."
+res meta.total_s "$SECONDS"
+"$bench" report --results "$results" --doc "$DOC"
+log "wrote $DOC"
+sed -n '/^| |/,/^Targets met/p' "$DOC"
