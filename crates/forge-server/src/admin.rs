@@ -25,20 +25,7 @@ fn open(config: &Config) -> Result<Database, AdminError> {
 }
 
 fn check_owner_name(name: &str) -> Result<(), AdminError> {
-    let ok = !name.is_empty()
-        && name.len() <= 40
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with(['-', '.'])
-        && !name.ends_with(['-', '.']);
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(format!(
-            "invalid name {name:?}: use 1 to 40 ASCII letters, digits, '-', '_' or '.', not starting or ending with '-' or '.'"
-        )))
-    }
+    packages_core::check_owner_name(name).map_err(|e| AdminError::Invalid(e.to_string()))
 }
 
 /// Creates a user with a password.
@@ -63,7 +50,7 @@ pub fn create_user_with_visibility(
 ) -> Result<User, AdminError> {
     check_owner_name(username)?;
     forge_auth::validate_new_password(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    if !email.contains('@') {
+    if !packages_core::is_email(email) {
         return Err(AdminError::Invalid(format!(
             "invalid email address {email:?}"
         )));

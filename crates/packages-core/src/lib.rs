@@ -8,6 +8,7 @@ pub mod blob_store;
 pub mod digest;
 pub mod limits;
 pub mod lowercase;
+pub mod owner_name;
 pub mod package_type;
 pub mod validation;
 
@@ -16,5 +17,6 @@ pub use blob_store::{BlobReader, BlobStore, PendingBlob, StorageError, StoredBlo
 pub use digest::{Digests, MultiHasher};
 pub use limits::{parse_size_limit, Limit};
 pub use lowercase::lower;
+pub use owner_name::{check_owner_name, is_email, OwnerNameError, MAX_NAME_CHARS};
 pub use package_type::PackageType;
 pub use validation::{FileName, PackageName, PackageVersion, ValidationError, MAX_FIELD_BYTES};

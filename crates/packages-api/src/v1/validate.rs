@@ -1,112 +1,19 @@
 //! Input rules of the management API, after Gitea's form bindings. A broken rule is a 422
 //! (Gitea's binding errors) unless a handler says otherwise.
 
-use packages_core::{lower, Visibility};
+use packages_core::Visibility;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Longest user or organisation name.
-pub const MAX_NAME_CHARS: usize = 40;
+/// Checks a new user or organisation name (the rules live in `packages_core`).
+pub fn owner_name(name: &str) -> ApiResult<()> {
+    packages_core::check_owner_name(name).map_err(|e| ApiError::Unprocessable(e.to_string()))
+}
 
-/// Names that would clash with the web interface's routes, as Gitea reserves them.
-const RESERVED_NAMES: &[&str] = &[
-    ".",
-    "..",
-    ".well-known",
-    "admin",
-    "api",
-    "assets",
-    "attachments",
-    "avatar",
-    "avatars",
-    "captcha",
-    "commits",
-    "debug",
-    "error",
-    "explore",
-    "favicon.ico",
-    "ghost",
-    "issues",
-    "login",
-    "manifest.json",
-    "metrics",
-    "milestones",
-    "new",
-    "notifications",
-    "org",
-    "pulls",
-    "raw",
-    "repo",
-    "repo-avatars",
-    "robots.txt",
-    "search",
-    "serviceworker.js",
-    "ssh_info",
-    "swagger.v1.json",
-    "user",
-    "v2",
-    "gitea-actions",
-];
-
-/// Suffixes Gitea reserves because its web routes serve such files under a user's name.
-const RESERVED_SUFFIXES: &[&str] = &[".keys", ".gpg", ".rss", ".atom", ".png"];
+pub use packages_core::is_email;
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable(message.into())
-}
-
-/// Checks a new user or organisation name: an ASCII letter or digit first, then letters,
-/// digits, `-`, `_` and `.`, never two of those symbols in a row nor one at the end, at most
-/// 40 characters, and not a reserved name.
-pub fn owner_name(name: &str) -> ApiResult<()> {
-    let is_symbol = |c: char| matches!(c, '-' | '_' | '.');
-    let mut chars = name.chars();
-    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || is_symbol(c))
-        && !name.ends_with(is_symbol)
-        && !name
-            .as_bytes()
-            .windows(2)
-            .any(|w| is_symbol(char::from(w[0])) && is_symbol(char::from(w[1])))
-        && name.len() <= MAX_NAME_CHARS;
-    if !well_formed {
-        return Err(invalid(format!(
-            "invalid name {name:?}: use at most {MAX_NAME_CHARS} ASCII letters, digits, '-', '_' \
-             or '.', starting with a letter or digit, without two symbols in a row or one at the end"
-        )));
-    }
-    let lowered = lower(name);
-    if RESERVED_NAMES.contains(&lowered.as_str()) {
-        return Err(invalid(format!("name is reserved [name: {name}]")));
-    }
-    if RESERVED_SUFFIXES.iter().any(|s| lowered.ends_with(s)) {
-        return Err(invalid(format!(
-            "name pattern is not allowed [pattern: {name}]"
-        )));
-    }
-    Ok(())
-}
-
-/// Whether an e-mail address is plausible: one `@`, a local part of the characters RFC 5322
-/// allows unquoted (not starting with `-`), and a domain of letter/digit/hyphen labels.
-pub fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && !local.starts_with('-')
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+-/=?^_`{|}~".contains(c));
-    let domain_ok = !domain.is_empty()
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    email.len() <= 254 && local_ok && domain_ok
 }
 
 /// Checks an e-mail address for a new account.
