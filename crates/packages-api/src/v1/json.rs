@@ -268,7 +268,8 @@ impl Presenter {
             html_url: self.site.owner_url(&user.name),
             language: String::new(),
             is_admin: full && user.is_admin,
-            last_login: if full {
+            // Never signed in reads as the zero time, as for callers who may not see it.
+            last_login: if full && user.last_login_unix > 0 {
                 rfc3339(user.last_login_unix)
             } else {
                 ZERO_TIME.to_owned()
@@ -531,7 +532,7 @@ mod tests {
         for viewer in [doer(7, false), doer(8, true)] {
             let full = presenter(Some(viewer)).user(&a);
             assert!(full.is_admin && full.active);
-            assert_eq!(full.last_login, "1970-01-01T00:00:00Z");
+            assert_eq!(full.last_login, ZERO_TIME);
         }
     }
 
