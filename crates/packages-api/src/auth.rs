@@ -106,6 +106,11 @@ fn authenticate_token(
     let Some((stored, user)) = state.db.token_with_user(&hash)? else {
         return Ok(None);
     };
+    // The look-up is by hash, which reveals nothing about the token through timing; the
+    // constant-time check guards against a database that matches loosely (collation, case).
+    if !forge_auth::verify_token(token, &stored.token_hash) {
+        return Ok(None);
+    }
     let scopes = TokenScopes::parse(&stored.scope)
         .map_err(|_| ApiError::Forbidden("the token's scope cannot be read; create a new token"))?;
     let now = unix_now();
