@@ -13,7 +13,7 @@ impl Database {
         if counts.is_empty() {
             return Ok(());
         }
-        self.write(|c| {
+        self.write_additive(|c| {
             for &(version_id, n) in counts {
                 run!(c, |c| diesel::update(
                     package_version::table.find(version_id)

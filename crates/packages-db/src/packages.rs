@@ -306,7 +306,7 @@ impl Database {
 
     /// Counts one download of the version, atomically in the database.
     pub fn count_download(&self, version_id: i64) -> Result<(), DbError> {
-        self.write(|c| {
+        self.write_additive(|c| {
             run!(c, |c| diesel::update(
                 package_version::table.find(version_id)
             )

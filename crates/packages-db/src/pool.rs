@@ -1,7 +1,8 @@
 //! Connection pools for both backends, the per-backend dispatch of queries, transactions with
 //! retries, and the embedded schema migrations.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diesel::connection::SimpleConnection;
@@ -44,6 +45,11 @@ enum Pool {
 #[derive(Clone)]
 pub struct Database {
     pool: Arc<Pool>,
+    /// SQLite has one writer; writers of this process queue here instead of in SQLite's busy
+    /// handler, which sleeps in growing steps and turns contention into long tail latency.
+    sqlite_writer: Arc<Mutex<()>>,
+    /// Counts committed writes that may change what reads return; see [`Database::generation`].
+    generation: Arc<AtomicU64>,
 }
 
 /// A connection taken from the pool.
@@ -130,6 +136,9 @@ impl Database {
                 .max_size(max)
                 .min_idle(Some(1))
                 .connection_timeout(POOL_TIMEOUT)
+                // A check query per checkout would double the round trips of every request; a
+                // connection that breaks is marked by its failing query and dropped on return.
+                .test_on_check_out(false)
                 .build(manager)
                 .map_err(DbError::from_pool)?;
             Pool::Postgres(pool)
@@ -159,6 +168,8 @@ impl Database {
         };
         Ok(Database {
             pool: Arc::new(pool),
+            sqlite_writer: Arc::default(),
+            generation: Arc::default(),
         })
     }
 
@@ -235,10 +246,31 @@ impl Database {
         result.map_err(DbError::from)
     }
 
+    /// A number that grows after every committed write that may change an existing row's
+    /// meaning for readers (deletes, permission and account changes). A reader that notes it
+    /// before a query may keep the result for as long as it stays the same. Writes that only
+    /// add rows or bump counters ([`Database::add_file`], download counts, token use) leave it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Runs `f` in a write transaction, again when it lost a race with a concurrent one.
     /// SQLite transactions begin IMMEDIATE: the write lock is taken up front, so concurrent
     /// writers wait on the busy timeout instead of failing when a read lock would be upgraded.
+    /// Afterwards the generation moves on, so cached reads are taken again.
     pub(crate) fn write<T>(
+        &self,
+        f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
+    ) -> Result<T, DbError> {
+        let result = self.write_raw(Retry::Conflicts, f).map_err(DbError::from);
+        // After the commit (or failure): a reader that saw the old generation must not keep
+        // what it read before this write became visible.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    /// A write transaction that only adds rows or bumps counters, so cached reads stay valid.
+    pub(crate) fn write_additive<T>(
         &self,
         f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
     ) -> Result<T, DbError> {
@@ -252,6 +284,14 @@ impl Database {
         retry: Retry,
         mut f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
     ) -> TxResult<T> {
+        let _writer = match self.backend() {
+            Backend::Sqlite => Some(
+                self.sqlite_writer
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            ),
+            Backend::Postgres => None,
+        };
         let mut pooled = self.pooled()?;
         let mut attempt = 1;
         loop {

@@ -12,7 +12,7 @@ impl Database {
     /// [`DbError::Conflict`]; an unknown user is [`DbError::NotFound`].
     pub fn create_token(&self, new: &NewAccessToken) -> Result<AccessToken, DbError> {
         let now = now_unix();
-        self.write(|c| {
+        self.write_additive(|c| {
             let inserted = run!(c, |c| diesel::insert_into(access_token::table)
                 .values((
                     access_token::user_id.eq(new.user_id),

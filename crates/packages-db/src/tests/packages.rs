@@ -2,7 +2,8 @@ use packages_core::{Limit, PackageType};
 
 use super::{backend_tests, digests, user};
 use crate::{
-    Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page, UploadLimits, VersionFilter,
+    Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page, UploadLimits, UserChanges,
+    VersionFilter,
 };
 
 const GENERIC: PackageType = PackageType::Generic;
@@ -27,6 +28,7 @@ pub(crate) fn upload(
 }
 
 backend_tests!(
+    generation_moves_on_changes_not_on_additions,
     add_file_keeps_first_casing_and_shares_blobs,
     count_limit,
     size_limit,
@@ -38,6 +40,27 @@ backend_tests!(
     list_versions_order_filters_and_paging,
     seed_versions_in_bulk,
 );
+
+fn generation_moves_on_changes_not_on_additions(db: &Database) {
+    let u = user(db, "gen");
+    let start = db.generation();
+    let added = db.add_file(&upload(u.id, "p", "1", "f", b"x")).unwrap();
+    db.count_download(added.version_id).unwrap();
+    db.count_downloads(&[(added.version_id, 2)]).unwrap();
+    assert_eq!(db.generation(), start, "additions keep cached reads valid");
+    db.delete_version(u.id, GENERIC, "p", "1").unwrap();
+    let after_delete = db.generation();
+    assert!(after_delete > start);
+    db.update_user(
+        u.id,
+        &UserChanges {
+            is_active: Some(false),
+            ..UserChanges::default()
+        },
+    )
+    .unwrap();
+    assert!(db.generation() > after_delete);
+}
 
 fn add_file_keeps_first_casing_and_shares_blobs(db: &Database) {
     let u = user(db, "owner");
