@@ -16,6 +16,7 @@ mod limits_streaming;
 mod package_access;
 mod package_api;
 mod quota;
+mod read_cache;
 mod status_codes;
 mod storage;
 mod sweep;

@@ -41,6 +41,11 @@ pub struct Config {
     /// How often gathered download counts are written (`FORGE_DOWNLOAD_COUNT_FLUSH_MS`,
     /// default 1000); zero writes each download's count at once.
     pub download_count_flush: Duration,
+    /// How long cached reads (owners, tokens, memberships, file look-ups) may be used
+    /// (`FORGE_READ_CACHE_TTL_MS`, default 2000; 0 turns the cache off). Changes made through
+    /// this server are seen at once; the time-to-live bounds how long a change made through
+    /// another instance on the same database can go unseen.
+    pub read_cache_ttl: Duration,
 }
 
 impl Config {
@@ -58,6 +63,7 @@ impl Config {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             db_pool_size: 16,
             download_count_flush: Duration::from_secs(1),
+            read_cache_ttl: Duration::from_secs(2),
         }
     }
 
@@ -99,6 +105,9 @@ impl Config {
         }
         if let Some(ms) = number_var("FORGE_DOWNLOAD_COUNT_FLUSH_MS")? {
             config.download_count_flush = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number_var("FORGE_READ_CACHE_TTL_MS")? {
+            config.read_cache_ttl = Duration::from_millis(ms);
         }
         if let Some(size) = number_var("FORGE_DB_POOL_SIZE")? {
             config.db_pool_size = (size as u32).max(1);

@@ -176,6 +176,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         require_signin_view: config.require_signin_view,
         bcrypt_cost: config.bcrypt_cost,
         batch_download_counts: !config.download_count_flush.is_zero(),
+        read_cache_ttl: config.read_cache_ttl,
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

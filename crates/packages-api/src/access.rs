@@ -6,6 +6,7 @@ use packages_db::User;
 
 use crate::auth::AuthContext;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Reads;
 use crate::state::AppState;
 
 /// An owner together with what the doer may do with its packages.
@@ -17,23 +18,37 @@ pub struct OwnerAccess {
 
 /// Finds the owner named in a URL (case-insensitive). Blocking.
 pub fn resolve_owner(state: &AppState, auth: &AuthContext, name: &str) -> ApiResult<User> {
+    resolve_owner_with(&Reads::blocking(state), auth, name)
+}
+
+/// Finds the owner named in a URL through `reads`.
+pub fn resolve_owner_with(reads: &Reads<'_>, auth: &AuthContext, name: &str) -> ApiResult<User> {
     if let Some(doer) = &auth.doer {
         if doer.lower_name == lower(name) {
             return Ok(doer.clone());
         }
     }
-    state
-        .db
+    reads
         .user_by_name(name)?
+        .map(|u| (*u).clone())
         .ok_or(ApiError::NotFound("owner does not exist"))
 }
 
 /// Computes the doer's access mode on `owner`. Blocking (reads team memberships).
 pub fn access_mode(state: &AppState, auth: &AuthContext, owner: &User) -> ApiResult<AccessMode> {
+    access_mode_with(&Reads::blocking(state), auth, owner)
+}
+
+/// Computes the doer's access mode on `owner` through `reads`.
+pub fn access_mode_with(
+    reads: &Reads<'_>,
+    auth: &AuthContext,
+    owner: &User,
+) -> ApiResult<AccessMode> {
     let doer = auth.doer_facts();
     let membership = match (&auth.doer, owner.kind) {
         (Some(d), OwnerKind::Organization) => {
-            let m = state.db.membership(owner.id, d.id)?;
+            let m = reads.membership(owner.id, d.id)?;
             Membership {
                 is_member: m.is_member,
                 is_owner: m.is_owner,
@@ -47,7 +62,7 @@ pub fn access_mode(state: &AppState, auth: &AuthContext, owner: &User) -> ApiRes
         doer.as_ref(),
         &owner_info(owner),
         &membership,
-        state.settings.require_signin_view,
+        reads.state.settings.require_signin_view,
     ))
 }
 
@@ -68,8 +83,18 @@ pub fn authorize_owner(
     owner_name: &str,
     required: AccessMode,
 ) -> ApiResult<OwnerAccess> {
-    let owner = resolve_owner(state, auth, owner_name)?;
-    let mode = access_mode(state, auth, &owner)?;
+    authorize_owner_with(&Reads::blocking(state), auth, owner_name, required)
+}
+
+/// [`authorize_owner`] through `reads`.
+pub fn authorize_owner_with(
+    reads: &Reads<'_>,
+    auth: &AuthContext,
+    owner_name: &str,
+    required: AccessMode,
+) -> ApiResult<OwnerAccess> {
+    let owner = resolve_owner_with(reads, auth, owner_name)?;
+    let mode = access_mode_with(reads, auth, &owner)?;
     check(auth, &owner, mode, AccessMode::Read)?;
     if required > AccessMode::Read {
         check(auth, &owner, mode, required)?;

@@ -12,6 +12,7 @@ use packages_core::OwnerKind;
 use packages_db::User;
 
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Reads;
 use crate::state::AppState;
 
 /// Seconds between two writes of a token's last-use time; avoids a write per request.
@@ -42,6 +43,15 @@ impl AuthContext {
             doer: None,
             scopes: None,
             method: AuthMethod::Anonymous,
+        }
+    }
+
+    /// Signed in with a password.
+    pub fn password(user: User) -> Self {
+        AuthContext {
+            doer: Some(user),
+            scopes: None,
+            method: AuthMethod::Password,
         }
     }
 
@@ -80,22 +90,32 @@ pub fn credentials_in(headers: &HeaderMap) -> ApiResult<Option<Credentials>> {
 
 /// Resolves credentials to a doer. Blocking: runs database look-ups and possibly bcrypt.
 pub fn authenticate(state: &AppState, credentials: Option<Credentials>) -> ApiResult<AuthContext> {
+    authenticate_with(&Reads::blocking(state), credentials)
+}
+
+/// Resolves credentials to a doer through `reads`; without blocking, anything not cached
+/// (a token or user not seen lately, a password not verified lately) is
+/// [`ApiError::WouldBlock`].
+pub fn authenticate_with(
+    reads: &Reads<'_>,
+    credentials: Option<Credentials>,
+) -> ApiResult<AuthContext> {
     let Some(credentials) = credentials else {
         return Ok(AuthContext::anonymous());
     };
     if let Some(candidate) = credentials.token_candidate() {
-        if let Some(ctx) = authenticate_token(state, &candidate)? {
+        if let Some(ctx) = authenticate_token(reads, &candidate)? {
             return Ok(ctx);
         }
     }
     if let Some((username, password)) = credentials.password_login() {
-        return authenticate_password(state, username, password.expose());
+        return password_sign_in(reads, username, password.expose());
     }
     Err(ApiError::BadCredentials)
 }
 
 fn authenticate_token(
-    state: &AppState,
+    reads: &Reads<'_>,
     token: &forge_auth::Secret,
 ) -> ApiResult<Option<AuthContext>> {
     let token = token.expose();
@@ -103,9 +123,10 @@ fn authenticate_token(
         return Ok(None);
     }
     let hash = forge_auth::hash_token(token);
-    let Some((stored, user)) = state.db.token_with_user(&hash)? else {
+    let Some(found) = reads.token_with_user(&hash)? else {
         return Ok(None);
     };
+    let (stored, user) = &*found;
     // The look-up is by hash, which reveals nothing about the token through timing; the
     // constant-time check guards against a database that matches loosely (collation, case).
     if !forge_auth::verify_token(token, &stored.token_hash) {
@@ -113,18 +134,43 @@ fn authenticate_token(
     }
     let scopes = TokenScopes::parse(&stored.scope)
         .map_err(|_| ApiError::Forbidden("the token's scope cannot be read; create a new token"))?;
-    let now = unix_now();
-    if now - stored.updated_unix >= TOKEN_TOUCH_INTERVAL_SECS {
-        // Last-use bookkeeping must never fail a request.
-        if let Err(e) = state.db.touch_token(stored.id) {
-            log::warn!("could not record token use: {e}");
-        }
-    }
+    record_token_use(reads, stored.id)?;
     Ok(Some(AuthContext {
-        doer: Some(user),
+        doer: Some(user.clone()),
         scopes: Some(scopes),
         method: AuthMethod::Token,
     }))
+}
+
+/// Writes a token's last-use time, at most once a minute per token and process.
+fn record_token_use(reads: &Reads<'_>, token_id: i64) -> ApiResult<()> {
+    let state = reads.state;
+    let due = {
+        let touches = state
+            .token_touches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        touches
+            .get(&token_id)
+            .is_none_or(|t| t.elapsed().as_secs() >= TOKEN_TOUCH_INTERVAL_SECS as u64)
+    };
+    if !due {
+        return Ok(());
+    }
+    reads.need_blocking()?;
+    // Last-use bookkeeping must never fail a request.
+    if let Err(e) = state.db.touch_token(token_id) {
+        log::warn!("could not record token use: {e}");
+    }
+    let mut touches = state
+        .token_touches
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if touches.len() > 100_000 {
+        touches.clear();
+    }
+    touches.insert(token_id, std::time::Instant::now());
+    Ok(())
 }
 
 /// Signs a user in with a password; also used by routes that insist on a password.
@@ -133,34 +179,50 @@ pub fn authenticate_password(
     username: &str,
     password: &str,
 ) -> ApiResult<AuthContext> {
+    password_sign_in(&Reads::blocking(state), username, password)
+}
+
+fn password_sign_in(reads: &Reads<'_>, username: &str, password: &str) -> ApiResult<AuthContext> {
+    let state = reads.state;
     let cost = state.settings.bcrypt_cost;
-    let user = state
-        .db
+    let user = reads
         .user_by_name(username)?
         .filter(|u| u.kind == OwnerKind::User);
     let Some(user) = user else {
+        reads.need_blocking()?;
         // Same cost as a real check so response times do not reveal which names exist.
         forge_auth::dummy_verify(password, cost);
         return Err(ApiError::BadCredentials);
     };
     let Some(stored_hash) = user.password_hash.as_deref() else {
+        reads.need_blocking()?;
         forge_auth::dummy_verify(password, cost);
         return Err(ApiError::BadCredentials);
     };
     let cache = &state.password_cache;
-    let verified = cache.is_verified(&user.lower_name, password, stored_hash)
-        || (forge_auth::verify_password(password, stored_hash) && {
-            cache.remember(&user.lower_name, password, stored_hash);
-            true
-        });
-    if !verified {
-        return Err(ApiError::BadCredentials);
+    if cache.is_verified(&user.lower_name, password, stored_hash) {
+        return Ok(AuthContext::password((*user).clone()));
     }
-    Ok(AuthContext {
-        doer: Some(user),
-        scopes: None,
-        method: AuthMethod::Password,
-    })
+    reads.need_blocking()?;
+    if forge_auth::verify_password(password, stored_hash) {
+        cache.remember(&user.lower_name, password, stored_hash);
+        return Ok(AuthContext::password((*user).clone()));
+    }
+    // The account may have been read before its password was changed through another
+    // server instance; a refusal is only final against the stored hash of now.
+    let fresh = state
+        .db
+        .user_by_name(username)?
+        .filter(|u| u.kind == OwnerKind::User);
+    if let Some(fresh) = fresh {
+        if let Some(fresh_hash) = fresh.password_hash.as_deref() {
+            if fresh_hash != stored_hash && forge_auth::verify_password(password, fresh_hash) {
+                cache.remember(&fresh.lower_name, password, fresh_hash);
+                return Ok(AuthContext::password(fresh));
+            }
+        }
+    }
+    Err(ApiError::BadCredentials)
 }
 
 /// Seconds since the Unix epoch.

@@ -25,6 +25,11 @@ impl DownloadCounter {
         }
     }
 
+    /// Whether counts are gathered in memory (recording then never blocks).
+    pub fn is_batched(&self) -> bool {
+        self.batched
+    }
+
     /// Counts one download of `version_id`. Blocking when not batched.
     pub fn record(&self, db: &Database, version_id: i64) -> Result<(), DbError> {
         if !self.batched {

@@ -61,6 +61,10 @@ pub enum ApiError {
     /// The database or storage cannot serve now; retrying later may work.
     #[error("service temporarily unavailable")]
     Unavailable(String),
+    /// A step that may not block needed to; the caller retries it on the blocking pool. Never
+    /// sent to a client.
+    #[error("internal server error")]
+    WouldBlock,
     /// A bug or an unexpected failure; the detail is only logged.
     #[error("internal server error")]
     Internal(String),
@@ -81,6 +85,7 @@ impl ApiError {
         match self {
             ApiError::Internal(detail) => log::error!("internal error: {detail}"),
             ApiError::Unavailable(detail) => log::warn!("unavailable: {detail}"),
+            ApiError::WouldBlock => log::error!("a step that may not block escaped to a client"),
             _ => {}
         }
     }
@@ -130,7 +135,7 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::WouldBlock => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

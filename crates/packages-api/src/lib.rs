@@ -10,11 +10,13 @@
 pub mod access;
 pub mod auth;
 pub mod blocking;
+pub mod cache;
 pub mod downloads;
 pub mod error;
 pub mod expect;
 pub mod generic;
 pub mod health;
+pub mod reads;
 pub mod registry;
 pub mod serve;
 pub mod state;

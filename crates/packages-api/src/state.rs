@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use forge_auth::VerifiedPasswordCache;
 
+use crate::cache::ReadCache;
 use crate::downloads::DownloadCounter;
 use packages_core::{BlobStore, Limit};
 use packages_db::Database;
@@ -30,6 +31,9 @@ pub struct Settings {
     /// Gather download counts in memory and let the server flush them periodically, instead
     /// of writing one row update per download.
     pub batch_download_counts: bool,
+    /// How long cached reads may be used (zero turns the cache off); bounds how long a change
+    /// made through another server instance can go unseen.
+    pub read_cache_ttl: std::time::Duration,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -40,6 +44,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub password_cache: Arc<VerifiedPasswordCache>,
     pub downloads: Arc<DownloadCounter>,
+    pub cache: Arc<ReadCache>,
+    /// When each token's last use was last written, so that is done at most once a minute.
+    pub token_touches: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
 
 impl AppState {
@@ -53,6 +60,8 @@ impl AppState {
             db,
             store,
             downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
+            cache: Arc::new(ReadCache::new(settings.read_cache_ttl)),
+            token_touches: Arc::default(),
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),
         })

@@ -1,14 +1,22 @@
 //! `GET` and `HEAD` of a generic file.
+//!
+//! The look-up first runs on the async worker with cached reads only; when everything it
+//! needs is in memory (the usual case for popular files) the request never touches the
+//! blocking pool. Otherwise the same look-up runs again on the blocking pool.
+
+use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use packages_core::{lower, AccessMode, BlobReader, PackageType, StorageError};
+use forge_auth::Credentials;
+use packages_core::{AccessMode, BlobReader, PackageType, StorageError};
 use packages_db::FileLookup;
 
 use super::Target;
-use crate::access::authorize_owner;
-use crate::auth::{authenticate, credentials_of};
+use crate::access::authorize_owner_with;
+use crate::auth::{authenticate_with, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Reads;
 use crate::serve::{self, Content, Source};
 use crate::state::AppState;
 
@@ -22,52 +30,31 @@ pub async fn download(
 ) -> ApiResult<HttpResponse> {
     let credentials = credentials_of(&req)?;
     let state = state.into_inner();
-    let found = blocking::run(move || {
-        let auth = authenticate(&state, credentials)?;
-        let access = authorize_owner(&state, &auth, &target.owner, AccessMode::Read)?;
-        let lookup = state.db.find_file(
-            access.owner.id,
-            PackageType::Generic,
-            &lower(&target.name),
-            &lower(&target.version),
-            &lower(&file_name),
-        )?;
-        let (version, file, blob) = match lookup {
-            FileLookup::NoVersion => return Err(ApiError::NotFound("package does not exist")),
-            FileLookup::NoFile { .. } => {
-                return Err(ApiError::NotFound("package file does not exist"))
-            }
-            FileLookup::Found {
-                version,
-                file,
-                blob,
-            } => (version, file, blob),
-        };
-        let reader = match state.store.open(&blob.hash_sha256) {
-            Ok(BlobReader::File(f, _)) if head => Source::File(f),
-            Ok(BlobReader::File(f, _)) => {
-                Source::load(f, blob.size.max(0) as u64).map_err(|e| {
-                    ApiError::internal(format!("reading blob {}: {e}", blob.hash_sha256))
-                })?
-            }
-            Err(StorageError::NotFound(key)) => {
-                return Err(ApiError::internal(format!(
-                    "blob {key} of file {} is missing from storage",
-                    file.id
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if !head {
-            // The counter is bookkeeping: failing to bump it must not fail the download.
-            if let Err(e) = state.downloads.record(&state.db, version.id) {
-                log::warn!("could not count a download of version {}: {e}", version.id);
-            }
+    let fast = resolve(
+        &Reads::cached_only(&state),
+        credentials.clone(),
+        &target,
+        &file_name,
+        head,
+    );
+    let (lookup, source) = match fast {
+        Err(ApiError::WouldBlock) => {
+            blocking::run(move || {
+                resolve(
+                    &Reads::blocking(&state),
+                    credentials,
+                    &target,
+                    &file_name,
+                    head,
+                )
+            })
+            .await?
         }
-        Ok((file, blob, reader))
-    })
-    .await?;
-    let (file, blob, reader) = found;
+        other => other?,
+    };
+    let FileLookup::Found { file, blob, .. } = &*lookup else {
+        return Err(ApiError::internal("resolved a download without its file"));
+    };
     let content = Content {
         file_name: &file.name,
         size: blob.size.max(0) as u64,
@@ -75,5 +62,71 @@ pub async fn download(
         modified_unix: file.created_unix,
     };
     let plan = serve::plan(req.headers(), &content);
-    Ok(serve::respond(plan, &content, reader, head))
+    Ok(serve::respond(plan, &content, source, head))
+}
+
+/// Authenticates, authorises, finds the file and gets its content ready; counts the download
+/// last, once nothing can ask for a retry on the blocking pool any more.
+fn resolve(
+    reads: &Reads<'_>,
+    credentials: Option<Credentials>,
+    target: &Target,
+    file_name: &str,
+    head: bool,
+) -> ApiResult<(Arc<FileLookup>, Source)> {
+    let state = reads.state;
+    let auth = authenticate_with(reads, credentials)?;
+    let access = authorize_owner_with(reads, &auth, &target.owner, AccessMode::Read)?;
+    let lookup = reads.find_file(
+        access.owner.id,
+        PackageType::Generic,
+        &target.name,
+        &target.version,
+        file_name,
+    )?;
+    let (version_id, file_id, blob) = match &*lookup {
+        FileLookup::NoVersion => return Err(ApiError::NotFound("package does not exist")),
+        FileLookup::NoFile { .. } => return Err(ApiError::NotFound("package file does not exist")),
+        FileLookup::Found {
+            version,
+            file,
+            blob,
+        } => (version.id, file.id, blob),
+    };
+    let source = match state.cache.blob(&blob.hash_sha256) {
+        Some(bytes) => Source::Memory(bytes),
+        None => {
+            reads.need_blocking()?;
+            let file = match state.store.open(&blob.hash_sha256) {
+                Ok(BlobReader::File(f, _)) => f,
+                Err(StorageError::NotFound(key)) => {
+                    return Err(ApiError::internal(format!(
+                        "blob {key} of file {file_id} is missing from storage"
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let source = if head {
+                Source::File(file)
+            } else {
+                Source::load(file, blob.size.max(0) as u64).map_err(|e| {
+                    ApiError::internal(format!("reading blob {}: {e}", blob.hash_sha256))
+                })?
+            };
+            if let Source::Memory(bytes) = &source {
+                state.cache.put_blob(&blob.hash_sha256, bytes.clone());
+            }
+            source
+        }
+    };
+    if !head {
+        if !state.downloads.is_batched() {
+            reads.need_blocking()?;
+        }
+        // The counter is bookkeeping: failing to bump it must not fail the download.
+        if let Err(e) = state.downloads.record(&state.db, version_id) {
+            log::warn!("could not count a download of version {version_id}: {e}");
+        }
+    }
+    Ok((lookup, source))
 }

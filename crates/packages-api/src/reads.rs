@@ -1,0 +1,129 @@
+//! Database reads of the request path, through the read cache.
+//!
+//! A [`Reads`] either may block (it runs on the blocking pool and asks the database on a
+//! cache miss) or may not (it runs on an async worker and answers [`ApiError::WouldBlock`] on
+//! a miss, so the caller retries the whole step on the blocking pool). Requests whose reads
+//! are all cached thus never leave the async worker.
+
+use std::sync::Arc;
+
+use packages_core::{lower, PackageType};
+use packages_db::{AccessToken, FileLookup, MembershipRow, User};
+
+use crate::cache::FileKey;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Reads for one step of a request.
+#[derive(Clone, Copy)]
+pub struct Reads<'a> {
+    pub state: &'a AppState,
+    may_block: bool,
+}
+
+impl<'a> Reads<'a> {
+    /// Reads that ask the database on a miss; only on the blocking pool.
+    pub fn blocking(state: &'a AppState) -> Self {
+        Reads {
+            state,
+            may_block: true,
+        }
+    }
+
+    /// Reads that answer from memory or give up with [`ApiError::WouldBlock`].
+    pub fn cached_only(state: &'a AppState) -> Self {
+        Reads {
+            state,
+            may_block: false,
+        }
+    }
+
+    /// Whether this step may block.
+    pub fn may_block(&self) -> bool {
+        self.may_block
+    }
+
+    /// Fails unless blocking is allowed.
+    pub fn need_blocking(&self) -> ApiResult<()> {
+        if self.may_block {
+            Ok(())
+        } else {
+            Err(ApiError::WouldBlock)
+        }
+    }
+
+    /// A user or organisation by name, case-insensitively.
+    pub fn user_by_name(&self, name: &str) -> ApiResult<Option<Arc<User>>> {
+        let cache = &self.state.cache;
+        let generation = self.state.db.generation();
+        if let Some(user) = cache.owner(&lower(name), generation) {
+            return Ok(Some(user));
+        }
+        self.need_blocking()?;
+        let found = self.state.db.user_by_name(name)?.map(Arc::new);
+        if let Some(user) = &found {
+            cache.put_owner(user.clone(), generation);
+        }
+        Ok(found)
+    }
+
+    /// A personal access token by the hash of its secret, with its user.
+    pub fn token_with_user(&self, hash: &str) -> ApiResult<Option<Arc<(AccessToken, User)>>> {
+        let cache = &self.state.cache;
+        let generation = self.state.db.generation();
+        if let Some(found) = cache.token(hash, generation) {
+            return Ok(Some(found));
+        }
+        self.need_blocking()?;
+        let found = self.state.db.token_with_user(hash)?.map(Arc::new);
+        if let Some(found) = &found {
+            cache.put_token(hash.to_owned(), found.clone(), generation);
+        }
+        Ok(found)
+    }
+
+    /// What a user is in an organisation.
+    pub fn membership(&self, org_id: i64, user_id: i64) -> ApiResult<MembershipRow> {
+        let cache = &self.state.cache;
+        let generation = self.state.db.generation();
+        if let Some(m) = cache.membership(org_id, user_id, generation) {
+            return Ok(m);
+        }
+        self.need_blocking()?;
+        let m = self.state.db.membership(org_id, user_id)?;
+        cache.put_membership(org_id, user_id, m, generation);
+        Ok(m)
+    }
+
+    /// A file of a package version, looked up case-insensitively.
+    pub fn find_file(
+        &self,
+        owner_id: i64,
+        package_type: PackageType,
+        name: &str,
+        version: &str,
+        file: &str,
+    ) -> ApiResult<Arc<FileLookup>> {
+        let cache = &self.state.cache;
+        let generation = self.state.db.generation();
+        let key: FileKey = (
+            owner_id,
+            package_type.as_str(),
+            lower(name),
+            lower(version),
+            lower(file),
+        );
+        if let Some(found) = cache.file(&key, generation) {
+            return Ok(found);
+        }
+        self.need_blocking()?;
+        let found =
+            Arc::new(
+                self.state
+                    .db
+                    .find_file(owner_id, package_type, &key.2, &key.3, &key.4)?,
+            );
+        cache.put_file(key, found.clone(), generation);
+        Ok(found)
+    }
+}
