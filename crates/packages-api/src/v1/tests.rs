@@ -33,6 +33,7 @@ impl World {
             require_signin_view: false,
             bcrypt_cost: 4,
             batch_download_counts: false,
+            read_cache_ttl: std::time::Duration::from_secs(2),
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }
