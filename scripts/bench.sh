@@ -16,6 +16,8 @@
 #   BENCH_P6_VERSIONS   versions stored for the growth scenario (1000000)
 #   BENCH_PG_OPTS       extra postgres server options
 #   BENCH_DOC           document to update (docs/PERFORMANCE.md)
+#   BENCH_PERF_DIR      record a perf profile of our server during each wrk run into this
+#                       directory (slows the server down; for finding where time goes)
 #   TMPDIR              where the files and data go (must have room; see the df check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -178,12 +180,19 @@ record_wrk() {
 run_wrk() {
     local key=$1 conns=$2 secs=$3 script=$4 url=$5
     shift 5
-    local out
+    local out perf_pid=""
+    if [ -n "${BENCH_PERF_DIR:-}" ] && [ -n "$ours_pid" ] && [[ $key != nginx.* ]]; then
+        # DWARF call graphs: release builds keep no frame pointers.
+        perf record -F 99 --call-graph dwarf,16384 -p "$ours_pid" -o "$BENCH_PERF_DIR/$key.perf" \
+            -- sleep "$secs" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     if ! out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$repo/bench/lua/$script" "$url" -- "$@" 2>&1); then
         printf '%s\n' "$out" >&2
         note "$key: wrk failed"
         return 0
     fi
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
     printf '== %s\n%s\n' "$key" "$out" >>"$work/wrk.log"
     record_wrk "$key" "$out"
 }
@@ -397,7 +406,8 @@ memory_scenario() {
     lifetime=$(status_kib "$ours_pid" VmHWM)
     # Writing 5 resets VmHWM to the current RSS, so the high-water mark covers these uploads
     # only; the sampling below is the fallback where that is not allowed.
-    echo 5 >"/proc/$ours_pid/clear_refs" 2>/dev/null || true
+    local hwm_reset=1
+    echo 5 >"/proc/$ours_pid/clear_refs" 2>/dev/null || hwm_reset=0
     local start=$SECONDS
     local -a curls=()
     for i in $(seq 1 "$P5_CLIENTS"); do
@@ -432,7 +442,11 @@ memory_scenario() {
     done
     local secs=$((SECONDS - start))
     hwm=$(status_kib "$ours_pid" VmHWM)
-    [ "$hwm" -gt "$peak" ] && peak=$hwm
+    if [ "$hwm_reset" = 1 ]; then
+        [ "$hwm" -gt "$peak" ] && peak=$hwm
+    else
+        note "P5 ($be): VmHWM could not be reset; the peak is the highest of the 100 ms samples"
+    fi
     res "$be.p5.base_mib" "$(mib_of_kib "$base")"
     res "$be.p5.peak_mib" "$(mib_of_kib "$peak")"
     res "$be.p5.errors" "$failed"
@@ -507,6 +521,10 @@ bench_nginx() {
 # --- main ------------------------------------------------------------------------------------
 
 ensure_tools
+if [ -n "${BENCH_PERF_DIR:-}" ]; then
+    command -v perf >/dev/null || die "BENCH_PERF_DIR needs perf (apt-get install -y linux-perf)"
+    mkdir -p "$BENCH_PERF_DIR"
+fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 log "building (release)"
@@ -536,6 +554,8 @@ if [ "$avail_kib" -lt $((12 * 1024 * 1024)) ]; then
 fi
 
 res meta.build_s "$build_s"
+# Other work on the machine (a compiler, say) takes cores from the servers: keep a trace.
+res meta.load_start "$(cut -d' ' -f1 /proc/loadavg)"
 res meta.big_mib "$BIG_MIB"
 res meta.p5_clients "$P5_CLIENTS"
 res meta.date "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -543,6 +563,7 @@ res meta.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 res meta.cores "$(nproc)"
 res meta.mem "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 res meta.kernel "$(uname -sr)"
+res meta.fs "$(findmnt -no FSTYPE,OPTIONS -T "$work" 2>/dev/null | awk '{ print $1 " (" $2 ")" }')"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
     commit="$commit with uncommitted changes"
@@ -590,7 +611,10 @@ done
 
 note "P3/P4 ran with $BASE_VERSIONS versions seeded for the owner and P6 with $P6_VERSIONS, plus the uploads of the runs themselves; wrk -t2, ${DURATION} s per run (P6: ${P6_DURATION} s), client and server share the $(nproc) cores."
 [ "$PG_OPTS" = "" ] || note "PostgreSQL server options: \`$PG_OPTS\`."
+[ -z "${BENCH_PERF_DIR:-}" ] || note "perf recorded our server during the wrk runs: those figures are lower than without it."
 res meta.total_s "$SECONDS"
+res meta.load_end "$(cut -d' ' -f1 /proc/loadavg)"
 "$bench" report --results "$results" --doc "$DOC"
 log "wrote $DOC"
-sed -n '/^| |/,/^Targets met/p' "$DOC"
+# The scenario table of the run, for the terminal.
+sed -n '/^## Latest run/,$p' "$DOC" | sed -n '/^| | Scenario/,/^Targets met/p'

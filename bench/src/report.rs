@@ -356,9 +356,16 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(out, "| Cores | {} |", t("meta.cores"));
     let _ = writeln!(out, "| Memory | {} |", t("meta.mem"));
     let _ = writeln!(out, "| Kernel | {} |", t("meta.kernel"));
+    let _ = writeln!(out, "| File system of the data | {} |", t("meta.fs"));
     let _ = writeln!(
         out,
-        "| Disk, 2 GiB write + fsync | {} MiB/s |",
+        "| Load average (1 min) after the build / at the end | {} / {} |",
+        t("meta.load_start"),
+        t("meta.load_end")
+    );
+    let _ = writeln!(
+        out,
+        "| Disk, 1 GiB write + fsync | {} MiB/s |",
         t("meta.disk_mibs")
     );
     let _ = writeln!(out, "| Server | {} |", t("meta.commit"));
