@@ -382,6 +382,20 @@ admin() { env "${ours_env[@]}" "$server" admin "$@"; }
 mib_of_kib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
+# Notes processes other than this run's that use more than a fifth of a core over one second,
+# since they take cores from the servers and the clients.
+check_quiet() {
+    local what=$1 busy
+    command -v top >/dev/null || return 0
+    busy=$(top -b -n 2 -d 1 -w 200 | awk '
+        /^top -/ { n++ }
+        n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 20 &&
+            $12 !~ /^(forge-server|forge-bench|nginx|wrk|curl|postgres|top|bench\.sh|kworker.*)$/ {
+            printf "%s%s (%s%%)", sep, $12, $9; sep = ", "
+        }')
+    [ -z "$busy" ] || note "before $what, other processes were busy: $busy"
+}
+
 # --- scenarios -------------------------------------------------------------------------------
 
 seed() {
@@ -459,6 +473,7 @@ memory_scenario() {
 bench_ours() {
     local be=$1
     local base_url
+    check_quiet "the $be runs"
     start_ours "$be"
     base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
     log "forge-server ($be) on 127.0.0.1:$ours_port"
@@ -502,6 +517,7 @@ bench_ours() {
 }
 
 bench_nginx() {
+    check_quiet "the nginx runs"
     start_nginx
     local url="http://127.0.0.1:$nginx_port"
     log "nginx on 127.0.0.1:$nginx_port"
@@ -527,6 +543,8 @@ if [ -n "${BENCH_PERF_DIR:-}" ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+# Other work on the machine (a compiler, say) takes cores from the servers: keep a trace.
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 log "building (release)"
 build_start=$SECONDS
 "$CARGO" build --release -p forge-server -p forge-bench
@@ -554,8 +572,7 @@ if [ "$avail_kib" -lt $((12 * 1024 * 1024)) ]; then
 fi
 
 res meta.build_s "$build_s"
-# Other work on the machine (a compiler, say) takes cores from the servers: keep a trace.
-res meta.load_start "$(cut -d' ' -f1 /proc/loadavg)"
+res meta.load_start "$load_start"
 res meta.big_mib "$BIG_MIB"
 res meta.p5_clients "$P5_CLIENTS"
 res meta.date "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -613,7 +630,6 @@ note "P3/P4 ran with $BASE_VERSIONS versions seeded for the owner and P6 with $P
 [ "$PG_OPTS" = "" ] || note "PostgreSQL server options: \`$PG_OPTS\`."
 [ -z "${BENCH_PERF_DIR:-}" ] || note "perf recorded our server during the wrk runs: those figures are lower than without it."
 res meta.total_s "$SECONDS"
-res meta.load_end "$(cut -d' ' -f1 /proc/loadavg)"
 "$bench" report --results "$results" --doc "$DOC"
 log "wrote $DOC"
 # The scenario table of the run, for the terminal.

@@ -359,9 +359,8 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(out, "| File system of the data | {} |", t("meta.fs"));
     let _ = writeln!(
         out,
-        "| Load average (1 min) after the build / at the end | {} / {} |",
-        t("meta.load_start"),
-        t("meta.load_end")
+        "| Load average (1 min) before the run | {} |",
+        t("meta.load_start")
     );
     let _ = writeln!(
         out,
