@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
-use packages_core::{BlobStore, Limit, PackageType};
+use packages_core::{BlobStore, Limit, MultiHasher, PackageType};
 use packages_db::{Database, NewUpload, UploadLimits};
 use packages_storage::ingest::{start_ingest, IngestError, IngestOptions, Ingested};
 
@@ -142,41 +142,86 @@ pub async fn store_upload(
     plan: UploadPlan,
     ingested: Ingested,
 ) -> ApiResult<()> {
+    blocking::run(move || record_upload(&state, plan, ingested)).await
+}
+
+/// Stores a body that was read into memory whole: hashing, writing, persisting and
+/// recording in one trip to the blocking pool. Only for small bodies.
+pub async fn store_small_upload(
+    state: Arc<AppState>,
+    plan: UploadPlan,
+    body: Bytes,
+) -> ApiResult<()> {
     blocking::run(move || {
-        let Ingested { pending, digests } = ingested;
-        let sha256 = digests.sha256.clone();
-        let stored = state.store.persist(pending, &sha256)?;
-        let was_present = stored.was_present();
-        let limits = state.settings.limits;
-        let upload = NewUpload {
-            owner_id: plan.owner_id,
-            creator_id: plan.creator_id,
-            ptype: plan.package_type,
-            name: plan.name,
-            version: plan.version,
-            file_name: plan.file_name,
-            digests,
-            limits: UploadLimits {
-                total_owner_count: limits.total_owner_count,
-                total_owner_size: limits.total_owner_size,
-                exempt: plan.exempt_from_limits,
-            },
+        let mut hasher = MultiHasher::new();
+        hasher.update(&body);
+        let mut pending = state.store.begin()?;
+        pending.write_all(&body)?;
+        let ingested = Ingested {
+            pending,
+            digests: hasher.finalize(),
         };
-        match state.db.add_file(&upload) {
-            Ok(_) => {
-                stored.confirm()?;
-                Ok(())
-            }
-            Err(e) => {
-                drop(stored);
-                if !was_present {
-                    discard_content(&*state.store, &state.db, &sha256);
-                }
-                Err(e.into())
-            }
-        }
+        record_upload(&state, plan, ingested)
     })
     .await
+}
+
+/// [`store_upload`]'s work. Blocking.
+fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiResult<()> {
+    let Ingested { pending, digests } = ingested;
+    let sha256 = digests.sha256.clone();
+    let stored = state.store.persist(pending, &sha256)?;
+    let was_present = stored.was_present();
+    let limits = state.settings.limits;
+    let upload = NewUpload {
+        owner_id: plan.owner_id,
+        creator_id: plan.creator_id,
+        ptype: plan.package_type,
+        name: plan.name,
+        version: plan.version,
+        file_name: plan.file_name,
+        digests,
+        limits: UploadLimits {
+            total_owner_count: limits.total_owner_count,
+            total_owner_size: limits.total_owner_size,
+            exempt: plan.exempt_from_limits,
+        },
+    };
+    match state.db.add_file(&upload) {
+        Ok(_) => {
+            stored.confirm()?;
+            Ok(())
+        }
+        Err(e) => {
+            drop(stored);
+            if !was_present {
+                discard_content(&*state.store, &state.db, &sha256);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Reads a body of at most `max` bytes into memory; the caller has checked the announced
+/// length, this guards the actual one.
+pub async fn read_small_body<S>(mut body: S, max: usize) -> ApiResult<Bytes>
+where
+    S: Stream<Item = Result<Bytes, String>> + Unpin,
+{
+    let mut buf = actix_web::web::BytesMut::with_capacity(max);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            log::info!("upload aborted: {e}");
+            ApiError::IncompleteBody
+        })?;
+        if buf.len() + chunk.len() > max {
+            return Err(ApiError::BadRequest(
+                "request body longer than its Content-Length".to_owned(),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 /// Removes content that no row refers to, asking the database again once the content is out

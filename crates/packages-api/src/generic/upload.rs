@@ -12,16 +12,23 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
 use futures_util::StreamExt;
 use packages_core::validation::validate_upload;
-use packages_core::{lower, AccessMode, PackageType};
+use packages_core::{lower, AccessMode, Limit, PackageType};
 
 use super::Target;
-use crate::access::authorize_owner;
-use crate::auth::{authenticate, credentials_in, credentials_of};
+use crate::access::authorize_owner_with;
+use crate::auth::{authenticate_with, credentials_in, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Reads;
 use crate::registry::path::RegistryPath;
 use crate::state::AppState;
-use crate::upload::{limit_errors, receive_body, store_upload, UploadPlan};
+use crate::upload::{
+    limit_errors, read_small_body, receive_body, store_small_upload, store_upload, UploadPlan,
+};
+
+/// Bodies up to this size are read into memory and stored in one trip to the blocking pool;
+/// larger ones stream to disk as they arrive.
+const SMALL_BODY: u64 = 64 * 1024;
 
 /// Uploads one file into a (possibly new) package version.
 pub async fn upload(
@@ -34,14 +41,45 @@ pub async fn upload(
     let credentials = credentials_of(&req)?;
     let announced = content_length(req.headers())?;
     let app = state.clone().into_inner();
+    let body = payload.map(|c| c.map_err(|e| e.to_string()));
+    if let Some(len) = announced.filter(|&n| n <= SMALL_BODY) {
+        // A small body costs nothing to read, so the duplicate check is left to the insert
+        // and the checks before the body can run from cached reads on this worker.
+        let quick = prepare_with(
+            &Reads::cached_only(&app),
+            credentials.clone(),
+            &target,
+            &file_name,
+            announced,
+            false,
+        );
+        let plan = match quick {
+            Err(ApiError::WouldBlock) => {
+                let app = app.clone();
+                blocking::run(move || {
+                    prepare_with(
+                        &Reads::blocking(&app),
+                        credentials,
+                        &target,
+                        &file_name,
+                        announced,
+                        false,
+                    )
+                })
+                .await?
+            }
+            other => other?,
+        };
+        let bytes = read_small_body(body, len as usize).await?;
+        if (bytes.len() as u64) < len {
+            return Err(ApiError::IncompleteBody);
+        }
+        store_small_upload(app, plan, bytes).await?;
+        return Ok(HttpResponse::Created().finish());
+    }
     let plan =
         blocking::run(move || prepare(&app, credentials, &target, &file_name, announced)).await?;
-    let ingested = receive_body(
-        &state,
-        payload.map(|c| c.map_err(|e| e.to_string())),
-        plan.body_limit,
-    )
-    .await?;
+    let ingested = receive_body(&state, body, plan.body_limit).await?;
     store_upload(state.into_inner(), plan, ingested).await?;
     Ok(HttpResponse::Created().finish())
 }
@@ -55,12 +93,36 @@ pub fn prepare(
     file_name: &str,
     announced: Option<u64>,
 ) -> ApiResult<UploadPlan> {
-    let auth = authenticate(app, credentials)?;
-    let access = authorize_owner(app, &auth, &target.owner, AccessMode::Write)?;
+    prepare_with(
+        &Reads::blocking(app),
+        credentials,
+        target,
+        file_name,
+        announced,
+        true,
+    )
+}
+
+/// [`prepare`] through `reads`; `check_existing` looks for a file of the same name first.
+fn prepare_with(
+    reads: &Reads<'_>,
+    credentials: Option<Credentials>,
+    target: &Target,
+    file_name: &str,
+    announced: Option<u64>,
+    check_existing: bool,
+) -> ApiResult<UploadPlan> {
+    let app = reads.state;
+    let auth = authenticate_with(reads, credentials)?;
+    let access = authorize_owner_with(reads, &auth, &target.owner, AccessMode::Write)?;
     let doer = auth
         .doer
         .ok_or(ApiError::Unauthorized("sign in to upload packages"))?;
     let (name, version, file) = validate_upload(&target.name, &target.version, file_name)?;
+    if !doer.is_admin && app.settings.limits.total_owner_size != Limit::None {
+        // The remaining quota comes from the database.
+        reads.need_blocking()?;
+    }
     let body_limit = limit_errors::body_limit(app, access.owner.id, doer.is_admin, announced)?;
     let plan = UploadPlan {
         owner_id: access.owner.id,
@@ -72,14 +134,17 @@ pub fn prepare(
         file_name: file.into_inner(),
         body_limit,
     };
-    if app.db.file_exists(
-        plan.owner_id,
-        plan.package_type,
-        &lower(&plan.name),
-        &lower(&plan.version),
-        &lower(&plan.file_name),
-    )? {
-        return Err(ApiError::Conflict("package file already exists"));
+    if check_existing {
+        reads.need_blocking()?;
+        if app.db.file_exists(
+            plan.owner_id,
+            plan.package_type,
+            &lower(&plan.name),
+            &lower(&plan.version),
+            &lower(&plan.file_name),
+        )? {
+            return Err(ApiError::Conflict("package file already exists"));
+        }
     }
     Ok(plan)
 }
