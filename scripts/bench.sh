@@ -345,11 +345,29 @@ stop_postgres() {
     pg_data=""
 }
 
+# Creates the blob store's fan-out directories (<data>/packages/<sha[0:2]>/<sha[2:4]>, see
+# docs/ARCHITECTURE.md) as a store in use has them. In a fresh store most of the first
+# hundred thousand uploads also create a directory and fsync its parent, which on some file
+# systems costs as much as the upload, and would make the first small-upload run slower than
+# later ones for a reason that has nothing to do with the number of stored versions.
+prefill_fanout() {
+    local root=$1 hex a
+    hex=$(printf '%02x ' $(seq 0 255))
+    mkdir -p "$root"
+    for a in $hex; do
+        mkdir "$root/$a"
+        # shellcheck disable=SC2086 # one argument per directory name
+        (cd "$root/$a" && mkdir $hex)
+    done
+    sync
+}
+
 # Starts our server on a fresh data directory; sets ours_port, ours_db and ours_env.
 start_ours() {
     local be=$1
     ours_data=$work/data-$be
     mkdir -p "$ours_data"
+    prefill_fanout "$ours_data/packages"
     ours_port=$(pick_port)
     ours_env=(FORGE_LISTEN="127.0.0.1:$ours_port" FORGE_DATA_DIR="$ours_data" RUST_LOG=warn FORGE_WORKERS=2)
     if [ "$be" = postgres ]; then
