@@ -208,6 +208,21 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         config.cleanup_interval,
     )
     .map_err(io_context("cannot start the sweep"))?];
+    let stats_db = db.clone();
+    background.push(
+        Periodic::start(
+            "forge-db-stats",
+            Duration::from_secs(60),
+            true,
+            false,
+            move || {
+                if let Err(e) = stats_db.optimize() {
+                    log::warn!("could not refresh planner statistics: {e}");
+                }
+            },
+        )
+        .map_err(io_context("cannot start the statistics job"))?,
+    );
     if !config.download_count_flush.is_zero() {
         let counter = downloads;
         background.push(

@@ -97,15 +97,14 @@ struct SqliteSetup;
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         // The busy timeout goes first so that switching to WAL waits for other connections.
-        // `optimize` refreshes the planner statistics where they are missing or stale (with
-        // a bounded effort); without them SQLite sorts all of an owner's versions to list
-        // the newest few instead of walking the creation-time index.
+        // Planner statistics are not refreshed here: the pool opens connections while the
+        // first requests arrive, and statistics of nearly empty tables would then steer every
+        // later query to full scans. [`Database::optimize`] runs periodically instead.
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
              PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; \
-             PRAGMA optimize = 0x10002;"
+             PRAGMA foreign_keys = ON;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -214,12 +213,15 @@ impl Database {
         }
     }
 
-    /// Refreshes the query planner's statistics where they went stale; worth calling now and
-    /// then (say daily, with the sweeps) on SQLite. PostgreSQL's autovacuum does this itself.
+    /// Refreshes the query planner's statistics of tables that grew or shrank a lot since
+    /// they were last measured (cheap when nothing changed); the server calls it every minute
+    /// on SQLite. Without statistics SQLite sorts all of an owner's versions to list the
+    /// newest few; with stale ones it may scan where an index would do. PostgreSQL's
+    /// autovacuum does this itself.
     pub fn optimize(&self) -> Result<(), DbError> {
         self.read(|c| {
             if let Conn::Lite(lite) = c {
-                lite.batch_execute("PRAGMA optimize;")?;
+                lite.batch_execute("PRAGMA optimize = 0x10002;")?;
             }
             Ok(())
         })
