@@ -36,10 +36,7 @@ fn check_same_content(blob: &PackageBlob, d: &Digests) -> TxResult<()> {
 
 /// Finds the blob with these digests or inserts it; the flag tells whether it is new.
 pub(crate) fn get_or_create_blob(c: &mut Conn<'_>, d: &Digests, now: i64) -> TxResult<(i64, bool)> {
-    if let Some(blob) = blob_by_hash(c, &d.sha256)? {
-        check_same_content(&blob, d)?;
-        return Ok((blob.id, false));
-    }
+    // Insert first: most uploads bring new content; known content costs one more look-up.
     let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package_blob::table)
         .values((
             package_blob::size.eq(d.size),
@@ -57,7 +54,7 @@ pub(crate) fn get_or_create_blob(c: &mut Conn<'_>, d: &Digests, now: i64) -> TxR
     if let Some(id) = inserted {
         return Ok((id, true));
     }
-    // A concurrent upload committed the same content first.
+    // Known content, possibly committed by a concurrent upload just now.
     let blob = blob_by_hash(c, &d.sha256)?
         .ok_or_else(|| DbError::Other("blob vanished during upload".into()))?;
     check_same_content(&blob, d)?;

@@ -113,9 +113,8 @@ fn get_or_create_version(
     now: i64,
 ) -> TxResult<(i64, bool)> {
     let lower_version = lower(&u.version);
-    if let Some(id) = find_version_id(c, package_id, &lower_version)? {
-        return Ok((id, false));
-    }
+    // Insert first: uploads mostly create versions, and a conflict costs the same one extra
+    // look-up that a look-up first would cost every new version.
     let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package_version::table)
         .values((
             package_version::package_id.eq(package_id),
