@@ -33,35 +33,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Prints the directory holding initdb and pg_ctl: the highest Debian-style
-# version first, then PATH.
-find_pg_bin() {
-    local dir
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5 -V -r); do
-        if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
-            echo "$dir"
-            return 0
-        fi
-    done
-    local initdb
-    if initdb=$(command -v initdb) && command -v pg_ctl >/dev/null; then
-        dirname "$(readlink -f "$initdb")"
-        return 0
-    fi
-    return 1
-}
-
-# A port nobody answers on; pg_ctl start is retried if another process takes it first.
-pick_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-}
+# find_pg_bin and pick_port
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start_postgres() {
     pg_root=$(mktemp -d "${TMPDIR:-/tmp}/forge-test-pg.XXXXXX")
