@@ -9,7 +9,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
 use packages_core::{AccessMode, OwnerKind, Visibility};
-use packages_db::{DbError, MembershipRow, NewUser, OwnerDeletion, User};
+use packages_db::{MembershipRow, NewUser, OwnerDeletion, User};
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
@@ -122,12 +122,10 @@ pub async fn create(
             location: body.location.clone(),
             ..NewUser::org(&body.username, visibility)
         };
-        let (org, _) = state.db.create_org(&new, doer.id).map_err(|e| match e {
-            DbError::Conflict(_) => {
-                ApiError::Unprocessable(format!("user already exists [name: {}]", body.username))
-            }
-            other => other.into(),
-        })?;
+        let (org, _) = state
+            .db
+            .create_org(&new, doer.id)
+            .map_err(validate::name_taken(&body.username))?;
         Ok(caller.presenter.org(&org))
     })
     .await?;

@@ -9,7 +9,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
 use packages_core::{lower, OwnerKind, Visibility};
-use packages_db::{DbError, NewUser, OwnerDeletion, User, UserChanges};
+use packages_db::{NewUser, OwnerDeletion, User, UserChanges};
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
@@ -138,12 +138,10 @@ pub async fn create(
             must_change_password: body.must_change_password.unwrap_or(true),
             ..NewUser::user(&body.username, &body.email, Some(hash))
         };
-        let user = state.db.create_user(&new).map_err(|e| match e {
-            DbError::Conflict(_) => {
-                ApiError::Unprocessable(format!("user already exists [name: {}]", body.username))
-            }
-            other => other.into(),
-        })?;
+        let user = state
+            .db
+            .create_user(&new)
+            .map_err(validate::name_taken(&body.username))?;
         Ok(caller.presenter.user(&user))
     })
     .await?;

@@ -12,6 +12,17 @@ pub fn owner_name(name: &str) -> ApiResult<()> {
 
 pub use packages_core::is_email;
 
+/// Maps a failed insert of a user or organisation: a taken name (the two share one
+/// namespace) is Gitea's 422, anything else goes through the usual map.
+pub fn name_taken(name: &str) -> impl FnOnce(packages_db::DbError) -> ApiError + '_ {
+    move |e| match e {
+        packages_db::DbError::Conflict(_) => {
+            ApiError::Unprocessable(format!("user already exists [name: {name}]"))
+        }
+        other => other.into(),
+    }
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable(message.into())
 }
