@@ -91,6 +91,10 @@ if [ -z "${FORGE_TEST_PG_MARKER:-}" ]; then
     export FORGE_TEST_PG_MARKER="$own_marker"
 fi
 
+# Python clients and servers (SeaweedFS, pip, twine, ...) in a virtual environment on PATH.
+. "$(dirname "${BASH_SOURCE[0]}")/test-env.sh"
+test_env_setup
+
 # The end-to-end suite runs the real binary as well as the in-process server.
 "$CARGO" build -p forge-server
 "$CARGO" test --workspace "$@"
