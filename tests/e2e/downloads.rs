@@ -249,7 +249,7 @@ fn empty_and_larger_files(backend: Backend) {
 /// interval, HEAD still counts nothing, and a graceful stop writes what is pending.
 fn batched_download_counts(backend: Backend) {
     let mut s = TestServer::start_with(backend, |c| {
-        c.download_count_flush = std::time::Duration::from_millis(50);
+        c.database.download_count_flush = std::time::Duration::from_millis(50);
     });
     with_user2(&s);
     upload_reference_file(&s);
@@ -268,7 +268,7 @@ fn batched_download_counts(backend: Backend) {
 
     // Counts gathered just before a stop are written by the stop.
     let mut slow = TestServer::start_with(backend, |c| {
-        c.download_count_flush = std::time::Duration::from_secs(3600);
+        c.database.download_count_flush = std::time::Duration::from_secs(3600);
     });
     with_user2(&slow);
     upload_reference_file(&slow);

@@ -115,7 +115,7 @@ fn download(backend: Backend) {
 }
 
 fn require_signin_view(backend: Backend) {
-    let s = TestServer::start_with(backend, |c| c.require_signin_view = true);
+    let s = TestServer::start_with(backend, |c| c.auth.require_signin_view = true);
     with_user2(&s);
     upload_reference_file(&s);
     status(&s.put(&uf("dummy.bin"), CONTENT, &user2()), 201);

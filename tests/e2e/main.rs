@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod common;
 mod concurrency;
+mod config;
 mod differences;
 mod downloads;
 mod files;

@@ -338,7 +338,7 @@ fn token_scopes_on_the_fixture(backend: Backend) {
 /// With sign-in required for viewing, anonymous reads fail everywhere; signed-in readers keep
 /// exactly the access the download matrix gives them.
 fn require_signin_view_on_the_fixture(backend: Backend) {
-    let s = TestServer::start_with(backend, |c| c.require_signin_view = true);
+    let s = TestServer::start_with(backend, |c| c.auth.require_signin_view = true);
     create_fixture(&s);
     admin_uploads_everywhere(&s);
     let mut failures = download_row(&s, "anonymous", &ANON, &[401; 11]);

@@ -163,16 +163,16 @@ impl TestEnv {
         };
         let database_url = pg.as_ref().map(|p| p.url().to_owned()).unwrap_or_default();
         let mut config = Config::new(tmp.path().join("data"), database_url);
-        config.listen = "127.0.0.1:0".to_owned();
+        config.server.listen = "127.0.0.1:0".to_owned();
         // Cost 4 is bcrypt's minimum; the default would make every password check take ~50 ms.
-        config.bcrypt_cost = 4;
-        config.workers = 2;
+        config.auth.bcrypt_cost = 4;
+        config.server.workers = 2;
         // Enough for the racing tests; the default would hold 16 PostgreSQL connections per
         // server while several tests run at once.
-        config.db_pool_size = 8;
+        config.database.pool_size = 8;
         // Scenarios read download counters right after a GET; the batched mode has its own
         // test.
-        config.download_count_flush = Duration::ZERO;
+        config.database.download_count_flush = Duration::ZERO;
         TestEnv {
             backend,
             tmp,
@@ -244,7 +244,7 @@ impl TestServer {
 
     /// The server's data directory.
     pub fn data_dir(&self) -> &Path {
-        &self.env.config.data_dir
+        &self.env.config.server.data_dir
     }
 
     /// Root of the blob store.

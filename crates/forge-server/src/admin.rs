@@ -55,7 +55,7 @@ pub fn create_user_with_visibility(
             "invalid email address {email:?}"
         )));
     }
-    let hash = forge_auth::hash_password(password, config.bcrypt_cost)
+    let hash = forge_auth::hash_password(password, config.auth.bcrypt_cost)
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
     let db = open(config)?;
     let user = db
@@ -78,7 +78,7 @@ pub fn change_password(config: &Config, username: &str, password: &str) -> Resul
     forge_auth::validate_new_password(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let db = open(config)?;
     let user = find_user(&db, username)?;
-    let hash = forge_auth::hash_password(password, config.bcrypt_cost)
+    let hash = forge_auth::hash_password(password, config.auth.bcrypt_cost)
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
     db.update_user(
         user.id,

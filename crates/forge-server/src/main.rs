@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
+use forge_server::config::{self, Loaded};
 use forge_server::{admin, sweep, Config};
 use packages_core::Visibility;
 
@@ -13,14 +16,22 @@ use packages_core::Visibility;
     about = "A Forgejo-compatible package registry"
 )]
 struct Cli {
+    /// TOML configuration file; FORGE_* environment variables override its values.
+    #[arg(long, global = true, env = "FORGE_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server (configured by FORGE_* environment variables).
+    /// Run the HTTP server.
     Serve,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Administration of users and stored data.
@@ -28,6 +39,13 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values, secrets redacted, each
+    /// with its environment variable and where it came from (default, file, environment).
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -105,13 +123,24 @@ struct CreateUser {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    let config = match Config::from_env() {
-        Ok(c) => c,
+    let loaded = match config::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("configuration error: {e}");
+            eprintln!("configuration error:\n{e}");
             return ExitCode::from(2);
         }
     };
+    for var in &loaded.unknown_variables {
+        log::warn!("{var} is set but is not a configuration variable");
+    }
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
+        print!("{}", config::render_check(&loaded));
+        return ExitCode::SUCCESS;
+    }
+    let Loaded { config, .. } = loaded;
     match run(cli.command, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -128,6 +157,7 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
             running.wait()?;
             log::info!("stopped");
         }
+        Command::Config { .. } => {}
         Command::Migrate => {
             forge_server::server::open_backends(&config)?;
             println!("migrations applied");
@@ -147,7 +177,7 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
             }
             AdminCommand::Cleanup => {
                 let (db, store) = forge_server::server::open_backends(&config)?;
-                let report = sweep::run_once(&db, &*store, config.blob_grace_period)?;
+                let report = sweep::run_once(&db, &*store, config.cleanup.blob_grace_period)?;
                 println!("{report:?}");
             }
         },

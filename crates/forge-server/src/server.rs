@@ -47,11 +47,11 @@ fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Serv
 
 /// Opens the database (running migrations) and the blob store.
 pub fn open_backends(config: &Config) -> Result<(Database, Arc<LocalBlobStore>), ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(io_context(format!(
+    std::fs::create_dir_all(&config.server.data_dir).map_err(io_context(format!(
         "cannot create data directory {}",
-        config.data_dir.display()
+        config.server.data_dir.display()
     )))?;
-    let db = Database::connect(&config.effective_database_url(), config.db_pool_size)?;
+    let db = Database::connect(&config.effective_database_url(), config.database.pool_size)?;
     db.run_migrations()?;
     let store = Arc::new(LocalBlobStore::open(config.packages_dir())?);
     Ok((db, store))
@@ -173,22 +173,23 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
     let (db, store) = open_backends(&config)?;
     let settings = Settings {
         limits: config.limits,
-        require_signin_view: config.require_signin_view,
-        bcrypt_cost: config.bcrypt_cost,
-        batch_download_counts: !config.download_count_flush.is_zero(),
-        read_cache_ttl: config.read_cache_ttl,
+        require_signin_view: config.auth.require_signin_view,
+        bcrypt_cost: config.auth.bcrypt_cost,
+        batch_download_counts: !config.database.download_count_flush.is_zero(),
+        read_cache_ttl: config.cache.read_ttl,
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
     let downloads = state.downloads.clone();
-    let listener = TcpListener::bind(&config.listen)
-        .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
+    let listen = &config.server.listen;
+    let listener =
+        TcpListener::bind(listen).map_err(io_context(format!("cannot listen on {listen}")))?;
     let addr = listener
         .local_addr()
         .map_err(io_context("cannot read the listening address"))?;
-    let workers = config.workers;
+    let workers = config.workers();
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("forge-http".to_owned())
@@ -204,8 +205,8 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
     let mut background = vec![start_sweeper(
         db.clone(),
         store,
-        config.blob_grace_period,
-        config.cleanup_interval,
+        config.cleanup.blob_grace_period,
+        config.cleanup.interval,
     )
     .map_err(io_context("cannot start the sweep"))?];
     let stats_db = db.clone();
@@ -223,12 +224,12 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         )
         .map_err(io_context("cannot start the statistics job"))?,
     );
-    if !config.download_count_flush.is_zero() {
+    if !config.database.download_count_flush.is_zero() {
         let counter = downloads;
         background.push(
             Periodic::start(
                 "forge-downloads",
-                config.download_count_flush,
+                config.database.download_count_flush,
                 false,
                 true,
                 move || {

@@ -10,7 +10,10 @@ use packages_core::{BlobStore, Limit};
 use packages_db::Database;
 
 /// Package limits with the reference registry's semantics; site admins are exempt.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Read from the `[limits]` section of the configuration; a new per-format limit is one
+/// more field here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest single generic file.
     pub size_generic: Limit,

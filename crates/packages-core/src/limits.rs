@@ -26,6 +26,39 @@ impl Limit {
     }
 }
 
+/// Written as an integer (`-1` for none); read from an integer or a size text such as
+/// `"1 GiB"`, so configuration files and environment variables take the same forms.
+impl serde::Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Limit::None => serializer.serialize_i64(-1),
+            Limit::AtMost(n) => serializer.serialize_u64(*n),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Limit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("-1 for none, or a size such as 1000, \"500 MB\" or \"1 GiB\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Limit, E> {
+                Ok(Limit::from_count(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Limit, E> {
+                Ok(Limit::AtMost(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Limit, E> {
+                parse_size_limit(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// The size text could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a size: {0:?} (use -1 for none, or a size such as 1000, 500 MB or 1 GiB)")]

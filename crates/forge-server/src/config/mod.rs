@@ -1,0 +1,352 @@
+//! Typed configuration: built-in defaults, then a TOML file (`--config PATH` or
+//! `FORGE_CONFIG`), then `FORGE_*` environment variables, each layer overriding the one
+//! before. Layering and provenance come from `figment` (see [`load`]).
+//!
+//! Adding a setting takes two steps:
+//! 1. a field (with a `///` line) in the struct of its section below, and its default in that
+//!    struct's `Default` impl; a secret is a [`Secret`], a duration a `Duration` with
+//!    `#[serde(with = "secs")]` or `millis`;
+//! 2. the key with its default and a comment in `forge.example.toml` (a test checks that the
+//!    example sets every key).
+//!
+//! Its environment variable follows from its place: `FORGE_` + the section's prefix + the key
+//! in capitals (see [`env::section_prefix`]), e.g. `[limits] size_pypi` is
+//! `FORGE_LIMIT_SIZE_PYPI` and `[tls] cert` is `FORGE_TLS_CERT`. Older names that do not follow
+//! the rule are listed in [`env::ALIASES`]. A new section needs nothing more than its struct
+//! and its field in [`Config`].
+
+mod check;
+mod env;
+mod load;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use forge_auth::Secret;
+use packages_api::Limits;
+use serde::{Deserialize, Serialize};
+
+pub use check::{render_check, KeySource};
+pub use load::{load, ConfigError, Loaded};
+
+/// Everything the server needs to start. `Debug` and the printed configuration never show
+/// a secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub limits: Limits,
+    pub cache: CacheConfig,
+    pub cleanup: CleanupConfig,
+}
+
+/// `[server]`: where and how the HTTP server runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Directory for the SQLite database and the blob store.
+    pub data_dir: PathBuf,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:3000".to_owned(),
+            data_dir: PathBuf::from("./data"),
+            workers: 0,
+        }
+    }
+}
+
+/// `[auth]`: who may do what.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Refuse anonymous reads.
+    pub require_signin_view: bool,
+    /// bcrypt cost of new password hashes (4 to 31).
+    pub bcrypt_cost: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            require_signin_view: false,
+            bcrypt_cost: 10,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host/db`, or empty for the SQLite file in the data directory.
+    pub url: DatabaseUrl,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// How often gathered download counts are written; zero writes each at once.
+    #[serde(rename = "download_count_flush_ms", with = "millis")]
+    pub download_count_flush: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: DatabaseUrl::default(),
+            pool_size: 16,
+            download_count_flush: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `[storage]`: where package files are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Directory of the local blob store; empty means `packages/` in the data directory.
+    pub path: PathBuf,
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long cached reads (owners, tokens, memberships, file look-ups) may be used; 0
+    /// turns the cache off. Changes made through this server are seen at once; this bounds
+    /// how long a change made through another instance on the same database can go unseen.
+    #[serde(rename = "read_ttl_ms", with = "millis")]
+    pub read_ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            read_ttl: Duration::from_secs(2),
+        }
+    }
+}
+
+/// `[cleanup]`: the background sweep of unreferenced content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CleanupConfig {
+    /// Time between sweeps, in seconds.
+    #[serde(with = "secs")]
+    pub interval: Duration,
+    /// How long content no file refers to is kept before the sweep removes it, in seconds.
+    #[serde(with = "secs")]
+    pub blob_grace_period: Duration,
+}
+
+impl Default for CleanupConfig {
+    fn default() -> Self {
+        CleanupConfig {
+            interval: Duration::from_secs(3600),
+            blob_grace_period: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A database URL whose password is hidden from `Debug` and from the printed configuration.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(Secret);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(Secret::new(url.into()))
+    }
+
+    /// The URL itself, password included.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The URL with the password (if any) replaced by `[redacted]`.
+    pub fn redacted(&self) -> String {
+        redact_url_password(self.expose())
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://user:[redacted]@host/…`; also hides a
+/// `password=` query parameter.
+fn redact_url_password(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = scheme_end + 3;
+        let authority_end = out[rest..].find(['/', '?']).map_or(out.len(), |i| rest + i);
+        if let Some(at) = out[rest..authority_end].rfind('@') {
+            let userinfo = &out[rest..rest + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest + colon + 1..rest + at, "[redacted]");
+            }
+        }
+    }
+    if let Some(i) = out.find("password=") {
+        let start = i + "password=".len();
+        let end = out[start..].find('&').map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "[redacted]");
+    }
+    out
+}
+
+impl Config {
+    /// Defaults for everything but where the data lives.
+    pub fn new(data_dir: PathBuf, database_url: String) -> Config {
+        let mut config = Config::default();
+        config.server.data_dir = data_dir;
+        config.database.url = DatabaseUrl::new(database_url);
+        config
+    }
+
+    /// Checks what types alone cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return bad("auth.bcrypt_cost", "must be between 4 and 31");
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1");
+        }
+        if self.cleanup.interval.is_zero() {
+            return bad("cleanup.interval", "must be at least 1 second");
+        }
+        if self.server.listen.trim().is_empty() {
+            return bad("server.listen", "must not be empty");
+        }
+        Ok(())
+    }
+
+    /// HTTP worker threads: the configured number, or one per core.
+    pub fn workers(&self) -> usize {
+        match self.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// The database URL to connect to: the configured one, or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("forge.db").display()
+            )
+        } else {
+            self.database.url.expose().to_owned()
+        }
+    }
+
+    /// Root of the local blob store.
+    pub fn packages_dir(&self) -> PathBuf {
+        if self.storage.path.as_os_str().is_empty() {
+            self.server.data_dir.join("packages")
+        } else {
+            self.storage.path.clone()
+        }
+    }
+}
+
+/// Durations written as whole seconds.
+pub mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// Durations written as whole milliseconds.
+pub mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis().try_into().unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_is_the_default_database() {
+        let c = Config::new(PathBuf::from("/srv/data"), String::new());
+        assert_eq!(c.effective_database_url(), "sqlite:///srv/data/forge.db");
+        let c = Config::new(PathBuf::from("/srv/data"), "postgres://db/x".to_owned());
+        assert_eq!(c.effective_database_url(), "postgres://db/x");
+    }
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        let c = Config::new(
+            PathBuf::from("/d"),
+            "postgres://forge:s3cret@db:5432/forge".to_owned(),
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(
+            debug.contains("postgres://forge:[redacted]@db:5432/forge"),
+            "{debug}"
+        );
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("s3cret"), "{json}");
+        assert_eq!(
+            redact_url_password("postgres://h/db?user=u&password=pw&x=1"),
+            "postgres://h/db?user=u&password=[redacted]&x=1"
+        );
+        assert_eq!(
+            redact_url_password("postgres://u@h/db"),
+            "postgres://u@h/db"
+        );
+    }
+
+    #[test]
+    fn blob_store_path() {
+        let mut c = Config::new(PathBuf::from("/d"), String::new());
+        assert_eq!(c.packages_dir(), PathBuf::from("/d/packages"));
+        c.storage.path = PathBuf::from("/blobs");
+        assert_eq!(c.packages_dir(), PathBuf::from("/blobs"));
+    }
+}
