@@ -321,8 +321,9 @@ fn method_not_allowed(backend: Backend) {
             assert!(allow.contains(m), "Allow {allow:?} lacks {m}");
         }
     }
-    let r = s.get(&u(), &user2());
-    assert_eq!(r.status, 405, "GET on a version URL: {}", r.describe());
+    // GET on a version URL is the manifest (an extension); other methods stay refused.
+    let r = s.request("POST", &u(), &user2(), &[], Some(CONTENT));
+    assert_eq!(r.status, 405, "POST on a version URL: {}", r.describe());
     assert!(
         r.header("allow")
             .unwrap_or_default()

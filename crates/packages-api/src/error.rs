@@ -168,6 +168,18 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<packages_core::digest_header::MalformedDigestHeader> for ApiError {
+    fn from(e: packages_core::digest_header::MalformedDigestHeader) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<packages_core::digest_header::DigestMismatch> for ApiError {
+    fn from(e: packages_core::digest_header::DigestMismatch) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl From<packages_core::StorageError> for ApiError {
     fn from(e: packages_core::StorageError) -> Self {
         ApiError::internal(e)

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod serve;
 pub mod state;
 pub mod upload;
+pub mod urls;
 pub mod v1;
 
 pub use error::{ApiError, JsonError};

@@ -14,6 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
 use futures_util::Stream;
+use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::sync::mpsc;
 
@@ -44,6 +45,8 @@ pub struct Content<'a> {
     pub size: u64,
     /// SHA-256 of the content; the strong entity tag is derived from it.
     pub sha256: &'a str,
+    /// SHA-512 of the content, for `Repr-Digest`.
+    pub sha512: &'a str,
     /// When the file was stored, in Unix seconds.
     pub modified_unix: i64,
 }
@@ -187,6 +190,15 @@ pub fn content_disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{quoted}\"; filename*=UTF-8''{encoded}")
 }
 
+/// RFC 9530's digest of the whole representation; on a 206 it still describes all of it.
+const REPR_DIGEST: &str = "Repr-Digest";
+
+/// The `Repr-Digest` value, with the algorithms `Want-Repr-Digest` prefers.
+fn repr_digest(request: &HeaderMap, content: &Content<'_>) -> String {
+    let want = header_str(request, header::HeaderName::from_static("want-repr-digest"));
+    repr_digest_value(&wanted_repr_digests(want), content.sha256, content.sha512)
+}
+
 /// Files up to this size are read whole on the blocking thread that looked them up, so a
 /// small download needs no second trip to the blocking pool.
 pub const SMALL_FILE: u64 = 64 * 1024;
@@ -218,9 +230,15 @@ impl Source {
     }
 }
 
-/// Builds the response for `plan`. The source is read only when a body is sent; `head`
-/// answers with the headers alone.
-pub fn respond(plan: Plan, content: &Content<'_>, source: Source, head: bool) -> HttpResponse {
+/// Builds the response for `plan` to a request with `request` headers. The source is read
+/// only when a body is sent; `head` answers with the headers alone.
+pub fn respond(
+    request: &HeaderMap,
+    plan: Plan,
+    content: &Content<'_>,
+    source: Source,
+    head: bool,
+) -> HttpResponse {
     let status = match plan {
         Plan::Full => StatusCode::OK,
         Plan::Partial { .. } => StatusCode::PARTIAL_CONTENT,
@@ -234,6 +252,7 @@ pub fn respond(plan: Plan, content: &Content<'_>, source: Source, head: bool) ->
         .insert_header((header::LAST_MODIFIED, HttpDate::from(content.modified())))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header(("X-Checksum-Sha256", content.sha256))
+        .insert_header((REPR_DIGEST, repr_digest(request, content)))
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"));
     let (start, len) = match plan {
         Plan::Full => (0, content.size),
@@ -324,6 +343,7 @@ mod tests {
             file_name: "a b(1).bin",
             size: 3,
             sha256: "abc",
+            sha512: "def",
             modified_unix: 1_700_000_000,
         }
     }

@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
-use packages_core::{BlobStore, Limit, MultiHasher, PackageType};
+use packages_core::digest_header::ClaimedDigest;
+use packages_core::{BlobStore, Digests, Limit, MultiHasher, PackageType};
 use packages_db::{Database, NewUpload, UploadLimits};
 use packages_storage::ingest::{start_ingest, IngestError, IngestOptions, Ingested};
 
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
 
 /// What an upload will create, decided before its body is read.
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub struct UploadPlan {
     /// Refuse the body once it grows past this; the database checks the limits again when
     /// the file is recorded, which settles concurrent uploads by the same owner.
     pub body_limit: Option<BodyLimit>,
+    /// Digests the client sent with the body; the content must have them all.
+    pub claimed: Vec<ClaimedDigest>,
 }
 
 /// The largest body an upload may have, and what to say when it is crossed.
@@ -141,7 +146,7 @@ pub async fn store_upload(
     state: Arc<AppState>,
     plan: UploadPlan,
     ingested: Ingested,
-) -> ApiResult<()> {
+) -> ApiResult<Digests> {
     blocking::run(move || record_upload(&state, plan, ingested)).await
 }
 
@@ -151,24 +156,32 @@ pub async fn store_small_upload(
     state: Arc<AppState>,
     plan: UploadPlan,
     body: Bytes,
-) -> ApiResult<()> {
+) -> ApiResult<Digests> {
     blocking::run(move || {
         let mut hasher = MultiHasher::new();
         hasher.update(&body);
+        let digests = hasher.finalize();
+        verify_claims(&plan, &digests)?;
         let mut pending = state.store.begin()?;
         pending.write_all(&body)?;
-        let ingested = Ingested {
-            pending,
-            digests: hasher.finalize(),
-        };
-        record_upload(&state, plan, ingested)
+        record_upload(&state, plan, Ingested { pending, digests })
     })
     .await
 }
 
-/// [`store_upload`]'s work. Blocking.
-fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiResult<()> {
+/// Refuses content that lacks a digest the client claimed for it.
+fn verify_claims(plan: &UploadPlan, digests: &Digests) -> ApiResult<()> {
+    for claim in &plan.claimed {
+        claim.verify(digests)?;
+    }
+    Ok(())
+}
+
+/// [`store_upload`]'s work; answers the digests of the stored content. Blocking.
+fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiResult<Digests> {
     let Ingested { pending, digests } = ingested;
+    // Dropping the pending blob on a mismatch discards it: nothing is stored.
+    verify_claims(&plan, &digests)?;
     let sha256 = digests.sha256.clone();
     let stored = state.store.persist(pending, &sha256)?;
     let was_present = stored.was_present();
@@ -180,7 +193,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
         name: plan.name,
         version: plan.version,
         file_name: plan.file_name,
-        digests,
+        digests: digests.clone(),
         limits: UploadLimits {
             total_owner_count: limits.total_owner_count,
             total_owner_size: limits.total_owner_size,
@@ -190,7 +203,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
     match state.db.add_file(&upload) {
         Ok(_) => {
             stored.confirm()?;
-            Ok(())
+            Ok(digests)
         }
         Err(e) => {
             drop(stored);
@@ -200,6 +213,31 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
             Err(e.into())
         }
     }
+}
+
+/// The answer to a stored upload: 201 with `Location` (the file's download URL, the URL it was
+/// uploaded to) and a small JSON document of its size and digests, which clients that only
+/// look at the status ignore.
+pub fn created(req: &HttpRequest, file_name: &str, digests: &Digests) -> HttpResponse {
+    let url = crate::urls::absolute(req, req.uri().path());
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, url.clone()))
+        .json(serde_json::json!({
+            "file": file_name,
+            "size": digests.size,
+            "md5": digests.md5,
+            "sha1": digests.sha1,
+            "sha256": digests.sha256,
+            "sha512": digests.sha512,
+            "url": url,
+        }))
+}
+
+/// Reads the digests an upload's headers claim for its body.
+pub fn claimed_digests(headers: &HeaderMap) -> ApiResult<Vec<ClaimedDigest>> {
+    Ok(packages_core::digest_header::claimed_digests(|name| {
+        headers.get(name).map(|v| v.to_str().map_err(|_| ()))
+    })?)
 }
 
 /// Reads a body of at most `max` bytes into memory; the caller has checked the announced

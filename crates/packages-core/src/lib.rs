@@ -6,8 +6,10 @@
 pub mod access;
 pub mod blob_store;
 pub mod digest;
+pub mod digest_header;
 pub mod limits;
 pub mod lowercase;
+pub mod newest;
 pub mod owner_name;
 pub mod package_type;
 pub mod validation;

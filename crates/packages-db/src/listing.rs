@@ -149,6 +149,29 @@ impl Database {
         })
     }
 
+    /// Every non-internal version of one package, oldest first; the newest by the rule of the
+    /// stable latest URLs is chosen from them.
+    pub fn package_versions(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+    ) -> Result<Vec<VersionListing>, DbError> {
+        let filter = VersionFilter {
+            package_type: Some(ptype.as_str().to_owned()),
+            query: None,
+            name: Some(lower_name.to_owned()),
+        };
+        self.read(|c| {
+            let rows: Vec<ListingRow> =
+                run!(c, |c| listing_query!(with_creator!(), owner_id, &filter)
+                    .select(listing_columns!())
+                    .order(package_version::id.asc())
+                    .load(c))?;
+            Ok(rows.into_iter().map(into_listing).collect())
+        })
+    }
+
     /// The version's files with their blobs, by file id.
     pub fn version_files(
         &self,

@@ -59,10 +59,11 @@ pub async fn download(
         file_name: &file.name,
         size: blob.size.max(0) as u64,
         sha256: &blob.hash_sha256,
+        sha512: &blob.hash_sha512,
         modified_unix: file.created_unix,
     };
     let plan = serve::plan(req.headers(), &content);
-    Ok(serve::respond(plan, &content, source, head))
+    Ok(serve::respond(req.headers(), plan, &content, source, head))
 }
 
 /// Authenticates, authorises, finds the file and gets its content ready; counts the download

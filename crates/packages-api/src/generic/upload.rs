@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
 use futures_util::StreamExt;
 use packages_core::validation::validate_upload;
-use packages_core::{lower, AccessMode, Limit, PackageType};
+use packages_core::{lower, AccessMode, Limit, PackageType, ValidationError};
 
 use super::Target;
 use crate::access::authorize_owner_with;
@@ -23,7 +23,8 @@ use crate::reads::Reads;
 use crate::registry::path::RegistryPath;
 use crate::state::AppState;
 use crate::upload::{
-    limit_errors, read_small_body, receive_body, store_small_upload, store_upload, UploadPlan,
+    claimed_digests, created, limit_errors, read_small_body, receive_body, store_small_upload,
+    store_upload, UploadPlan,
 };
 
 /// Bodies up to this size are read into memory and stored in one trip to the blocking pool;
@@ -40,6 +41,7 @@ pub async fn upload(
 ) -> ApiResult<HttpResponse> {
     let credentials = credentials_of(&req)?;
     let announced = content_length(req.headers())?;
+    let claimed = claimed_digests(req.headers())?;
     let app = state.clone().into_inner();
     let body = payload.map(|c| c.map_err(|e| e.to_string()));
     if let Some(len) = announced.filter(|&n| n <= SMALL_BODY) {
@@ -53,7 +55,7 @@ pub async fn upload(
             announced,
             false,
         );
-        let plan = match quick {
+        let mut plan = match quick {
             Err(ApiError::WouldBlock) => {
                 let app = app.clone();
                 blocking::run(move || {
@@ -70,18 +72,22 @@ pub async fn upload(
             }
             other => other?,
         };
+        plan.claimed = claimed;
         let bytes = read_small_body(body, len as usize).await?;
         if (bytes.len() as u64) < len {
             return Err(ApiError::IncompleteBody);
         }
-        store_small_upload(app, plan, bytes).await?;
-        return Ok(HttpResponse::Created().finish());
+        let file_name = plan.file_name.clone();
+        let digests = store_small_upload(app, plan, bytes).await?;
+        return Ok(created(&req, &file_name, &digests));
     }
-    let plan =
+    let mut plan =
         blocking::run(move || prepare(&app, credentials, &target, &file_name, announced)).await?;
+    plan.claimed = claimed;
     let ingested = receive_body(&state, body, plan.body_limit).await?;
-    store_upload(state.into_inner(), plan, ingested).await?;
-    Ok(HttpResponse::Created().finish())
+    let file_name = plan.file_name.clone();
+    let digests = store_upload(state.into_inner(), plan, ingested).await?;
+    Ok(created(&req, &file_name, &digests))
 }
 
 /// Everything that can refuse an upload before its body: credentials, owner, permission,
@@ -119,6 +125,10 @@ fn prepare_with(
         .doer
         .ok_or(ApiError::Unauthorized("sign in to upload packages"))?;
     let (name, version, file) = validate_upload(&target.name, &target.version, file_name)?;
+    if version.as_str() == super::manifest::RESERVED_VERSION {
+        // `{name}/-/…` are the latest routes; a version `-` would make its files unreachable.
+        return Err(ValidationError::PackageVersion.into());
+    }
     if !doer.is_admin && app.settings.limits.total_owner_size != Limit::None {
         // The remaining quota comes from the database.
         reads.need_blocking()?;
@@ -133,6 +143,7 @@ fn prepare_with(
         version: version.into_inner(),
         file_name: file.into_inner(),
         body_limit,
+        claimed: Vec::new(),
     };
     if check_existing {
         reads.need_blocking()?;
@@ -176,6 +187,8 @@ pub async fn check_expectation(
     };
     let credentials = credentials_in(headers)?;
     let announced = content_length(headers)?;
+    // A malformed digest header is refused before the body is sent.
+    claimed_digests(headers)?;
     let target = Target {
         owner: path.owner,
         name,
