@@ -2,13 +2,13 @@
 //! name the key, and a server started from a file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use forge_e2e::{free_port, server_binary, wait_until, Backend, PgDatabase};
 
 /// The binary with no inherited `FORGE_*` settings.
-fn forge(args: &[&str]) -> Command {
+pub fn forge(args: &[&str]) -> Command {
     let mut cmd = Command::new(server_binary());
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -136,18 +136,65 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     assert!(err.contains("/nonexistent/forge.toml"), "{err}");
 }
 
+/// A `forge-server serve` child answering on `addr`; killed when dropped.
+pub struct Served {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Stops the server with SIGTERM and waits for it, so its logs are complete.
+    pub fn stop(mut self) {
+        // SAFETY: the pid is our own child, which has not been waited for.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        wait_until(Duration::from_secs(10), || {
+            self.child.try_wait().ok().flatten().is_some()
+        });
+    }
+}
+
+/// Starts the binary made by `command` for a free address (retried on another port if
+/// something else takes the picked one first) and waits until it answers.
+pub fn serve(command: impl Fn(&str) -> Command) -> Served {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    for _ in 0..3 {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = command(&addr)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start forge-server");
+        let mut served = Served { child, addr };
+        let up = wait_until(Duration::from_secs(30), || {
+            served.child.try_wait().ok().flatten().is_none()
+                && agent
+                    .get(&format!("http://{}/api/healthz", served.addr))
+                    .call()
+                    .is_ok_and(|r| r.status() == 200)
+        });
+        if up && served.child.try_wait().ok().flatten().is_none() {
+            return served;
+        }
+    }
+    panic!("forge-server did not start");
+}
+
 fn serves_from_a_config_file(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let pg = (backend == Backend::Postgres).then(PgDatabase::create);
     let url = pg.as_ref().map(|p| p.url().to_owned()).unwrap_or_default();
     let data = dir.path().join("data");
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
-    // Retried on another port if something else takes the picked one first.
-    for _ in 0..3 {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let file = dir.path().join("forge.toml");
+    let file = dir.path().join("forge.toml");
+    let served = serve(|addr| {
         std::fs::write(
             &file,
             format!(
@@ -156,33 +203,17 @@ fn serves_from_a_config_file(backend: Backend) {
             ),
         )
         .expect("write config");
-        let mut child = forge(&["--config", file.to_str().expect("utf-8"), "serve"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start forge-server");
-        let up = wait_until(Duration::from_secs(30), || {
-            child.try_wait().ok().flatten().is_none()
-                && agent
-                    .get(&format!("http://{addr}/api/healthz"))
-                    .call()
-                    .is_ok_and(|r| r.status() == 200)
-        });
-        let alive = child.try_wait().ok().flatten().is_none();
-        let _ = child.kill();
-        let _ = child.wait();
-        if up && alive {
-            if backend == Backend::Sqlite {
-                assert!(
-                    data.join("forge.db").is_file(),
-                    "SQLite file not in the data_dir"
-                );
-            }
-            return;
-        }
+        let mut cmd = forge(&["--config", file.to_str().expect("utf-8"), "serve"]);
+        cmd.stderr(Stdio::null());
+        cmd
+    });
+    if backend == Backend::Sqlite {
+        assert!(
+            data.join("forge.db").is_file(),
+            "SQLite file not in the data_dir"
+        );
     }
-    panic!("forge-server did not serve from its configuration file");
+    served.stop();
 }
 
 forge_e2e::backends!(serves_from_a_config_file);

@@ -15,6 +15,7 @@ mod files;
 mod generic;
 mod gitea_client;
 mod limits_streaming;
+mod logs;
 mod manifests;
 mod package_access;
 mod package_api;

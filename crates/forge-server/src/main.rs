@@ -121,7 +121,6 @@ struct CreateUser {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let loaded = match config::load(cli.config.as_deref()) {
         Ok(loaded) => loaded,
@@ -130,6 +129,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    forge_server::logging::init(&loaded.config.log);
     for var in &loaded.unknown_variables {
         log::warn!("{var} is set but is not a configuration variable");
     }

@@ -11,7 +11,6 @@ use actix_http::HttpService;
 use actix_server::ServerBuilder;
 use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, ServerHandle};
-use actix_web::middleware::Logger;
 use actix_web::{web, App};
 use packages_api::expect::ExpectGate;
 use packages_api::{AppState, Settings};
@@ -138,7 +137,9 @@ fn build_server(
             let shutdown = shutdown.clone();
             let app = App::new()
                 .app_data(state.clone())
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(actix_web::middleware::from_fn(
+                    packages_api::observe::middleware,
+                ))
                 .configure(packages_api::configure);
             HttpService::build()
                 // Small responses would otherwise wait for delayed ACKs (Nagle).
@@ -177,6 +178,11 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         bcrypt_cost: config.auth.bcrypt_cost,
         batch_download_counts: !config.database.download_count_flush.is_zero(),
         read_cache_ttl: config.cache.read_ttl,
+        // Checked when the configuration was loaded.
+        trusted_proxies: packages_api::client_addr::TrustedProxies::parse(
+            &config.log.trusted_proxies,
+        )
+        .unwrap_or_default(),
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

@@ -100,6 +100,17 @@ pub fn authenticate_with(
     reads: &Reads<'_>,
     credentials: Option<Credentials>,
 ) -> ApiResult<AuthContext> {
+    let ctx = authenticate_credentials(reads, credentials)?;
+    if let Some(user) = &ctx.doer {
+        crate::request::set_user(&user.name);
+    }
+    Ok(ctx)
+}
+
+fn authenticate_credentials(
+    reads: &Reads<'_>,
+    credentials: Option<Credentials>,
+) -> ApiResult<AuthContext> {
     let Some(credentials) = credentials else {
         return Ok(AuthContext::anonymous());
     };

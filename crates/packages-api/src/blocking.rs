@@ -8,5 +8,16 @@ where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    actix_web::web::block(f).await?
+    // The request's context goes along, so log lines written there carry its id.
+    actix_web::web::block(crate::request::carry(move || {
+        let started = std::time::Instant::now();
+        let result = f();
+        log::debug!(
+            target: "forge::blocking",
+            "blocking step took {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        result
+    }))
+    .await?
 }

@@ -7,7 +7,10 @@ use crate::state::AppState;
 /// Reports whether the service can serve requests.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let database_ok = matches!(web::block(move || db.ping()).await, Ok(Ok(())));
+    let database_ok = matches!(
+        web::block(crate::request::carry(move || db.ping())).await,
+        Ok(Ok(()))
+    );
     if database_ok {
         HttpResponse::Ok().json(serde_json::json!({ "status": "pass", "database": "ok" }))
     } else {

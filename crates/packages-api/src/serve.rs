@@ -301,7 +301,7 @@ impl FileStream {
     /// Starts reading `len` bytes of `file` from `start`.
     pub fn start(mut file: File, start: u64, len: u64) -> Self {
         let (tx, rx) = mpsc::channel(READ_AHEAD);
-        tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(crate::request::carry(move || {
             if let Err(e) = file.seek(SeekFrom::Start(start)) {
                 let _ = tx.blocking_send(Err(e));
                 return;
@@ -320,7 +320,7 @@ impl FileStream {
                 }
                 remaining -= want as u64;
             }
-        });
+        }));
         FileStream { rx }
     }
 }

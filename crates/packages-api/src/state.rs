@@ -37,6 +37,8 @@ pub struct Settings {
     /// How long cached reads may be used (zero turns the cache off); bounds how long a change
     /// made through another server instance can go unseen.
     pub read_cache_ttl: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client in the access log.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
 }
 
 /// Everything a handler needs; cheap to clone.

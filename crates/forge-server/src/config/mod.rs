@@ -41,6 +41,7 @@ pub struct Config {
     pub limits: Limits,
     pub cache: CacheConfig,
     pub cleanup: CleanupConfig,
+    pub log: LogConfig,
 }
 
 /// `[server]`: where and how the HTTP server runs.
@@ -155,6 +156,57 @@ impl Default for CleanupConfig {
     }
 }
 
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Level filter such as `info` or `warn,forge::access=info`; `RUST_LOG` wins when set.
+    pub level: String,
+    /// `text` (one readable line per event) or `json` (one JSON object per line).
+    pub format: LogFormat,
+    /// Addresses or ranges (`10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` names
+    /// the client in the access log; a list, or a comma-separated text in the variable.
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A list from a TOML array or from a comma-separated text (as environment variables are).
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        List(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(items) => items,
+        Either::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 /// A database URL whose password is hidden from `Debug` and from the printed configuration.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -239,6 +291,10 @@ impl Config {
         }
         if self.cleanup.interval.is_zero() {
             return bad("cleanup.interval", "must be at least 1 second");
+        }
+        if let Err(e) = packages_api::client_addr::TrustedProxies::parse(&self.log.trusted_proxies)
+        {
+            return bad("log.trusted_proxies", &e);
         }
         if self.server.listen.trim().is_empty() {
             return bad("server.listen", "must not be empty");

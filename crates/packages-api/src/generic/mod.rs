@@ -62,6 +62,11 @@ pub async fn handle(
             if dash == RESERVED_VERSION && latest == "latest" =>
         {
             read_only(&req)?;
+            crate::request::set_route(if file.is_some() {
+                "/api/packages/{owner}/generic/{name}/-/latest/{file}"
+            } else {
+                "/api/packages/{owner}/generic/{name}/-/latest"
+            });
             let target = Target {
                 owner,
                 name,
@@ -76,6 +81,9 @@ pub async fn handle(
             if dash == RESERVED_VERSION && sums == "SHA256SUMS" =>
         {
             read_only(&req)?;
+            crate::request::set_route(
+                "/api/packages/{owner}/generic/{name}/{version}/-/SHA256SUMS",
+            );
             let target = Target {
                 owner,
                 name,
@@ -84,6 +92,7 @@ pub async fn handle(
             manifest::sha256sums(req, state, target, head).await
         }
         (Some(name), Some(version), Some(file), None, None) => {
+            crate::request::set_route("/api/packages/{owner}/generic/{name}/{version}/{file}");
             let target = Target {
                 owner,
                 name,
@@ -98,6 +107,7 @@ pub async fn handle(
             }
         }
         (Some(name), Some(version), None, None, None) => {
+            crate::request::set_route("/api/packages/{owner}/generic/{name}/{version}");
             let target = Target {
                 owner,
                 name,

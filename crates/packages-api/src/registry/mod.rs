@@ -1,7 +1,9 @@
 //! The package registry surface, `/api/packages/{owner}/{type}/…`: one entry point that
 //! parses the path and hands the request to the module of the package format.
 //!
-//! A new format is a module beside `generic` plus one arm in [`dispatch`].
+//! A new format is a module beside `generic` plus one arm in [`dispatch`]; its handlers call
+//! [`crate::request::set_route`] with the route template, which metrics and the access log
+//! group requests by.
 
 pub mod path;
 

@@ -34,6 +34,7 @@ impl World {
             bcrypt_cost: 4,
             batch_download_counts: false,
             read_cache_ttl: std::time::Duration::from_secs(2),
+            trusted_proxies: Default::default(),
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }

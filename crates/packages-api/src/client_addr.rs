@@ -1,0 +1,167 @@
+//! The client's address as the access log shows it: the peer, or, when the peer is a trusted
+//! reverse proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+//! An untrusted peer cannot choose the address it is logged under.
+
+use std::net::IpAddr;
+
+use actix_web::http::header::HeaderMap;
+
+/// An address range such as `10.0.0.0/8`, `::1` or `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.base, canonical(ip)) {
+            (IpAddr::V4(base), IpAddr::V4(ip)) => {
+                prefix_eq(&base.octets(), &ip.octets(), self.prefix)
+            }
+            (IpAddr::V6(base), IpAddr::V6(ip)) => {
+                prefix_eq(&base.octets(), &ip.octets(), self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let base: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("not an IP address or range: {s:?}"))?;
+        let base = canonical(base);
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix length in {s:?}"))?,
+        };
+        Ok(IpRange { base, prefix })
+    }
+}
+
+/// An IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`) is compared as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
+    let full = usize::from(prefix / 8);
+    let rest = prefix % 8;
+    if a[..full] != b[..full] {
+        return false;
+    }
+    rest == 0 || {
+        let mask = 0xffu8 << (8 - rest);
+        a[full] & mask == b[full] & mask
+    }
+}
+
+/// The configured trusted proxies.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpRange>);
+
+impl TrustedProxies {
+    /// Parses addresses and ranges; the error names the bad entry.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+        entries
+            .iter()
+            .map(|e| e.as_ref().parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|r| r.contains(ip))
+    }
+
+    /// The client behind `peer` given the request's headers.
+    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = peer?;
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        // Walk back from the nearest hop; the first untrusted one is the client.
+        let mut client = peer;
+        for hop in forwarded.into_iter().rev() {
+            client = hop;
+            if !self.trusts(hop) {
+                break;
+            }
+        }
+        Some(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges() {
+        let r: IpRange = "10.0.0.0/8".parse().unwrap();
+        assert!(r.contains(ip("10.1.2.3")));
+        assert!(!r.contains(ip("11.0.0.1")));
+        assert!(r.contains(ip("::ffff:10.0.0.1")));
+        let r: IpRange = "fd00::/8".parse().unwrap();
+        assert!(r.contains(ip("fd12::1")));
+        let r: IpRange = "192.168.1.128/25".parse().unwrap();
+        assert!(r.contains(ip("192.168.1.200")));
+        assert!(!r.contains(ip("192.168.1.100")));
+        assert!("10.0.0.0/33".parse::<IpRange>().is_err());
+        assert!("nope".parse::<IpRange>().is_err());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxies = TrustedProxies::parse(&["127.0.0.1", "10.0.0.0/8"]).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_static("198.51.100.1, 203.0.113.7, 10.0.0.5"),
+        );
+        assert_eq!(
+            proxies.client(Some(ip("127.0.0.1")), &h),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            proxies.client(Some(ip("192.0.2.9")), &h),
+            Some(ip("192.0.2.9"))
+        );
+        assert_eq!(
+            TrustedProxies::default().client(Some(ip("127.0.0.1")), &h),
+            Some(ip("127.0.0.1"))
+        );
+        assert_eq!(
+            proxies.client(Some(ip("127.0.0.1")), &HeaderMap::new()),
+            Some(ip("127.0.0.1"))
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The middleware around every request: gives it a [`RequestContext`] (id taken from or
+//! returned in `X-Request-Id`), counts the bytes that go in and out, and when the response
+//! body is finished (or the client went away) writes one access-log line.
+//!
+//! The access line never holds the query string or any header but the request id and
+//! `X-Forwarded-For`; credentials therefore never reach the log.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::request::{self, RequestContext};
+use crate::state::AppState;
+
+/// Route label of a request no route matched; keeps metric labels bounded.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the access log and the metrics learn about one finished request.
+#[derive(Debug)]
+pub struct Finished<'a> {
+    pub ctx: &'a RequestContext,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub seconds: f64,
+    pub client: Option<IpAddr>,
+}
+
+/// The middleware, for `App::wrap(actix_web::middleware::from_fn(observe::middleware))`.
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let ctx = RequestContext::from_headers(req.headers());
+    let client = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| {
+            s.settings
+                .trusted_proxies
+                .client(req.peer_addr().map(|a| a.ip()), req.headers())
+        })
+        .or_else(|| req.peer_addr().map(|a| a.ip()));
+    let bytes_in = Arc::new(AtomicU64::new(0));
+    let counted = bytes_in.clone();
+    let payload = req.take_payload().map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            counted.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+        chunk
+    });
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(payload),
+    });
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let mut res = request::scope(ctx.clone(), next.call(req)).await?;
+    if let Ok(value) = HeaderValue::from_str(&ctx.id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    let route = ctx
+        .route()
+        .map(str::to_owned)
+        .or_else(|| res.request().match_pattern())
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let status = res.status().as_u16();
+    let record = Record {
+        ctx,
+        method,
+        path,
+        route,
+        status,
+        bytes_in,
+        started,
+        client,
+    };
+    Ok(res.map_body(move |_, body| {
+        BoxBody::new(Observed {
+            body: body.boxed(),
+            sent: 0,
+            record: Some(record),
+        })
+    }))
+}
+
+struct Record {
+    ctx: Arc<RequestContext>,
+    method: String,
+    path: String,
+    route: String,
+    status: u16,
+    bytes_in: Arc<AtomicU64>,
+    started: Instant,
+    client: Option<IpAddr>,
+}
+
+impl Record {
+    fn finish(self, bytes_out: u64) {
+        let finished = Finished {
+            ctx: &self.ctx,
+            method: &self.method,
+            path: &self.path,
+            route: &self.route,
+            status: self.status,
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+            seconds: self.started.elapsed().as_secs_f64(),
+            client: self.client,
+        };
+        access_log(&finished);
+    }
+}
+
+fn access_log(f: &Finished<'_>) {
+    let user = f.ctx.user();
+    let user = user.as_deref().unwrap_or("-");
+    let client = f.client.map_or_else(|| "-".to_owned(), |c| c.to_string());
+    let duration_ms = (f.seconds * 1e4).round() / 10.0;
+    log::info!(
+        target: "forge::access",
+        request_id = f.ctx.id.as_str(),
+        method = f.method,
+        path = f.path,
+        route = f.route,
+        status = f.status,
+        bytes_in = f.bytes_in,
+        bytes_out = f.bytes_out,
+        duration_ms = duration_ms,
+        user = user,
+        client = client.as_str();
+        "{client} \"{} {}\" {} {} {duration_ms}ms user={user}",
+        f.method,
+        f.path,
+        f.status,
+        f.bytes_out,
+    );
+}
+
+/// The response body, counted; the request is finished when it is dropped.
+struct Observed {
+    body: BoxBody,
+    sent: u64,
+    record: Option<Record>,
+}
+
+impl MessageBody for Observed {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.sent += chunk.len() as u64;
+        }
+        polled
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            record.finish(self.sent);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What is known about the request being served, readable from anywhere while serving it:
+//! its id (for log lines), its route template and the authenticated user (for the access
+//! log and metrics).
+//!
+//! The context lives in a task-local around the handler's future; work sent to the blocking
+//! pool takes it along with [`carry`], so log lines written there carry the id too.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use actix_web::http::header::HeaderMap;
+
+/// Longest request id taken from a client; longer ones are replaced by a generated id.
+const MAX_ID_LEN: usize = 128;
+
+/// One request's context.
+#[derive(Debug)]
+pub struct RequestContext {
+    pub id: String,
+    route: Mutex<Option<&'static str>>,
+    user: Mutex<Option<String>>,
+}
+
+impl RequestContext {
+    /// A context with the client's `X-Request-Id` when it is usable, a new id otherwise.
+    pub fn from_headers(headers: &HeaderMap) -> Arc<Self> {
+        let id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| usable_id(v))
+            .map(str::to_owned)
+            .unwrap_or_else(generate_id);
+        Arc::new(RequestContext {
+            id,
+            route: Mutex::new(None),
+            user: Mutex::new(None),
+        })
+    }
+
+    /// The route template a handler declared, if any.
+    pub fn route(&self) -> Option<&'static str> {
+        self.route.lock().ok().and_then(|r| *r)
+    }
+
+    /// The name of the user the request authenticated as.
+    pub fn user(&self) -> Option<String> {
+        self.user.lock().ok().and_then(|u| u.clone())
+    }
+}
+
+/// Printable ASCII without spaces or quotes, so an id can neither break a log line nor
+/// inject into one.
+fn usable_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= MAX_ID_LEN
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
+}
+
+/// 128 random bits in hex.
+fn generate_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Unpredictability is not needed for an id; uniqueness within a process is enough.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&n.to_be_bytes());
+    }
+    hex::encode(bytes)
+}
+
+tokio::task_local! {
+    static CURRENT: Arc<RequestContext>;
+}
+
+thread_local! {
+    static ON_THIS_THREAD: RefCell<Option<Arc<RequestContext>>> = const { RefCell::new(None) };
+}
+
+/// Runs `fut` with `ctx` as the current request.
+pub async fn scope<F: std::future::Future>(ctx: Arc<RequestContext>, fut: F) -> F::Output {
+    CURRENT.scope(ctx, fut).await
+}
+
+/// The current request, on an async worker or on a blocking thread serving it.
+pub fn current() -> Option<Arc<RequestContext>> {
+    CURRENT
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(|| ON_THIS_THREAD.with(|c| c.borrow().clone()))
+}
+
+/// The current request's id, for log lines.
+pub fn current_id() -> Option<String> {
+    current().map(|c| c.id.clone())
+}
+
+/// Records the route template (`/api/packages/{owner}/generic/…`) of a request that a
+/// dispatcher routed itself; metrics and the access log group by it.
+pub fn set_route(template: &'static str) {
+    if let Some(ctx) = current() {
+        if let Ok(mut route) = ctx.route.lock() {
+            *route = Some(template);
+        }
+    }
+}
+
+/// Records who the request authenticated as.
+pub fn set_user(name: &str) {
+    if let Some(ctx) = current() {
+        if let Ok(mut user) = ctx.user.lock() {
+            *user = Some(name.to_owned());
+        }
+    }
+}
+
+/// Wraps `f` so that, run on another thread, it sees the current request as its own.
+pub fn carry<R>(f: impl FnOnce() -> R) -> impl FnOnce() -> R {
+    let ctx = current();
+    move || {
+        let previous = ON_THIS_THREAD.with(|c| c.replace(ctx));
+        let result = f();
+        ON_THIS_THREAD.with(|c| *c.borrow_mut() = previous);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn with_id(v: &str) -> String {
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("x-request-id"),
+            HeaderValue::from_str(v).unwrap(),
+        );
+        RequestContext::from_headers(&h).id.clone()
+    }
+
+    #[test]
+    fn ids_are_taken_when_safe_and_generated_otherwise() {
+        assert_eq!(with_id("abc-123"), "abc-123");
+        for bad in ["", "a b", "x\"y", &"a".repeat(200)] {
+            let id = with_id(bad);
+            assert_eq!(id.len(), 32, "{bad:?} gave {id}");
+        }
+        assert_ne!(with_id(""), with_id(""));
+    }
+
+    #[tokio::test]
+    async fn blocking_work_sees_the_request() {
+        let ctx = RequestContext::from_headers(&HeaderMap::new());
+        let id = ctx.id.clone();
+        let seen = scope(ctx.clone(), async {
+            set_user("alice");
+            let f = carry(|| {
+                set_route("/r");
+                current_id()
+            });
+            std::thread::spawn(f).join().unwrap()
+        })
+        .await;
+        assert_eq!(seen, Some(id));
+        assert_eq!(ctx.user().as_deref(), Some("alice"));
+        assert_eq!(ctx.route(), Some("/r"));
+        assert!(current().is_none());
+    }
+}
