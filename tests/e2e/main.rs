@@ -17,6 +17,7 @@ mod gitea_client;
 mod limits_streaming;
 mod logs;
 mod manifests;
+mod metrics;
 mod package_access;
 mod package_api;
 mod quota;

@@ -183,12 +183,17 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
             &config.log.trusted_proxies,
         )
         .unwrap_or_default(),
+        metrics_enabled: config.metrics.enabled,
+        metrics_token: config.metrics.token.clone(),
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
     let downloads = state.downloads.clone();
+    let metrics = state.metrics.clone();
+    // The store as the handlers see it, so the sweep's operations are counted too.
+    let store = state.store.clone();
     let listen = &config.server.listen;
     let listener =
         TcpListener::bind(listen).map_err(io_context(format!("cannot listen on {listen}")))?;
@@ -213,8 +218,33 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         store,
         config.cleanup.blob_grace_period,
         config.cleanup.interval,
+        metrics.clone(),
     )
     .map_err(io_context("cannot start the sweep"))?];
+    let inventory_db = db.clone();
+    background.push(
+        Periodic::start(
+            "forge-inventory",
+            config.metrics.inventory_interval,
+            true,
+            false,
+            move || {
+                let started = std::time::Instant::now();
+                match inventory_db.stored_totals() {
+                    Ok(t) => metrics.set_inventory(packages_api::metrics::Inventory {
+                        owners: t.owners,
+                        packages: t.packages,
+                        versions: t.versions,
+                        files: t.files,
+                        stored_bytes: t.stored_bytes,
+                    }),
+                    Err(e) => log::warn!("could not count stored packages: {e}"),
+                }
+                metrics.job_ran("inventory", started.elapsed().as_secs_f64(), 0);
+            },
+        )
+        .map_err(io_context("cannot start the inventory job"))?,
+    );
     let stats_db = db.clone();
     background.push(
         Periodic::start(

@@ -6,6 +6,8 @@
 //! period covers both.
 
 use std::sync::Arc;
+
+use packages_api::metrics::Metrics;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use packages_core::{BlobStore, StorageError};
@@ -111,16 +113,25 @@ pub fn start_sweeper(
     store: Arc<dyn BlobStore>,
     grace: Duration,
     interval: Duration,
+    metrics: Arc<Metrics>,
 ) -> std::io::Result<Periodic> {
-    Periodic::start(
-        "forge-sweep",
-        interval,
-        true,
-        false,
-        move || match run_once(&db, &*store, grace) {
-            Ok(report) if report != SweepReport::default() => log::info!("sweep: {report:?}"),
-            Ok(_) => {}
-            Err(e) => log::warn!("sweep failed: {e}"),
-        },
-    )
+    Periodic::start("forge-sweep", interval, true, false, move || {
+        let started = std::time::Instant::now();
+        let removed = match run_once(&db, &*store, grace) {
+            Ok(report) => {
+                if report != SweepReport::default() {
+                    log::info!("sweep: {report:?}");
+                }
+                report.blobs_removed
+                    + report.orphan_files_removed
+                    + report.stale_uploads_removed
+                    + report.empty_packages_removed
+            }
+            Err(e) => {
+                log::warn!("sweep failed: {e}");
+                0
+            }
+        };
+        metrics.job_ran("sweep", started.elapsed().as_secs_f64(), removed);
+    })
 }

@@ -30,21 +30,50 @@ struct Entry<V> {
 /// One map of cached reads.
 struct Map<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
+    /// Look-ups answered and not answered, for the metrics.
+    counts: HitsMisses,
+}
+
+/// Hit and miss counts of one kind of cached read.
+#[derive(Default)]
+struct HitsMisses {
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+}
+
+impl HitsMisses {
+    fn count<T>(&self, found: Option<T>) -> Option<T> {
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        found
+    }
+
+    fn get(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
 }
 
 impl<K: Eq + Hash, V: Clone> Map<K, V> {
     fn new() -> Self {
         Map {
             entries: Mutex::new(HashMap::new()),
+            counts: HitsMisses::default(),
         }
     }
 
     fn get(&self, key: &K, generation: u64, ttl: Duration) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
-            .get(key)
-            .filter(|e| e.generation == generation && e.stored.elapsed() < ttl)
-            .map(|e| e.value.clone())
+        self.counts.count(
+            entries
+                .get(key)
+                .filter(|e| e.generation == generation && e.stored.elapsed() < ttl)
+                .map(|e| e.value.clone()),
+        )
     }
 
     fn put(&self, key: K, value: V, generation: u64) {
@@ -74,6 +103,7 @@ pub struct ReadCache {
     memberships: Map<(i64, i64), MembershipRow>,
     files: Map<FileKey, Arc<FileLookup>>,
     blobs: Mutex<(HashMap<String, Bytes>, usize)>,
+    blob_counts: HitsMisses,
 }
 
 impl ReadCache {
@@ -86,7 +116,20 @@ impl ReadCache {
             memberships: Map::new(),
             files: Map::new(),
             blobs: Mutex::new((HashMap::new(), 0)),
+            blob_counts: HitsMisses::default(),
         }
+    }
+
+    /// Hits and misses so far of each kind of cached read.
+    pub fn stats(&self) -> [(&'static str, u64, u64); 5] {
+        let row = |kind, (hits, misses)| (kind, hits, misses);
+        [
+            row("owner", self.owners.counts.get()),
+            row("token", self.tokens.counts.get()),
+            row("membership", self.memberships.counts.get()),
+            row("file", self.files.counts.get()),
+            row("content", self.blob_counts.get()),
+        ]
     }
 
     /// Whether anything is cached at all.
@@ -139,7 +182,7 @@ impl ReadCache {
     /// The content stored under `sha256`, if it is held in memory.
     pub fn blob(&self, sha256: &str) -> Option<Bytes> {
         let blobs = self.blobs.lock().unwrap_or_else(PoisonError::into_inner);
-        blobs.0.get(sha256).cloned()
+        self.blob_counts.count(blobs.0.get(sha256).cloned())
     }
 
     /// Keeps the content of a small file.

@@ -17,6 +17,8 @@ pub mod error;
 pub mod expect;
 pub mod generic;
 pub mod health;
+pub mod metered_store;
+pub mod metrics;
 pub mod observe;
 pub mod reads;
 pub mod registry;
@@ -35,6 +37,7 @@ use actix_web::web;
 /// Registers every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(metrics::serve_metrics))
         .configure(v1::configure)
         .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)))
         .default_service(web::to(|| async {

@@ -1,6 +1,7 @@
 //! The middleware around every request: gives it a [`RequestContext`] (id taken from or
 //! returned in `X-Request-Id`), counts the bytes that go in and out, and when the response
-//! body is finished (or the client went away) writes one access-log line.
+//! body is finished (or the client went away) writes one access-log line and counts the
+//! request in the metrics.
 //!
 //! The access line never holds the query string or any header but the request id and
 //! `X-Forwarded-For`; credentials therefore never reach the log.
@@ -49,14 +50,12 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
     let ctx = RequestContext::from_headers(req.headers());
-    let client = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| {
-            s.settings
-                .trusted_proxies
-                .client(req.peer_addr().map(|a| a.ip()), req.headers())
-        })
-        .or_else(|| req.peer_addr().map(|a| a.ip()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = match &state {
+        Some(s) => s.settings.trusted_proxies.client(peer, req.headers()),
+        None => peer,
+    };
     let bytes_in = Arc::new(AtomicU64::new(0));
     let counted = bytes_in.clone();
     let payload = req.take_payload().map(move |chunk| {
@@ -89,6 +88,7 @@ pub async fn middleware(
         bytes_in,
         started,
         client,
+        metrics: state.map(|s| s.metrics.clone()),
     };
     Ok(res.map_body(move |_, body| {
         BoxBody::new(Observed {
@@ -108,6 +108,7 @@ struct Record {
     bytes_in: Arc<AtomicU64>,
     started: Instant,
     client: Option<IpAddr>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Record {
@@ -124,6 +125,9 @@ impl Record {
             client: self.client,
         };
         access_log(&finished);
+        if let Some(metrics) = &self.metrics {
+            metrics.request_finished(&finished);
+        }
     }
 }
 

@@ -39,6 +39,10 @@ pub struct Settings {
     pub read_cache_ttl: std::time::Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client in the access log.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// Serve `GET /metrics`.
+    pub metrics_enabled: bool,
+    /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: forge_auth::Secret,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -50,6 +54,7 @@ pub struct AppState {
     pub password_cache: Arc<VerifiedPasswordCache>,
     pub downloads: Arc<DownloadCounter>,
     pub cache: Arc<ReadCache>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// When each token's last use was last written, so that is done at most once a minute.
     pub token_touches: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
@@ -61,11 +66,19 @@ impl AppState {
         store: Arc<dyn BlobStore>,
         settings: Settings,
     ) -> Result<Self, forge_auth::AuthError> {
+        let cache = Arc::new(ReadCache::new(settings.read_cache_ttl));
+        let metrics = Arc::new(crate::metrics::Metrics::new(db.clone(), cache.clone()));
+        // Every blob store operation is counted, whatever the store.
+        let store = Arc::new(crate::metered_store::MeteredStore::new(
+            store,
+            metrics.clone(),
+        ));
         Ok(AppState {
             db,
             store,
             downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
-            cache: Arc::new(ReadCache::new(settings.read_cache_ttl)),
+            cache,
+            metrics,
             token_touches: Arc::default(),
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),

@@ -15,6 +15,7 @@ mod models;
 mod orgs;
 mod packages;
 mod schema;
+mod stats;
 pub mod testing;
 mod tokens;
 mod users;
@@ -28,6 +29,7 @@ pub use models::{
 };
 pub use orgs::{TeamWithUnits, OWNERS_TEAM};
 pub use pool::{Backend, Database};
+pub use stats::{PoolStats, StoredTotals};
 
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,8 @@ pub struct Database {
     sqlite_writer: Arc<Mutex<()>>,
     /// Counts committed writes that may change what reads return; see [`Database::generation`].
     generation: Arc<AtomicU64>,
+    /// Connections taken from the pool and the nanoseconds spent waiting for them.
+    checkouts: Arc<(AtomicU64, AtomicU64)>,
 }
 
 /// A connection taken from the pool.
@@ -169,6 +171,7 @@ impl Database {
             pool: Arc::new(pool),
             sqlite_writer: Arc::default(),
             generation: Arc::default(),
+            checkouts: Arc::default(),
         })
     }
 
@@ -181,11 +184,31 @@ impl Database {
     }
 
     pub(crate) fn pooled(&self) -> Result<Pooled, DbError> {
-        match &*self.pool {
+        let started = std::time::Instant::now();
+        let pooled = match &*self.pool {
             Pool::Postgres(p) => p.get().map(Pooled::Pg),
             Pool::Sqlite(p) => p.get().map(Pooled::Lite),
         }
-        .map_err(DbError::from_pool)
+        .map_err(DbError::from_pool);
+        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.checkouts.0.fetch_add(1, Ordering::Relaxed);
+        self.checkouts.1.fetch_add(waited, Ordering::Relaxed);
+        pooled
+    }
+
+    /// The pool's size and use now, and its waits so far.
+    pub fn pool_stats(&self) -> crate::PoolStats {
+        let (max_size, state) = match &*self.pool {
+            Pool::Postgres(p) => (p.max_size(), p.state()),
+            Pool::Sqlite(p) => (p.max_size(), p.state()),
+        };
+        crate::PoolStats {
+            max_size,
+            connections: state.connections,
+            idle: state.idle_connections,
+            checkouts: self.checkouts.0.load(Ordering::Relaxed),
+            wait_seconds: self.checkouts.1.load(Ordering::Relaxed) as f64 / 1e9,
+        }
     }
 
     /// Applies every pending migration. On PostgreSQL an advisory lock serialises instances

@@ -42,6 +42,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub cleanup: CleanupConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]`: where and how the HTTP server runs.
@@ -152,6 +153,29 @@ impl Default for CleanupConfig {
         CleanupConfig {
             interval: Duration::from_secs(3600),
             blob_grace_period: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// `[metrics]`: `GET /metrics` in the Prometheus (OpenMetrics) text format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// When set, scrapers must send `Authorization: Bearer <token>`.
+    pub token: Secret,
+    /// Seconds between counts of owners, packages, versions, files and stored bytes.
+    #[serde(with = "secs")]
+    pub inventory_interval: Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            token: Secret::default(),
+            inventory_interval: Duration::from_secs(60),
         }
     }
 }

@@ -39,6 +39,7 @@ pub async fn upload(
     target: Target,
     file_name: String,
 ) -> ApiResult<HttpResponse> {
+    let _in_progress = state.metrics.upload_started();
     let credentials = credentials_of(&req)?;
     let announced = content_length(req.headers())?;
     let claimed = claimed_digests(req.headers())?;

@@ -35,6 +35,8 @@ impl World {
             batch_download_counts: false,
             read_cache_ttl: std::time::Duration::from_secs(2),
             trusted_proxies: Default::default(),
+            metrics_enabled: true,
+            metrics_token: Default::default(),
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }

@@ -1,0 +1,70 @@
+//! The blob store as the metrics see it: every operation counted by outcome.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use packages_core::{BlobReader, BlobStore, PendingBlob, StorageError, StoredBlob};
+
+use crate::metrics::Metrics;
+
+/// Wraps a store and counts its operations in [`Metrics`].
+pub struct MeteredStore {
+    inner: Arc<dyn BlobStore>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredStore {
+    pub fn new(inner: Arc<dyn BlobStore>, metrics: Arc<Metrics>) -> Self {
+        MeteredStore { inner, metrics }
+    }
+
+    fn count<T>(
+        &self,
+        operation: &'static str,
+        r: Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.metrics.blob_op(operation, r.is_ok());
+        r
+    }
+}
+
+impl BlobStore for MeteredStore {
+    fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
+        self.count("begin", self.inner.begin())
+    }
+
+    fn persist(
+        &self,
+        pending: Box<dyn PendingBlob>,
+        sha256: &str,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        self.count("persist", self.inner.persist(pending, sha256))
+    }
+
+    fn open(&self, sha256: &str) -> Result<BlobReader, StorageError> {
+        self.count("open", self.inner.open(sha256))
+    }
+
+    fn contains(&self, sha256: &str) -> Result<bool, StorageError> {
+        self.count("contains", self.inner.contains(sha256))
+    }
+
+    fn remove(
+        &self,
+        sha256: &str,
+        still_referenced: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        self.count("remove", self.inner.remove(sha256, still_referenced))
+    }
+
+    fn keys_older_than(&self, cutoff: SystemTime) -> Result<Vec<String>, StorageError> {
+        self.count("list", self.inner.keys_older_than(cutoff))
+    }
+
+    fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError> {
+        self.count(
+            "remove_stale_uploads",
+            self.inner.remove_stale_uploads(cutoff),
+        )
+    }
+}
