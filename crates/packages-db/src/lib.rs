@@ -9,6 +9,7 @@ mod pool;
 mod blobs;
 mod counters;
 mod deletes;
+mod directory;
 mod error;
 mod listing;
 mod models;
@@ -20,6 +21,7 @@ pub mod testing;
 mod tokens;
 mod users;
 
+pub use directory::OwnerQuery;
 pub use error::DbError;
 pub use models::{
     access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,

@@ -9,8 +9,11 @@
 //! - `/user` and `/admin/users` in [`users`];
 //! - `/orgs` and `/orgs/{org}` in [`orgs`];
 //! - `/orgs/{org}/teams`, `/teams/{id}` and `/teams/{id}/members/{username}` in [`teams`];
-//! - `/packages/{owner}` and below in [`packages`].
+//! - `/packages/{owner}` and below in [`packages`];
+//! - `/version`, `/settings/api`, user and organisation listings and members in
+//!   [`directory`].
 
+pub mod directory;
 pub mod gate;
 pub mod json;
 pub mod orgs;
@@ -47,18 +50,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/users/{username}/tokens/{token}")
                     .route(web::delete().to(tokens::delete)),
             )
+            .service(web::resource("/version").route(web::get().to(directory::version)))
+            .service(web::resource("/settings/api").route(web::get().to(directory::api_settings)))
+            // Before `/users/{username}`.
+            .service(web::resource("/users/search").route(web::get().to(directory::search_users)))
+            .service(web::resource("/users/{username}").route(web::get().to(directory::user)))
+            .service(
+                web::resource("/users/{username}/orgs").route(web::get().to(directory::user_orgs)),
+            )
             .service(web::resource("/user").route(web::get().to(users::current)))
-            .service(web::resource("/admin/users").route(web::post().to(users::create)))
+            .service(web::resource("/user/orgs").route(web::get().to(directory::my_orgs)))
+            .service(web::resource("/admin/orgs").route(web::get().to(directory::admin_orgs)))
+            .service(
+                web::resource("/admin/users")
+                    .route(web::get().to(directory::admin_users))
+                    .route(web::post().to(users::create)),
+            )
             .service(
                 web::resource("/admin/users/{username}")
                     .route(web::patch().to(users::edit))
                     .route(web::delete().to(users::delete)),
             )
-            .service(web::resource("/orgs").route(web::post().to(orgs::create)))
+            .service(
+                web::resource("/orgs")
+                    .route(web::get().to(directory::orgs))
+                    .route(web::post().to(orgs::create)),
+            )
             .service(
                 web::resource("/orgs/{org}")
                     .route(web::get().to(orgs::get))
+                    .route(web::patch().to(orgs::edit))
                     .route(web::delete().to(orgs::delete)),
+            )
+            .service(
+                web::resource("/orgs/{org}/members").route(web::get().to(directory::org_members)),
             )
             .service(
                 web::resource("/orgs/{org}/teams")
@@ -66,8 +91,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(teams::create)),
             )
             .service(web::resource("/teams/{id}").route(web::get().to(teams::get)))
+            .service(web::resource("/teams/{id}/members").route(web::get().to(teams::members)))
             .service(
                 web::resource("/teams/{id}/members/{username}")
+                    .route(web::get().to(teams::member))
                     .route(web::put().to(teams::add_member))
                     .route(web::delete().to(teams::remove_member)),
             )

@@ -9,7 +9,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
 use packages_core::{AccessMode, OwnerKind, Visibility};
-use packages_db::{MembershipRow, NewUser, OwnerDeletion, User};
+use packages_db::{MembershipRow, NewUser, OwnerDeletion, User, UserChanges};
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
@@ -180,4 +180,77 @@ pub async fn delete(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `PATCH /api/v1/orgs/{org}` (Gitea's `EditOrgOption`); absent fields stay.
+#[derive(Debug, Deserialize)]
+pub struct EditOrgOption {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub website: Option<String>,
+    pub location: Option<String>,
+    pub visibility: Option<String>,
+    /// Accepted and ignored: there are no repositories here.
+    #[serde(default)]
+    pub repo_admin_change_team_access: Option<bool>,
+}
+
+/// `PATCH /api/v1/orgs/{org}` → 200 with the changed organisation, for its owners and site
+/// admins.
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<EditOrgOption>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let name = path.into_inner();
+    let body = body.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(&state, &caller, &name)?;
+        caller.require_doer()?;
+        if !org.may_manage(&caller) {
+            return Err(ApiError::Forbidden("Must be an organization owner"));
+        }
+        let visibility = match body.visibility.as_deref() {
+            Some(v) => validate::visibility(v)?,
+            None => None,
+        };
+        if let Some(v) = &body.full_name {
+            validate::max_chars("full_name", v, 100)?;
+        }
+        if let Some(v) = &body.description {
+            validate::max_chars("description", v, 255)?;
+        }
+        if let Some(v) = &body.location {
+            validate::max_chars("location", v, 50)?;
+        }
+        if let Some(v) = &body.website {
+            validate::website(v)?;
+        }
+        if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty()) {
+            validate::max_chars("email", email, 255)?;
+            if !validate::is_email(email) {
+                return Err(ApiError::Unprocessable(format!(
+                    "e-mail invalid [email: {email}]"
+                )));
+            }
+        }
+        let changes = UserChanges {
+            full_name: body.full_name,
+            email: body.email,
+            description: body.description,
+            website: body.website,
+            location: body.location,
+            visibility,
+            ..UserChanges::default()
+        };
+        let changed = state.db.update_user(org.org.id, &changes)?;
+        Ok(caller.presenter.org(&changed))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
 }

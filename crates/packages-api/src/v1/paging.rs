@@ -159,6 +159,22 @@ pub fn page_response<T: Serialize>(
     builder.json(items)
 }
 
+/// A 200 with the page `paging` asks for out of all of `items`, and the paging headers.
+pub fn page_of<T: Serialize>(
+    req: &HttpRequest,
+    base: &str,
+    items: Vec<T>,
+    paging: Paging,
+) -> HttpResponse {
+    let total = items.len() as u64;
+    let page: Vec<T> = items
+        .into_iter()
+        .skip(paging.offset())
+        .take(usize::try_from(paging.limit).unwrap_or(usize::MAX))
+        .collect();
+    page_response(req, base, &page, total, paging)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,7 +186,7 @@ pub async fn list(
     let paging = Paging::from_query(&paging::parse_query(req.query_string()));
     let name = path.into_inner();
     let state = state.into_inner();
-    let (teams, total) = blocking::run(move || {
+    let teams = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
         let org = visible_org(&state, &caller, &name)?;
         caller.require_doer()?;
@@ -194,17 +194,13 @@ pub async fn list(
             return Err(ApiError::Forbidden("Must be an organization member"));
         }
         let teams = state.db.teams_of_org(org.org.id)?;
-        let total = teams.len() as u64;
-        let page = teams
+        Ok(teams
             .iter()
-            .skip(paging.offset())
-            .take(usize::try_from(paging.limit).unwrap_or(usize::MAX))
             .map(|(team, units)| caller.presenter.team(team, units, &org.org))
-            .collect::<Vec<_>>();
-        Ok((page, total))
+            .collect::<Vec<_>>())
     })
     .await?;
-    Ok(paging::page_response(&req, &base, &teams, total, paging))
+    Ok(paging::page_of(&req, &base, teams, paging))
 }
 
 /// `POST /api/v1/orgs/{org}/teams` → 201 with the team.
@@ -324,6 +320,52 @@ async fn change_member(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/teams/{id}/members` → 200 with the team's members, paged.
+pub async fn members(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let base = facts.site.base_url.clone();
+    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let id = path.into_inner();
+    let state = state.into_inner();
+    let members = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(&state, &caller, &id)?;
+        let members = state.db.team_members(team.team.id)?;
+        Ok(members
+            .iter()
+            .map(|u| caller.presenter.user(u))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(paging::page_of(&req, &base, members, paging))
+}
+
+/// `GET /api/v1/teams/{id}/members/{username}` → 200 with the user when a member, else 404.
+pub async fn member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let (id, username) = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(&state, &caller, &id)?;
+        let user = member_user(&state, &username)?;
+        if !state.db.is_team_member(team.team.id, user.id)? {
+            return Err(ApiError::NotFound("user is not a member of the team"));
+        }
+        Ok(caller.presenter.user(&user))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
 }
 
 #[cfg(test)]

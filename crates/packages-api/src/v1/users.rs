@@ -59,7 +59,7 @@ pub struct EditUserOption {
 }
 
 /// Signs the caller in for an admin route: 401 when anonymous, 403 unless a site admin.
-fn admin_caller(state: &AppState, facts: RequestFacts) -> ApiResult<Caller> {
+pub(crate) fn admin_caller(state: &AppState, facts: RequestFacts) -> ApiResult<Caller> {
     let caller = Caller::authenticate(state, facts, ScopeCategory::Admin)?;
     caller.require_doer()?;
     if !caller.is_site_admin() {

@@ -1,0 +1,240 @@
+//! The Gitea routes clients call to find their way (version, API settings, users,
+//! organisations, members), over HTTP and through the `pyforgejo` SDK, whose pydantic models
+//! reject a wrong shape.
+
+use std::process::Command;
+
+use forge_e2e::{Auth, Backend, Resp, TestServer, PASSWORD};
+use packages_core::{AccessMode, Visibility};
+use serde_json::{json, Value};
+
+#[track_caller]
+fn ok(r: &Resp) -> Value {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    r.json()
+}
+
+fn logins(v: &Value, key: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|u| u[key].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// root (admin), alice (public) and bob (private); acme (public) and vault (private), both
+/// owned by alice; bob is in acme's `devs` team.
+fn setup(backend: Backend) -> (TestServer, i64, i64) {
+    let s = TestServer::start(backend);
+    s.create_user("root", PASSWORD, true);
+    s.create_user("alice", PASSWORD, false);
+    s.create_user_with_visibility("bob", PASSWORD, Visibility::Private);
+    s.create_org("acme", Visibility::Public, "alice");
+    s.create_org("vault", Visibility::Private, "alice");
+    let devs = s.create_team("acme", "devs", AccessMode::Read, AccessMode::Read, &["bob"]);
+    let owners = ok(&s.get("/api/v1/orgs/acme/teams", &Auth::basic("alice", PASSWORD)))
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "Owners").cloned())
+        .and_then(|t| t["id"].as_i64())
+        .expect("owners team");
+    (s, owners, devs)
+}
+
+fn version_settings_and_users(backend: Backend) {
+    let (s, _, _) = setup(backend);
+    let anon = Auth::Anonymous;
+    let alice = Auth::basic("alice", PASSWORD);
+    let bob = Auth::basic("bob", PASSWORD);
+    let root = Auth::basic("root", PASSWORD);
+
+    let v = ok(&s.get("/api/v1/version", &anon));
+    assert!(
+        v["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.22.0+forge-packages-")),
+        "{v}"
+    );
+    let v = ok(&s.get("/api/v1/settings/api", &anon));
+    assert_eq!(
+        (
+            v["max_response_items"].as_u64(),
+            v["default_paging_num"].as_u64()
+        ),
+        (Some(50), Some(30))
+    );
+
+    assert_eq!(ok(&s.get("/api/v1/users/alice", &anon))["login"], "alice");
+    // A private user exists only for itself and site admins.
+    assert_eq!(s.get("/api/v1/users/bob", &anon).status, 404);
+    assert_eq!(s.get("/api/v1/users/bob", &alice).status, 404);
+    assert_eq!(ok(&s.get("/api/v1/users/bob", &bob))["login"], "bob");
+    assert_eq!(ok(&s.get("/api/v1/users/bob", &root))["login"], "bob");
+    assert_eq!(s.get("/api/v1/users/nobody", &root).status, 404);
+
+    let r = s.get("/api/v1/users/search?q=ALI", &anon);
+    let v = ok(&r);
+    assert_eq!(v["ok"], true);
+    assert_eq!(logins(&v["data"], "login"), ["alice"]);
+    assert_eq!(r.header("x-total-count"), Some("1"));
+    // Users only, and only those the caller may see.
+    let v = ok(&s.get("/api/v1/users/search", &anon));
+    assert_eq!(logins(&v["data"], "login"), ["alice", "root"]);
+    let v = ok(&s.get("/api/v1/users/search", &bob));
+    assert_eq!(logins(&v["data"], "login"), ["alice", "bob", "root"]);
+    let id = s.user_id("alice").to_string();
+    let v = ok(&s.get(&format!("/api/v1/users/search?uid={id}"), &anon));
+    assert_eq!(logins(&v["data"], "login"), ["alice"]);
+
+    assert_eq!(s.get("/api/v1/admin/users", &alice).status, 403);
+    assert_eq!(s.get("/api/v1/admin/users", &anon).status, 401);
+    let r = s.get("/api/v1/admin/users?limit=2", &root);
+    assert_eq!(logins(&ok(&r), "login"), ["alice", "bob"]);
+    assert_eq!(r.header("x-total-count"), Some("3"));
+    assert!(
+        r.header("link").is_some_and(|l| l.contains("rel=\"next\"")),
+        "{}",
+        r.describe()
+    );
+}
+
+fn organisations_and_members(backend: Backend) {
+    let (s, owners, devs) = setup(backend);
+    let anon = Auth::Anonymous;
+    let alice = Auth::basic("alice", PASSWORD);
+    let bob = Auth::basic("bob", PASSWORD);
+    let root = Auth::basic("root", PASSWORD);
+
+    assert_eq!(s.get("/api/v1/user/orgs", &anon).status, 401);
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/user/orgs", &alice)), "name"),
+        ["acme", "vault"]
+    );
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/user/orgs", &bob)), "name"),
+        ["acme"]
+    );
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/users/alice/orgs", &anon)), "name"),
+        ["acme"]
+    );
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/users/alice/orgs", &alice)), "name"),
+        ["acme", "vault"]
+    );
+    assert_eq!(s.get("/api/v1/users/bob/orgs", &anon).status, 404);
+
+    assert_eq!(logins(&ok(&s.get("/api/v1/orgs", &anon)), "name"), ["acme"]);
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/orgs", &root)), "name"),
+        ["acme", "vault"]
+    );
+    assert_eq!(s.get("/api/v1/admin/orgs", &alice).status, 403);
+    let r = s.get("/api/v1/admin/orgs", &root);
+    assert_eq!(logins(&ok(&r), "name"), ["acme", "vault"]);
+    assert_eq!(r.header("x-total-count"), Some("2"));
+
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/orgs/acme/members", &alice)), "login"),
+        ["alice", "bob"]
+    );
+    // Membership is not public: outsiders see nobody.
+    s.create_user("carol", PASSWORD, false);
+    assert_eq!(
+        logins(
+            &ok(&s.get("/api/v1/orgs/acme/members", &Auth::basic("carol", PASSWORD))),
+            "login"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(s.get("/api/v1/orgs/vault/members", &bob).status, 404);
+
+    assert_eq!(
+        logins(
+            &ok(&s.get(&format!("/api/v1/teams/{owners}/members"), &alice)),
+            "login"
+        ),
+        ["alice"]
+    );
+    assert_eq!(
+        logins(
+            &ok(&s.get(&format!("/api/v1/teams/{devs}/members"), &bob)),
+            "login"
+        ),
+        ["bob"]
+    );
+    assert_eq!(
+        ok(&s.get(&format!("/api/v1/teams/{devs}/members/bob"), &alice))["login"],
+        "bob"
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/teams/{devs}/members/alice"), &alice)
+            .status,
+        404
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/teams/{owners}/members"), &anon)
+            .status,
+        401
+    );
+
+    // Editing an organisation: owners only; absent fields stay.
+    let edit = json!({"description": "Rockets", "visibility": "limited"});
+    let r = s.request(
+        "PATCH",
+        "/api/v1/orgs/acme",
+        &bob,
+        &[("Content-Type", "application/json")],
+        Some(edit.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 403, "{}", r.describe());
+    let r = s.request(
+        "PATCH",
+        "/api/v1/orgs/acme",
+        &alice,
+        &[("Content-Type", "application/json")],
+        Some(edit.to_string().as_bytes()),
+    );
+    let v = ok(&r);
+    assert_eq!(
+        (v["description"].as_str(), v["visibility"].as_str()),
+        (Some("Rockets"), Some("limited"))
+    );
+    assert_eq!(v["name"], "acme");
+    let r = s.request(
+        "PATCH",
+        "/api/v1/orgs/acme",
+        &alice,
+        &[],
+        Some(br#"{"visibility":"secret"}"#),
+    );
+    assert_eq!(r.status, 422, "{}", r.describe());
+    assert!(logins(&ok(&s.get("/api/v1/orgs", &anon)), "name").is_empty());
+}
+
+/// The same routes through pyforgejo (installed by scripts/test-env.sh).
+fn the_forgejo_sdk_reads_them(backend: Backend) {
+    let (s, _, devs) = setup(backend);
+    let token = s.token("alice", "sdk", "all");
+    let admin = s.token("root", "sdk", "all");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/pyforgejo_directory.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .env("FORGE_URL", format!("{}/api/v1", s.base))
+        .env("FORGE_TOKEN", &token)
+        .env("FORGE_ADMIN_TOKEN", &admin)
+        .env("FORGE_TEAM_ID", devs.to_string())
+        .output()
+        .expect("python3 (scripts/test.sh puts the test environment on PATH)");
+    assert!(
+        out.status.success(),
+        "pyforgejo run failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+forge_e2e::backends!(
+    version_settings_and_users,
+    organisations_and_members,
+    the_forgejo_sdk_reads_them
+);
