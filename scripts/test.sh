@@ -95,8 +95,9 @@ fi
 . "$(dirname "${BASH_SOURCE[0]}")/test-env.sh"
 test_env_setup
 
-# The end-to-end suite runs the real binary as well as the in-process server.
-"$CARGO" build -p forge-server
+# The end-to-end suite runs the real binary as well as the in-process server; built together
+# with the suite so both use the same features (its test-only format) and nothing compiles twice.
+"$CARGO" build -p forge-server -p forge-e2e
 "$CARGO" test --workspace "$@"
 
 pg_ran=0

@@ -13,6 +13,7 @@ mod digests;
 mod directory;
 mod downloads;
 mod files;
+mod format_seam;
 mod generic;
 mod gitea_client;
 mod limits_streaming;

@@ -454,7 +454,8 @@ impl TestServer {
         self.raw(req.as_bytes())
     }
 
-    fn owner_id(&self, owner: &str) -> Option<i64> {
+    /// The id of the user or organisation of this name, if it exists.
+    pub fn owner_id(&self, owner: &str) -> Option<i64> {
         self.db()
             .user_by_name(owner)
             .unwrap_or_else(|e| panic!("look up user {owner}: {e}"))

@@ -1,9 +1,10 @@
 //! `Expect: 100-continue`: an upload that will be refused is refused before the client sends
 //! its body. The HTTP server asks [`ExpectGate`] before answering `100 Continue`; the gate
-//! runs the same pre-body checks as the upload handler (credentials, owner, permission,
-//! validation, limits against `Content-Length`, an existing file) and answers with the final
-//! error status when one fails. Requests the gate lets through are checked again by their
-//! handler, which keeps the handler the single authority.
+//! asks the format of the path (`Format::expect_continue`), which runs the same pre-body
+//! checks as its upload handler (credentials, owner, permission, validation, limits against
+//! `Content-Length`, an existing file) and answers with the final error status when one
+//! fails. Requests the gate lets through are checked again by their handler, which keeps the
+//! handler the single authority.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -12,10 +13,9 @@ use actix_http::body::BoxBody;
 use actix_http::{Method, Request, Response};
 use actix_web::dev::{Service, ServiceFactory};
 use actix_web::{web, ResponseError};
-use packages_core::PackageType;
 
 use crate::error::ApiResult;
-use crate::generic;
+use crate::formats;
 use crate::registry::path;
 use crate::state::AppState;
 
@@ -74,22 +74,22 @@ impl Service<Request> for ExpectGate {
 
 /// Decides whether the body of `req` is wanted.
 async fn verdict(state: &web::Data<AppState>, req: &Request) -> ApiResult<()> {
-    if req.method() != Method::PUT {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
         return Ok(());
     }
-    // Anything that is not a registry upload is left to the router to answer.
+    // Anything that is not a registry request of a known format is left to the router.
     let Ok(parsed) = path::parse(req.uri().path()) else {
         return Ok(());
     };
-    match parsed.package_type.parse::<PackageType>() {
-        Ok(PackageType::Generic) => {
-            generic::upload::check_expectation(
-                state.clone().into_inner(),
-                &req.head().headers,
-                parsed,
-            )
-            .await
-        }
-        Err(_) => Ok(()),
-    }
+    let Some(format) = formats::find(&parsed.package_type) else {
+        return Ok(());
+    };
+    format
+        .expect_continue(
+            state.clone().into_inner(),
+            req.method(),
+            &req.head().headers,
+            parsed,
+        )
+        .await
 }

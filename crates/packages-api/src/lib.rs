@@ -1,7 +1,7 @@
 //! The HTTP layer of forge-packages on actix-web.
 //!
 //! - `/api/packages/{owner}/{type}/…`: the package registry, one module per format
-//!   ([`generic`] today), entered through [`registry::dispatch`];
+//!   ([`generic`]), registered in [`formats`] and entered through [`registry::dispatch`];
 //! - `/api/v1/…`: the Gitea-compatible management API ([`v1`]);
 //! - `/api/healthz`: liveness with a database check.
 //!
@@ -15,6 +15,8 @@ pub mod client_addr;
 pub mod downloads;
 pub mod error;
 pub mod expect;
+pub mod files;
+pub mod formats;
 pub mod generic;
 pub mod health;
 pub mod metered_store;
@@ -24,12 +26,15 @@ pub mod reads;
 pub mod registry;
 pub mod request;
 pub mod serve;
+#[cfg(feature = "test-format")]
+pub mod single;
 pub mod state;
 pub mod upload;
 pub mod urls;
 pub mod v1;
 
 pub use error::{ApiError, JsonError};
+pub use formats::{Format, FORMATS};
 pub use state::{AppState, Limits, Settings};
 
 use actix_web::web;

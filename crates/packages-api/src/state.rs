@@ -6,22 +6,11 @@ use forge_auth::VerifiedPasswordCache;
 
 use crate::cache::ReadCache;
 use crate::downloads::DownloadCounter;
-use packages_core::{BlobStore, Limit};
+use packages_core::BlobStore;
 use packages_db::Database;
 
-/// Package limits with the reference registry's semantics; site admins are exempt.
-/// Read from the `[limits]` section of the configuration; a new per-format limit is one
-/// more field here.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Largest single generic file.
-    pub size_generic: Limit,
-    /// Largest total size of an owner's files.
-    pub total_owner_size: Limit,
-    /// Most versions an owner may have.
-    pub total_owner_count: Limit,
-}
+/// Package limits, with one size limit per registered format.
+pub use crate::formats::Limits;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]

@@ -1,20 +1,65 @@
-//! The format-independent part of an upload: limits, streaming the body into the blob store
-//! and recording the file, with nothing left behind when any step fails.
+//! The format-independent part of an upload: who may upload, limits, streaming the body into
+//! the blob store and recording the file, with nothing left behind when any step fails.
 
 use std::sync::Arc;
 
+use actix_web::http::header::{self, HeaderMap};
+use forge_auth::Credentials;
 use futures_util::{Stream, StreamExt};
 use packages_core::digest_header::ClaimedDigest;
-use packages_core::{BlobStore, Digests, Limit, MultiHasher, PackageType};
-use packages_db::{Database, NewUpload, UploadLimits};
+use packages_core::{AccessMode, BlobStore, Digests, Limit, MultiHasher, PackageType};
+use packages_db::{Database, FileDetails, NewUpload, UploadLimits};
 use packages_storage::ingest::{start_ingest, IngestError, IngestOptions, Ingested};
 
+use crate::access::authorize_owner_with;
+use crate::auth::authenticate_with;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Reads;
 use crate::state::AppState;
-use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+
+/// Who uploads into which owner, once credentials and permission are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Uploader {
+    pub owner_id: i64,
+    pub creator_id: i64,
+    /// Site admins are not held to the package limits.
+    pub is_admin: bool,
+}
+
+/// Authenticates and checks write access to the owner's packages; anonymous callers get a
+/// 401. Through `reads`, so it may run from cached reads.
+pub fn authorize_upload(
+    reads: &Reads<'_>,
+    credentials: Option<Credentials>,
+    owner: &str,
+) -> ApiResult<Uploader> {
+    let auth = authenticate_with(reads, credentials)?;
+    let access = authorize_owner_with(reads, &auth, owner, AccessMode::Write)?;
+    let doer = auth
+        .doer
+        .ok_or(ApiError::Unauthorized("sign in to upload packages"))?;
+    Ok(Uploader {
+        owner_id: access.owner.id,
+        creator_id: doer.id,
+        is_admin: doer.is_admin,
+    })
+}
+
+/// The announced body size, if any.
+pub fn content_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::BadRequest("invalid Content-Length".to_owned()))
+        })
+        .transpose()
+}
 
 /// What an upload will create, decided before its body is read.
 #[derive(Debug, Clone)]
@@ -27,6 +72,8 @@ pub struct UploadPlan {
     pub name: String,
     pub version: String,
     pub file_name: String,
+    /// What the format stores of its own with the file.
+    pub details: FileDetails,
     /// Refuse the body once it grows past this; the database checks the limits again when
     /// the file is recorded, which settles concurrent uploads by the same owner.
     pub body_limit: Option<BodyLimit>,
@@ -52,6 +99,7 @@ pub mod limit_errors {
     /// the announced size (or the owner's current usage) already breaks a limit. Blocking.
     pub fn body_limit(
         state: &AppState,
+        package_type: PackageType,
         owner_id: i64,
         exempt: bool,
         announced: Option<u64>,
@@ -60,7 +108,7 @@ pub mod limit_errors {
             return Ok(None);
         }
         let limits = state.settings.limits;
-        let mut limit = match limits.size_generic {
+        let mut limit = match limits.size_of(package_type) {
             Limit::AtMost(max) => Some(BodyLimit {
                 max,
                 message: TYPE_SIZE,
@@ -200,7 +248,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
             exempt: plan.exempt_from_limits,
         },
     };
-    match state.db.add_file(&upload) {
+    match state.db.add_file_with(&upload, &plan.details) {
         Ok(_) => {
             stored.confirm()?;
             Ok(digests)

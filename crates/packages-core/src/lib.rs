@@ -1,5 +1,6 @@
-//! Domain model of forge-packages: package types, validated names, versions and file names,
-//! content digests, owner visibility and access modes, size limits, and the blob store trait.
+//! Domain model of forge-packages: package types and each format's rules (names, versions,
+//! file names), content digests, owner visibility and access modes, size limits, and the blob
+//! store trait.
 //!
 //! This crate knows nothing about HTTP or SQL; the other crates build on its types.
 
@@ -7,6 +8,8 @@ pub mod access;
 pub mod blob_store;
 pub mod digest;
 pub mod digest_header;
+pub mod format;
+pub mod generic;
 pub mod limits;
 pub mod lowercase;
 pub mod newest;
@@ -17,8 +20,9 @@ pub mod validation;
 pub use access::{AccessMode, OwnerKind, Visibility};
 pub use blob_store::{BlobReader, BlobStore, PendingBlob, StorageError, StoredBlob};
 pub use digest::{Digests, MultiHasher};
+pub use format::FormatRules;
 pub use limits::{parse_size_limit, Limit};
 pub use lowercase::lower;
 pub use owner_name::{check_owner_name, is_email, OwnerNameError, MAX_NAME_CHARS};
 pub use package_type::PackageType;
-pub use validation::{FileName, PackageName, PackageVersion, ValidationError, MAX_FIELD_BYTES};
+pub use validation::{ValidationError, MAX_FIELD_BYTES};

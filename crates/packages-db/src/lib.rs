@@ -15,6 +15,7 @@ mod listing;
 mod models;
 mod orgs;
 mod packages;
+mod properties;
 mod schema;
 mod stats;
 pub mod testing;
@@ -25,9 +26,10 @@ pub use directory::OwnerQuery;
 pub use error::DbError;
 pub use models::{
     access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,
-    FileLookup, MembershipRow, NewAccessToken, NewTeam, NewUpload, NewUser, OwnerDeletion, Package,
-    PackageBlob, PackageFile, PackageVersion, Page, Team, TeamMemberRemoval, UploadLimits, User,
-    UserChanges, VersionFilter, VersionListing, PACKAGES_UNIT,
+    FileDetails, FileLookup, MembershipRow, NewAccessToken, NewProperty, NewTeam, NewUpload,
+    NewUser, OwnerDeletion, Package, PackageBlob, PackageFile, PackageVersion, Page, PropertyOf,
+    Team, TeamMemberRemoval, UploadLimits, User, UserChanges, VersionFilter, VersionListing,
+    PACKAGES_UNIT,
 };
 pub use orgs::{TeamWithUnits, OWNERS_TEAM};
 pub use pool::{Backend, Database};

@@ -2,7 +2,7 @@
 //! change them.
 
 use diesel::prelude::*;
-use packages_core::{AccessMode, Digests, Limit, OwnerKind, PackageType, Visibility};
+use packages_core::{lower, AccessMode, Digests, Limit, OwnerKind, PackageType, Visibility};
 
 use crate::schema::{
     access_token, package, package_blob, package_file, package_version, team, users,
@@ -389,6 +389,62 @@ pub struct NewUpload {
     pub file_name: String,
     pub digests: Digests,
     pub limits: UploadLimits,
+}
+
+/// What a package property belongs to (`package_property.ref_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyOf {
+    Version,
+    File,
+    Package,
+}
+
+impl PropertyOf {
+    /// The stored `ref_type`.
+    pub fn ref_type(self) -> i16 {
+        match self {
+            PropertyOf::Version => crate::packages::REF_VERSION,
+            PropertyOf::File => crate::packages::REF_FILE,
+            PropertyOf::Package => crate::packages::REF_PACKAGE,
+        }
+    }
+}
+
+/// A property a format keeps beside its package, version or file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProperty {
+    pub of: PropertyOf,
+    pub name: String,
+    pub value: String,
+}
+
+/// What a format stores with an upload beyond the shared coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDetails {
+    /// The package name in the form look-ups compare (`package.lower_name`).
+    pub lower_name: String,
+    /// `package_version.metadata_json` of a version this upload creates.
+    pub version_metadata: Option<String>,
+    /// Tells apart files of one version that share a name (empty for most formats).
+    pub composite_key: String,
+    /// The version's main file.
+    pub is_lead: bool,
+    pub properties: Vec<NewProperty>,
+}
+
+impl FileDetails {
+    /// The details of a format that keeps nothing of its own: the name compared
+    /// case-insensitively, JSON `null` as version metadata (as the reference registry writes
+    /// for such formats), one lead file per name and no properties.
+    pub fn plain(name: &str) -> Self {
+        FileDetails {
+            lower_name: lower(name),
+            version_metadata: Some("null".to_owned()),
+            composite_key: String::new(),
+            is_lead: true,
+            properties: Vec::new(),
+        }
+    }
 }
 
 /// What an upload created or reused.

@@ -7,9 +7,12 @@ use packages_core::{lower, PackageType};
 
 use crate::blobs::get_or_create_blob;
 use crate::error::{DbError, TxResult};
-use crate::models::{AddedFile, FileLookup, NewUpload, PackageBlob, PackageFile, PackageVersion};
+use crate::models::{
+    AddedFile, FileDetails, FileLookup, NewUpload, PackageBlob, PackageFile, PackageVersion,
+    PropertyOf,
+};
 use crate::pool::{now_unix, Conn, Database, Retry};
-use crate::schema::{package, package_blob, package_file, package_version};
+use crate::schema::{package, package_blob, package_file, package_property, package_version};
 
 /// `package_property.ref_type` of a version's properties.
 pub(crate) const REF_VERSION: i16 = 0;
@@ -17,9 +20,6 @@ pub(crate) const REF_VERSION: i16 = 0;
 pub(crate) const REF_FILE: i16 = 1;
 /// `package_property.ref_type` of a package's properties.
 pub(crate) const REF_PACKAGE: i16 = 2;
-
-/// The metadata the reference registry stores for generic versions.
-const GENERIC_METADATA: &str = "null";
 
 /// The non-internal version with these (lowercased) coordinates.
 pub(crate) fn find_version(
@@ -57,13 +57,17 @@ pub(crate) fn find_package_id(
         .optional())?)
 }
 
-/// Finds the package or creates it with the given casing. A concurrent creator makes the
-/// insert do nothing (on PostgreSQL it waits for that transaction first), and the row it
-/// committed is read instead.
-fn get_or_create_package(c: &mut Conn<'_>, u: &NewUpload, lower_name: &str) -> TxResult<i64> {
+/// Finds the package or creates it with the given casing; the flag tells whether it is new.
+/// A concurrent creator makes the insert do nothing (on PostgreSQL it waits for that
+/// transaction first), and the row it committed is read instead.
+fn get_or_create_package(
+    c: &mut Conn<'_>,
+    u: &NewUpload,
+    lower_name: &str,
+) -> TxResult<(i64, bool)> {
     let ptype = u.ptype.as_str();
     if let Some(id) = find_package_id(c, u.owner_id, ptype, lower_name)? {
-        return Ok(id);
+        return Ok((id, false));
     }
     let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package::table)
         .values((
@@ -85,8 +89,9 @@ fn get_or_create_package(c: &mut Conn<'_>, u: &NewUpload, lower_name: &str) -> T
         .get_result(c)
         .optional())?;
     match inserted {
-        Some(id) => Ok(id),
+        Some(id) => Ok((id, true)),
         None => find_package_id(c, u.owner_id, ptype, lower_name)?
+            .map(|id| (id, false))
             .ok_or_else(|| DbError::Other("package vanished during upload".into()).into()),
     }
 }
@@ -109,6 +114,7 @@ fn find_version_id(
 fn get_or_create_version(
     c: &mut Conn<'_>,
     u: &NewUpload,
+    details: &FileDetails,
     package_id: i64,
     now: i64,
 ) -> TxResult<(i64, bool)> {
@@ -123,7 +129,7 @@ fn get_or_create_version(
             package_version::lower_version.eq(&lower_version),
             package_version::created_unix.eq(now),
             package_version::is_internal.eq(false),
-            package_version::metadata_json.eq(GENERIC_METADATA),
+            package_version::metadata_json.eq(&details.version_metadata),
             package_version::download_count.eq(0i64),
         ))
         .on_conflict((package_version::package_id, package_version::lower_version))
@@ -164,12 +170,40 @@ fn owner_size(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
         .get_result(c))?)
 }
 
-/// The whole upload transaction: package, version, limits, blob, file.
-fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
+/// Writes the properties of one scope; `ref_id` is the package, version or file they belong to.
+fn add_properties(
+    c: &mut Conn<'_>,
+    details: &FileDetails,
+    of: PropertyOf,
+    ref_id: i64,
+) -> TxResult<()> {
+    let rows = details
+        .properties
+        .iter()
+        .filter(|p| p.of == of)
+        .map(|p| {
+            (
+                package_property::ref_type.eq(of.ref_type()),
+                package_property::ref_id.eq(ref_id),
+                package_property::name.eq(&p.name),
+                package_property::value.eq(&p.value),
+            )
+        })
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        run!(c, |c| diesel::insert_into(package_property::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The whole upload transaction: package, version, limits, blob, file, properties.
+fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload, details: &FileDetails) -> TxResult<AddedFile> {
     let now = now_unix();
-    let lower_name = lower(&u.name);
-    let package_id = get_or_create_package(c, u, &lower_name)?;
-    let (version_id, version_created) = get_or_create_version(c, u, package_id, now)?;
+    let lower_name = &details.lower_name;
+    let (package_id, package_created) = get_or_create_package(c, u, lower_name)?;
+    let (version_id, version_created) = get_or_create_version(c, u, details, package_id, now)?;
     let limits = u.limits;
     if version_created && !limits.exempt && limits.total_owner_count != packages_core::Limit::None {
         let count = owner_version_count(c, u.owner_id)?;
@@ -195,8 +229,8 @@ fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
             package_file::blob_id.eq(blob_id),
             package_file::name.eq(&u.file_name),
             package_file::lower_name.eq(&lower_file),
-            package_file::composite_key.eq(""),
-            package_file::is_lead.eq(true),
+            package_file::composite_key.eq(&details.composite_key),
+            package_file::is_lead.eq(details.is_lead),
             package_file::created_unix.eq(now),
         ))
         .on_conflict((
@@ -209,6 +243,13 @@ fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload) -> TxResult<AddedFile> {
         .get_result(c)
         .optional())?;
     let file_id = file_id.ok_or(DbError::FileExists)?;
+    if package_created {
+        add_properties(c, details, PropertyOf::Package, package_id)?;
+    }
+    if version_created {
+        add_properties(c, details, PropertyOf::Version, version_id)?;
+    }
+    add_properties(c, details, PropertyOf::File, file_id)?;
     Ok(AddedFile {
         package_id,
         version_id,
@@ -230,17 +271,31 @@ impl Database {
     /// file of this name in any casing, [`DbError::NotFound`] when the owner does not exist.
     /// Concurrent uploads of different files into the same new version all succeed.
     pub fn add_file(&self, upload: &NewUpload) -> Result<AddedFile, DbError> {
+        self.add_file_with(upload, &FileDetails::plain(&upload.name))
+    }
+
+    /// [`Database::add_file`] with what a format stores of its own: the look-up form of the
+    /// name, the metadata of a new version, the file's composite key and lead flag, and
+    /// properties (package ones written when the package is created, version ones when the
+    /// version is).
+    pub fn add_file_with(
+        &self,
+        upload: &NewUpload,
+        details: &FileDetails,
+    ) -> Result<AddedFile, DbError> {
         // A concurrent sweep may remove the package or the blob this transaction found; the
         // foreign key then fails and a new attempt recreates them.
-        self.write_raw(Retry::ConflictsAndForeignKeys, |c| add_file_tx(c, upload))
-            .map_err(|e| {
-                if e.is_foreign_key_violation() {
-                    // Still failing after the retries: the owner itself does not exist.
-                    DbError::NotFound
-                } else {
-                    DbError::from(e)
-                }
-            })
+        self.write_raw(Retry::ConflictsAndForeignKeys, |c| {
+            add_file_tx(c, upload, details)
+        })
+        .map_err(|e| {
+            if e.is_foreign_key_violation() {
+                // Still failing after the retries: the owner itself does not exist.
+                DbError::NotFound
+            } else {
+                DbError::from(e)
+            }
+        })
     }
 
     /// Looks a file up for download; names, versions and file names compare

@@ -7,35 +7,61 @@
 //! - `DELETE {name}/{version}` deletes a version with all its files;
 //! - `GET`/`HEAD {name}/{version}`, `{name}/{version}/-/SHA256SUMS`, `{name}/-/latest` and
 //!   `{name}/-/latest/{file}`: generated documents and the stable latest URLs ([`manifest`]).
+//!
+//! Its rules (names, versions, file names) are `packages_core::generic`.
 
-mod delete;
-mod download;
 pub mod manifest;
 pub mod upload;
 
+use std::sync::Arc;
+
 use manifest::RESERVED_VERSION;
 
+use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use packages_core::generic::Generic;
 
 use crate::error::{ApiError, ApiResult};
+use crate::files;
+use crate::formats::Format;
 use crate::registry::path::RegistryPath;
+use crate::registry::Target;
 use crate::state::AppState;
 
 const FILE_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
 const VERSION_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::DELETE];
 const DOCUMENT_METHODS: &[Method] = &[Method::GET, Method::HEAD];
 
-/// The parts of a generic URL, decoded but not yet validated.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub owner: String,
-    pub name: String,
-    pub version: String,
+impl Format for Generic {
+    fn handle(
+        &'static self,
+        req: HttpRequest,
+        payload: web::Payload,
+        state: web::Data<AppState>,
+        path: RegistryPath,
+    ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>> {
+        Box::pin(handle(self, req, payload, state, path))
+    }
+
+    fn expect_continue(
+        &'static self,
+        state: Arc<AppState>,
+        method: &Method,
+        headers: &HeaderMap,
+        path: RegistryPath,
+    ) -> LocalBoxFuture<'static, ApiResult<()>> {
+        if method != Method::PUT {
+            return Box::pin(async { Ok(()) });
+        }
+        upload::check_expectation(state, headers, path)
+    }
 }
 
 /// Routes a request for the generic format by the shape of its path and its method.
-pub async fn handle(
+async fn handle(
+    format: &'static Generic,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -100,9 +126,9 @@ pub async fn handle(
             };
             match *req.method() {
                 Method::PUT => upload::upload(req, payload, state, target, file).await,
-                Method::GET => download::download(req, state, target, file, false).await,
-                Method::HEAD => download::download(req, state, target, file, true).await,
-                Method::DELETE => delete::delete_file(req, state, target, file).await,
+                Method::GET => files::download(req, state, format, target, file, false).await,
+                Method::HEAD => files::download(req, state, format, target, file, true).await,
+                Method::DELETE => files::delete_file(req, state, format, target, file).await,
                 _ => Err(ApiError::MethodNotAllowed(FILE_METHODS)),
             }
         }
@@ -117,7 +143,7 @@ pub async fn handle(
                 Method::GET | Method::HEAD => {
                     manifest::manifest(req, state, target, false, head).await
                 }
-                Method::DELETE => delete::delete_version(req, state, target).await,
+                Method::DELETE => files::delete_version(req, state, format, target).await,
                 _ => Err(ApiError::MethodNotAllowed(VERSION_METHODS)),
             }
         }

@@ -7,24 +7,25 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
+use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
-use packages_core::validation::validate_upload;
-use packages_core::{lower, AccessMode, Limit, PackageType, ValidationError};
+use packages_core::generic::validate_upload;
+use packages_core::{lower, Limit, PackageType, ValidationError};
+use packages_db::FileDetails;
 
-use super::Target;
-use crate::access::authorize_owner_with;
-use crate::auth::{authenticate_with, credentials_in, credentials_of};
+use crate::auth::{credentials_in, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::reads::Reads;
 use crate::registry::path::RegistryPath;
+use crate::registry::Target;
 use crate::state::AppState;
 use crate::upload::{
-    claimed_digests, created, limit_errors, read_small_body, receive_body, store_small_upload,
-    store_upload, UploadPlan,
+    authorize_upload, claimed_digests, content_length, created, limit_errors, read_small_body,
+    receive_body, store_small_upload, store_upload, UploadPlan,
 };
 
 /// Bodies up to this size are read into memory and stored in one trip to the blocking pool;
@@ -120,26 +121,29 @@ fn prepare_with(
     check_existing: bool,
 ) -> ApiResult<UploadPlan> {
     let app = reads.state;
-    let auth = authenticate_with(reads, credentials)?;
-    let access = authorize_owner_with(reads, &auth, &target.owner, AccessMode::Write)?;
-    let doer = auth
-        .doer
-        .ok_or(ApiError::Unauthorized("sign in to upload packages"))?;
+    let uploader = authorize_upload(reads, credentials, &target.owner)?;
     let (name, version, file) = validate_upload(&target.name, &target.version, file_name)?;
     if version.as_str() == super::manifest::RESERVED_VERSION {
         // `{name}/-/…` are the latest routes; a version `-` would make its files unreachable.
         return Err(ValidationError::PackageVersion.into());
     }
-    if !doer.is_admin && app.settings.limits.total_owner_size != Limit::None {
+    if !uploader.is_admin && app.settings.limits.total_owner_size != Limit::None {
         // The remaining quota comes from the database.
         reads.need_blocking()?;
     }
-    let body_limit = limit_errors::body_limit(app, access.owner.id, doer.is_admin, announced)?;
+    let body_limit = limit_errors::body_limit(
+        app,
+        PackageType::Generic,
+        uploader.owner_id,
+        uploader.is_admin,
+        announced,
+    )?;
     let plan = UploadPlan {
-        owner_id: access.owner.id,
-        creator_id: doer.id,
-        exempt_from_limits: doer.is_admin,
+        owner_id: uploader.owner_id,
+        creator_id: uploader.creator_id,
+        exempt_from_limits: uploader.is_admin,
         package_type: PackageType::Generic,
+        details: FileDetails::plain(name.as_str()),
         name: name.into_inner(),
         version: version.into_inner(),
         file_name: file.into_inner(),
@@ -161,40 +165,35 @@ fn prepare_with(
     Ok(plan)
 }
 
-/// The announced body size, if any.
-pub fn content_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::BadRequest("invalid Content-Length".to_owned()))
-        })
-        .transpose()
-}
-
-/// The pre-body checks for a client that waits for `100 Continue`.
-pub async fn check_expectation(
+/// The pre-body checks of a `PUT` whose client waits for `100 Continue`. The headers are
+/// read before the returned future, which owns everything it needs.
+pub fn check_expectation(
     app: Arc<AppState>,
     headers: &HeaderMap,
     path: RegistryPath,
-) -> ApiResult<()> {
+) -> LocalBoxFuture<'static, ApiResult<()>> {
     let mut rest = path.rest.into_iter();
     let (Some(name), Some(version), Some(file_name), None) =
         (rest.next(), rest.next(), rest.next(), rest.next())
     else {
-        return Ok(());
+        return Box::pin(async { Ok(()) });
     };
-    let credentials = credentials_in(headers)?;
-    let announced = content_length(headers)?;
     // A malformed digest header is refused before the body is sent.
-    claimed_digests(headers)?;
+    let prechecks = credentials_in(headers).and_then(|c| {
+        let announced = content_length(headers)?;
+        claimed_digests(headers)?;
+        Ok((c, announced))
+    });
     let target = Target {
         owner: path.owner,
         name,
         version,
     };
-    blocking::run(move || prepare(&app, credentials, &target, &file_name, announced).map(|_| ()))
+    Box::pin(async move {
+        let (credentials, announced) = prechecks?;
+        blocking::run(move || {
+            prepare(&app, credentials, &target, &file_name, announced).map(|_| ())
+        })
         .await
+    })
 }

@@ -11,7 +11,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::{PackageAccessDenied, ScopeCategory};
-use packages_core::{lower, AccessMode, PackageType, Visibility};
+use packages_core::{lower, AccessMode, Visibility};
 use packages_db::{User, VersionFilter, VersionListing};
 
 use super::gate::{scope_message, Caller, RequestFacts};
@@ -20,6 +20,7 @@ use super::paging::{self, query_value, Paging};
 use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
+use crate::formats::{self, Format};
 use crate::state::AppState;
 
 /// Gitea's answer when a package, version or type does not exist.
@@ -64,9 +65,9 @@ fn check_write(state: &AppState, caller: &Caller, owner: &User) -> ApiResult<()>
     check(state, caller, owner, AccessMode::Write)
 }
 
-/// A package type named in a URL; unknown ones simply have no packages.
-fn package_type(name: &str) -> ApiResult<PackageType> {
-    name.parse().map_err(|_| ApiError::NotFound(NO_PACKAGE))
+/// The registered format a URL names; unknown types simply have no packages.
+fn format_of(name: &str) -> ApiResult<&'static dyn Format> {
+    formats::find(name).ok_or(ApiError::NotFound(NO_PACKAGE))
 }
 
 /// The version named in a URL (case-insensitive). Blocking.
@@ -77,10 +78,15 @@ fn find_version(
     name: &str,
     version: &str,
 ) -> ApiResult<VersionListing> {
-    let ptype = package_type(ptype)?;
+    let format = format_of(ptype)?;
     state
         .db
-        .version_detail(owner.id, ptype, &lower(name), &lower(version))?
+        .version_detail(
+            owner.id,
+            format.package_type(),
+            &format.lookup_name(name),
+            &lower(version),
+        )?
         .ok_or(ApiError::NotFound(NO_PACKAGE))
 }
 
@@ -139,11 +145,11 @@ pub async fn list_package_versions(
     let (items, total) = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
-        let ptype = package_type(&ptype)?;
+        let format = format_of(&ptype)?;
         let filter = VersionFilter {
-            package_type: Some(ptype.as_str().to_owned()),
+            package_type: Some(format.package_type().as_str().to_owned()),
             query: None,
-            name: Some(name),
+            name: Some(format.lookup_name(&name)),
         };
         let (rows, total) = state
             .db
@@ -174,10 +180,10 @@ pub async fn latest(
     let json = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
-        let ptype = package_type(&ptype)?;
+        let format = format_of(&ptype)?;
         let row = state
             .db
-            .latest_version(owner.id, ptype, &lower(&name))?
+            .latest_version(owner.id, format.package_type(), &format.lookup_name(&name))?
             .ok_or(ApiError::NotFound(NO_PACKAGE))?;
         Ok(caller.presenter.package(&owner, &row))
     })
@@ -197,8 +203,9 @@ pub async fn delete_package(
     blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
-        let ptype = package_type(&ptype)?;
-        let lower_name = lower(&name);
+        let format = format_of(&ptype)?;
+        let ptype = format.package_type();
+        let lower_name = format.lookup_name(&name);
         // A package is only there while it has a version; one without is left to the sweep.
         if state
             .db
@@ -251,10 +258,9 @@ pub async fn delete_version(
         let owner = readable_owner(&state, &caller, &owner_name)?;
         let row = find_version(&state, &owner, &ptype, &name, &version)?;
         check_write(&state, &caller, &owner)?;
-        let ptype = package_type(&ptype)?;
         let deleted = state.db.delete_version(
             owner.id,
-            ptype,
+            format_of(&ptype)?.package_type(),
             &row.package.lower_name,
             &row.version.lower_version,
         )?;

@@ -1,29 +1,36 @@
-//! `GET` and `HEAD` of a generic file.
+//! What every format does with a stored file: `GET`/`HEAD` with ranges, conditionals and the
+//! download count, and `DELETE` of a file or a whole version.
 //!
-//! The look-up first runs on the async worker with cached reads only; when everything it
-//! needs is in memory (the usual case for popular files) the request never touches the
+//! A download's look-up first runs on the async worker with cached reads only; when everything
+//! it needs is in memory (the usual case for popular files) the request never touches the
 //! blocking pool. Otherwise the same look-up runs again on the blocking pool.
+//!
+//! Deletes remove rows only; the content stays until the sweep finds it unreferenced, so a
+//! concurrent download of the same blob is never cut short.
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
-use packages_core::{AccessMode, BlobReader, PackageType, StorageError};
-use packages_db::FileLookup;
+use packages_core::{lower, AccessMode, BlobReader, StorageError};
+use packages_db::{DeleteFileOutcome, FileLookup};
 
-use super::Target;
-use crate::access::authorize_owner_with;
-use crate::auth::{authenticate_with, credentials_of};
+use crate::access::{authorize_owner, authorize_owner_with};
+use crate::auth::{authenticate, authenticate_with, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
+use crate::formats::Format;
 use crate::reads::Reads;
+use crate::registry::Target;
 use crate::serve::{self, Content, Source};
 use crate::state::AppState;
 
-/// Serves a file; `head` sends the same headers without the body and counts no download.
+/// Serves a file of `format`; `head` sends the same headers without the body and counts no
+/// download.
 pub async fn download(
     req: HttpRequest,
     state: web::Data<AppState>,
+    format: &'static dyn Format,
     target: Target,
     file_name: String,
     head: bool,
@@ -32,6 +39,7 @@ pub async fn download(
     let state = state.into_inner();
     let fast = resolve(
         &Reads::cached_only(&state),
+        format,
         credentials.clone(),
         &target,
         &file_name,
@@ -42,6 +50,7 @@ pub async fn download(
             blocking::run(move || {
                 resolve(
                     &Reads::blocking(&state),
+                    format,
                     credentials,
                     &target,
                     &file_name,
@@ -70,6 +79,7 @@ pub async fn download(
 /// last, once nothing can ask for a retry on the blocking pool any more.
 fn resolve(
     reads: &Reads<'_>,
+    format: &'static dyn Format,
     credentials: Option<Credentials>,
     target: &Target,
     file_name: &str,
@@ -80,8 +90,8 @@ fn resolve(
     let access = authorize_owner_with(reads, &auth, &target.owner, AccessMode::Read)?;
     let lookup = reads.find_file(
         access.owner.id,
-        PackageType::Generic,
-        &target.name,
+        format.package_type(),
+        &format.lookup_name(&target.name),
         &target.version,
         file_name,
     )?;
@@ -130,4 +140,72 @@ fn resolve(
         }
     }
     Ok((lookup, source))
+}
+
+/// The id of the owner whose packages the caller may change. Blocking.
+fn writable_owner(
+    state: &AppState,
+    credentials: Option<Credentials>,
+    owner: &str,
+) -> ApiResult<i64> {
+    let auth = authenticate(state, credentials)?;
+    Ok(authorize_owner(state, &auth, owner, AccessMode::Write)?
+        .owner
+        .id)
+}
+
+/// Deletes one file of `format`; the version goes too when it was its last file.
+pub async fn delete_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    format: &'static dyn Format,
+    target: Target,
+    file_name: String,
+) -> ApiResult<HttpResponse> {
+    let credentials = credentials_of(&req)?;
+    let state = state.into_inner();
+    blocking::run(move || {
+        let owner_id = writable_owner(&state, credentials, &target.owner)?;
+        let outcome = state.db.delete_file(
+            owner_id,
+            format.package_type(),
+            &format.lookup_name(&target.name),
+            &lower(&target.version),
+            &lower(&file_name),
+        )?;
+        match outcome {
+            DeleteFileOutcome::NoVersion => Err(ApiError::NotFound("package does not exist")),
+            DeleteFileOutcome::NoFile => Err(ApiError::NotFound("package file does not exist")),
+            DeleteFileOutcome::Deleted { .. } => Ok(()),
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a version of `format` with all its files.
+pub async fn delete_version(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    format: &'static dyn Format,
+    target: Target,
+) -> ApiResult<HttpResponse> {
+    let credentials = credentials_of(&req)?;
+    let state = state.into_inner();
+    blocking::run(move || {
+        let owner_id = writable_owner(&state, credentials, &target.owner)?;
+        let deleted = state.db.delete_version(
+            owner_id,
+            format.package_type(),
+            &format.lookup_name(&target.name),
+            &lower(&target.version),
+        )?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound("package does not exist"))
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

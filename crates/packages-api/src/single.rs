@@ -1,0 +1,140 @@
+//! A format built only for the tests (`test-format` feature): one file per version, to show
+//! that a format needs nothing but the seam. It touches no other format's code.
+//!
+//! Routes (below `/api/packages/{owner}/single/`): `PUT {name}/{version}` stores the body
+//! (201; a second upload of the version is a 409), `GET`/`HEAD {name}/{version}` serves it,
+//! `DELETE {name}/{version}` removes the version. Names compare with `_` and `-` alike;
+//! the `X-Single-Note` header of the upload is kept as a version property, and the version's
+//! metadata records the announced length.
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use packages_core::{lower, FormatRules, PackageType};
+use packages_db::{FileDetails, NewProperty, PropertyOf};
+
+use crate::auth::credentials_of;
+use crate::blocking;
+use crate::error::{ApiError, ApiResult};
+use crate::files;
+use crate::formats::Format;
+use crate::reads::Reads;
+use crate::registry::path::RegistryPath;
+use crate::registry::Target;
+use crate::state::AppState;
+use crate::upload::{
+    authorize_upload, content_length, limit_errors, receive_body, store_upload, UploadPlan,
+};
+
+/// The one file every version has.
+const FILE_NAME: &str = "content";
+const METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
+
+/// The single-file test format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Single;
+
+impl FormatRules for Single {
+    fn package_type(&self) -> PackageType {
+        PackageType::new("single")
+    }
+
+    fn lookup_name(&self, name: &str) -> String {
+        lower(name).replace('_', "-")
+    }
+}
+
+impl Format for Single {
+    fn handle(
+        &'static self,
+        req: HttpRequest,
+        payload: web::Payload,
+        state: web::Data<AppState>,
+        path: RegistryPath,
+    ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>> {
+        Box::pin(async move {
+            let RegistryPath { owner, rest, .. } = path;
+            let [name, version] = <[String; 2]>::try_from(rest).map_err(|_| ApiError::NoRoute)?;
+            crate::request::set_route("/api/packages/{owner}/single/{name}/{version}");
+            let target = Target {
+                owner,
+                name,
+                version,
+            };
+            let file = FILE_NAME.to_owned();
+            match *req.method() {
+                Method::PUT => upload(self, req, payload, state, target).await,
+                Method::GET => files::download(req, state, self, target, file, false).await,
+                Method::HEAD => files::download(req, state, self, target, file, true).await,
+                Method::DELETE => files::delete_version(req, state, self, target).await,
+                _ => Err(ApiError::MethodNotAllowed(METHODS)),
+            }
+        })
+    }
+
+    fn metadata_fields(&self, metadata_json: Option<&str>) -> Vec<(&'static str, String)> {
+        metadata_json
+            .map(|m| vec![("metadata", m.to_owned())])
+            .unwrap_or_default()
+    }
+}
+
+async fn upload(
+    format: &'static Single,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    target: Target,
+) -> ApiResult<HttpResponse> {
+    let credentials = credentials_of(&req)?;
+    let announced = content_length(req.headers())?;
+    let note = req
+        .headers()
+        .get("x-single-note")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let app = state.clone().into_inner();
+    let plan = blocking::run(move || {
+        let uploader = authorize_upload(&Reads::blocking(&app), credentials, &target.owner)?;
+        if target.name.is_empty() || target.version.is_empty() {
+            return Err(ApiError::BadRequest("empty name or version".to_owned()));
+        }
+        let package_type = format.package_type();
+        let body_limit = limit_errors::body_limit(
+            &app,
+            package_type,
+            uploader.owner_id,
+            uploader.is_admin,
+            announced,
+        )?;
+        let mut details = FileDetails::plain(&target.name);
+        details.lower_name = format.lookup_name(&target.name);
+        details.version_metadata = Some(serde_json::json!({ "announced": announced }).to_string());
+        details.properties = note
+            .into_iter()
+            .map(|value| NewProperty {
+                of: PropertyOf::Version,
+                name: "single.note".to_owned(),
+                value,
+            })
+            .collect();
+        Ok(UploadPlan {
+            owner_id: uploader.owner_id,
+            creator_id: uploader.creator_id,
+            exempt_from_limits: uploader.is_admin,
+            package_type,
+            name: target.name,
+            version: target.version,
+            file_name: FILE_NAME.to_owned(),
+            details,
+            claimed: Vec::new(),
+            body_limit,
+        })
+    })
+    .await?;
+    let body = payload.map(|c| c.map_err(|e| e.to_string()));
+    let ingested = receive_body(&state, body, plan.body_limit).await?;
+    store_upload(state.into_inner(), plan, ingested).await?;
+    Ok(HttpResponse::Created().finish())
+}

@@ -1,0 +1,18 @@
+//! What a package format decides without HTTP or a database: its type name and how names
+//! are compared. Each format is a unit type implementing
+//! [`FormatRules`] in its own module ([`crate::generic`], [`crate::pypi`]); the HTTP layer
+//! adds its routes and keeps the one list of registered formats.
+
+use crate::{lower, PackageType};
+
+/// The rules of one package format.
+pub trait FormatRules: Send + Sync + 'static {
+    /// The name in URLs, JSON and the database.
+    fn package_type(&self) -> PackageType;
+
+    /// The form of a package name that look-ups compare (stored as `lower_name`). Most formats
+    /// compare names case-insensitively; some normalise further (PyPI's PEP 503).
+    fn lookup_name(&self, name: &str) -> String {
+        lower(name)
+    }
+}
