@@ -14,6 +14,7 @@ use actix_web::dev::{AppConfig, ServerHandle};
 use actix_web::{web, App};
 use packages_api::expect::ExpectGate;
 use packages_api::{AppState, Settings};
+use packages_core::BlobStore;
 use packages_db::Database;
 use packages_storage::LocalBlobStore;
 
@@ -45,14 +46,14 @@ fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Serv
 }
 
 /// Opens the database (running migrations) and the blob store.
-pub fn open_backends(config: &Config) -> Result<(Database, Arc<LocalBlobStore>), ServerError> {
+pub fn open_backends(config: &Config) -> Result<(Database, Arc<dyn BlobStore>), ServerError> {
     std::fs::create_dir_all(&config.server.data_dir).map_err(io_context(format!(
         "cannot create data directory {}",
         config.server.data_dir.display()
     )))?;
     let db = Database::connect(&config.effective_database_url(), config.database.pool_size)?;
     db.run_migrations()?;
-    let store = Arc::new(LocalBlobStore::open(config.packages_dir())?);
+    let store: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(config.packages_dir())?);
     Ok((db, store))
 }
 
@@ -185,6 +186,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         .unwrap_or_default(),
         metrics_enabled: config.metrics.enabled,
         metrics_token: config.metrics.token.clone(),
+        serve_direct: None,
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

@@ -19,6 +19,8 @@ use crate::periodic::Periodic;
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Unreferenced blob rows handled per database round trip.
 const BATCH: i64 = 500;
+/// Stored keys looked at per page (and per database query) when looking for orphans.
+const KEY_PAGE: usize = 1000;
 
 /// What one sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,7 @@ pub fn run_once(
             {
                 continue;
             }
-            if remove_unless_referenced(db, store, &blob.hash_sha256)? {
+            if remove_unless_referenced(db, store, blob.store_key())? {
                 report.blobs_removed += 1;
             }
         }
@@ -67,18 +69,7 @@ pub fn run_once(
         }
     }
 
-    // Content without any row: left by an upload whose commit failed after the content was
-    // put in place.
-    for key in store.keys_older_than(cutoff).map_err(|e| e.to_string())? {
-        if db
-            .blob_by_sha256(&key)
-            .map_err(|e| e.to_string())?
-            .is_none()
-            && remove_unless_referenced(db, store, &key)?
-        {
-            report.orphan_files_removed += 1;
-        }
-    }
+    report.orphan_files_removed = remove_orphans(db, store, cutoff)?;
 
     let stale_cutoff = SystemTime::now()
         .checked_sub(STALE_UPLOAD_AGE)
@@ -92,18 +83,46 @@ pub fn run_once(
     Ok(report)
 }
 
+/// Removes content without any row (left by an upload whose commit failed after the content
+/// was put in place) written before `cutoff`. Pages through the store's keys: one page in
+/// memory and one query per page to learn which keys rows use.
+fn remove_orphans(db: &Database, store: &dyn BlobStore, cutoff: SystemTime) -> Result<u64, String> {
+    let mut removed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list(after.as_deref(), KEY_PAGE)
+            .map_err(|e| e.to_string())?;
+        let old: Vec<String> = page
+            .keys
+            .into_iter()
+            .filter(|k| k.modified < cutoff)
+            .map(|k| k.key)
+            .collect();
+        let in_use = db.blob_keys_in_use(&old).map_err(|e| e.to_string())?;
+        for key in old.iter().filter(|k| !in_use.contains(*k)) {
+            if remove_unless_referenced(db, store, key)? {
+                removed += 1;
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(removed),
+        }
+    }
+}
+
 fn remove_unless_referenced(
     db: &Database,
     store: &dyn BlobStore,
-    sha256: &str,
+    key: &str,
 ) -> Result<bool, String> {
     let mut referenced = || {
-        db.blob_by_sha256(sha256)
-            .map(|b| b.is_some())
+        db.blob_key_in_use(key)
             .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))
     };
     store
-        .remove(sha256, &mut referenced)
+        .remove(key, &mut referenced)
         .map_err(|e| e.to_string())
 }
 

@@ -61,6 +61,9 @@ pub enum ApiError {
     /// The database or storage cannot serve now; retrying later may work.
     #[error("service temporarily unavailable")]
     Unavailable(String),
+    /// The package storage (an object store) cannot be reached or refuses to work now.
+    #[error("package storage temporarily unavailable, try again later")]
+    StorageUnavailable(String),
     /// A step that may not block needed to; the caller retries it on the blocking pool. Never
     /// sent to a client.
     #[error("internal server error")]
@@ -85,6 +88,7 @@ impl ApiError {
         match self {
             ApiError::Internal(detail) => log::error!("internal error: {detail}"),
             ApiError::Unavailable(detail) => log::warn!("unavailable: {detail}"),
+            ApiError::StorageUnavailable(detail) => log::warn!("storage unavailable: {detail}"),
             ApiError::WouldBlock => log::error!("a step that may not block escaped to a client"),
             _ => {}
         }
@@ -105,7 +109,7 @@ impl ApiError {
                     builder.insert_header((header::ALLOW, v));
                 }
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
                 builder.insert_header((header::RETRY_AFTER, "5"));
             }
             _ => {}
@@ -134,7 +138,9 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) | ApiError::WouldBlock => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,7 +188,14 @@ impl From<packages_core::digest_header::DigestMismatch> for ApiError {
 
 impl From<packages_core::StorageError> for ApiError {
     fn from(e: packages_core::StorageError) -> Self {
-        ApiError::internal(e)
+        use packages_core::StorageError;
+        match e {
+            StorageError::Unavailable(detail) => ApiError::StorageUnavailable(detail),
+            StorageError::TooLarge => {
+                ApiError::PayloadTooLarge("file too large for the package storage")
+            }
+            other => ApiError::internal(other),
+        }
     }
 }
 

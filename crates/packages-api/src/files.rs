@@ -8,12 +8,14 @@
 //! Deletes remove rows only; the content stays until the sweep finds it unreferenced, so a
 //! concurrent download of the same blob is never cut short.
 
+use std::ops::Range;
 use std::sync::Arc;
 
+use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
-use packages_core::{lower, AccessMode, BlobReader, StorageError};
-use packages_db::{DeleteFileOutcome, FileLookup};
+use packages_core::{lower, AccessMode, DirectDownload, StorageError};
+use packages_db::{DeleteFileOutcome, FileLookup, PackageBlob};
 
 use crate::access::{authorize_owner, authorize_owner_with};
 use crate::auth::{authenticate, authenticate_with, credentials_of};
@@ -22,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::formats::Format;
 use crate::reads::Reads;
 use crate::registry::Target;
-use crate::serve::{self, Content, Source};
+use crate::serve::{self, Content, Plan, Source};
 use crate::state::AppState;
 
 /// Serves a file of `format`; `head` sends the same headers without the body and counts no
@@ -37,15 +39,17 @@ pub async fn download(
 ) -> ApiResult<HttpResponse> {
     let credentials = credentials_of(&req)?;
     let state = state.into_inner();
+    let headers = req.headers().clone();
     let fast = resolve(
         &Reads::cached_only(&state),
         format,
         credentials.clone(),
         &target,
         &file_name,
+        &headers,
         head,
     );
-    let (lookup, source) = match fast {
+    let resolved = match fast {
         Err(ApiError::WouldBlock) => {
             blocking::run(move || {
                 resolve(
@@ -54,6 +58,7 @@ pub async fn download(
                     credentials,
                     &target,
                     &file_name,
+                    &headers,
                     head,
                 )
             })
@@ -61,7 +66,7 @@ pub async fn download(
         }
         other => other?,
     };
-    let FileLookup::Found { file, blob, .. } = &*lookup else {
+    let FileLookup::Found { file, blob, .. } = &*resolved.lookup else {
         return Err(ApiError::internal("resolved a download without its file"));
     };
     let content = Content {
@@ -71,20 +76,39 @@ pub async fn download(
         sha512: &blob.hash_sha512,
         modified_unix: file.created_unix,
     };
-    let plan = serve::plan(req.headers(), &content);
-    Ok(serve::respond(req.headers(), plan, &content, source, head))
+    Ok(match resolved.body {
+        Body::Redirect(url) => serve::redirect(&url),
+        Body::Source(source) => {
+            serve::respond(req.headers(), resolved.plan, &content, source, head)
+        }
+    })
 }
 
-/// Authenticates, authorises, finds the file and gets its content ready; counts the download
-/// last, once nothing can ask for a retry on the blocking pool any more.
+/// What [`resolve`] found and how to answer.
+struct Resolved {
+    lookup: Arc<FileLookup>,
+    plan: Plan,
+    body: Body,
+}
+
+enum Body {
+    Source(Source),
+    /// Send the client to the object store (`FORGE_STORAGE_SERVE_DIRECT`).
+    Redirect(String),
+}
+
+/// Authenticates, authorises, finds the file, decides the answer and gets the content ready
+/// (opening it only when a body is sent); counts the download last, once nothing can ask
+/// for a retry on the blocking pool any more.
 fn resolve(
     reads: &Reads<'_>,
     format: &'static dyn Format,
     credentials: Option<Credentials>,
     target: &Target,
     file_name: &str,
+    headers: &HeaderMap,
     head: bool,
-) -> ApiResult<(Arc<FileLookup>, Source)> {
+) -> ApiResult<Resolved> {
     let state = reads.state;
     let auth = authenticate_with(reads, credentials)?;
     let access = authorize_owner_with(reads, &auth, &target.owner, AccessMode::Read)?;
@@ -95,40 +119,34 @@ fn resolve(
         &target.version,
         file_name,
     )?;
-    let (version_id, file_id, blob) = match &*lookup {
+    let (version_id, file, blob) = match &*lookup {
         FileLookup::NoVersion => return Err(ApiError::NotFound("package does not exist")),
         FileLookup::NoFile { .. } => return Err(ApiError::NotFound("package file does not exist")),
         FileLookup::Found {
             version,
             file,
             blob,
-        } => (version.id, file.id, blob),
+        } => (version.id, file, blob),
     };
-    let source = match state.cache.blob(&blob.hash_sha256) {
-        Some(bytes) => Source::Memory(bytes),
-        None => {
-            reads.need_blocking()?;
-            let file = match state.store.open(&blob.hash_sha256) {
-                Ok(BlobReader::File(f, _)) => f,
-                Err(StorageError::NotFound(key)) => {
-                    return Err(ApiError::internal(format!(
-                        "blob {key} of file {file_id} is missing from storage"
-                    )))
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let source = if head {
-                Source::File(file)
-            } else {
-                Source::load(file, blob.size.max(0) as u64).map_err(|e| {
-                    ApiError::internal(format!("reading blob {}: {e}", blob.hash_sha256))
-                })?
-            };
-            if let Source::Memory(bytes) = &source {
-                state.cache.put_blob(&blob.hash_sha256, bytes.clone());
-            }
-            source
-        }
+    let size = blob.size.max(0) as u64;
+    let plan = serve::plan(
+        headers,
+        &Content {
+            file_name: &file.name,
+            size,
+            sha256: &blob.hash_sha256,
+            sha512: &blob.hash_sha512,
+            modified_unix: file.created_unix,
+        },
+    );
+    let range = serve::body_range(plan, size).filter(|_| !head);
+    let body = match range {
+        // HEAD and answers without a body never touch the store.
+        None => Body::Source(Source::Empty),
+        Some(range) => match state.settings.serve_direct {
+            Some(ttl) => Body::Redirect(direct_url(state, blob, &file.name, ttl)?),
+            None => Body::Source(open_content(reads, blob, file.id, range)?),
+        },
     };
     if !head {
         if !state.downloads.is_batched() {
@@ -139,7 +157,64 @@ fn resolve(
             log::warn!("could not count a download of version {version_id}: {e}");
         }
     }
-    Ok((lookup, source))
+    Ok(Resolved { lookup, plan, body })
+}
+
+/// A presigned URL that makes the object store answer with this file's name and type.
+/// Signing is local computation, so it may run on the async worker.
+fn direct_url(
+    state: &AppState,
+    blob: &PackageBlob,
+    file_name: &str,
+    ttl: std::time::Duration,
+) -> ApiResult<String> {
+    let disposition = serve::content_disposition(file_name);
+    let download = DirectDownload {
+        content_disposition: &disposition,
+        content_type: "application/octet-stream",
+        ttl,
+    };
+    state
+        .store
+        .direct_url(blob.store_key(), &download)?
+        .ok_or_else(|| ApiError::internal("serving directly needs an object store"))
+}
+
+/// The content to send: from the memory cache, or read whole when small (and cached), or a
+/// stream of the range sent.
+fn open_content(
+    reads: &Reads<'_>,
+    blob: &PackageBlob,
+    file_id: i64,
+    range: Range<u64>,
+) -> ApiResult<Source> {
+    let state = reads.state;
+    if let Some(bytes) = state.cache.blob(&blob.hash_sha256) {
+        return Ok(Source::Memory(bytes));
+    }
+    reads.need_blocking()?;
+    let size = blob.size.max(0) as u64;
+    // Small content is read whole so that it can be cached for every later range.
+    let range = if size <= serve::SMALL_FILE {
+        0..size
+    } else {
+        range
+    };
+    let reader = match state.store.open(blob.store_key(), Some(range)) {
+        Ok(reader) => reader,
+        Err(StorageError::NotFound(key)) => {
+            return Err(ApiError::internal(format!(
+                "blob {key} of file {file_id} is missing from storage"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let source = Source::load(reader, size)
+        .map_err(|e| ApiError::internal(format!("reading blob {}: {e}", blob.hash_sha256)))?;
+    if let Source::Memory(bytes) = &source {
+        state.cache.put_blob(&blob.hash_sha256, bytes.clone());
+    }
+    Ok(source)
 }
 
 /// The id of the owner whose packages the caller may change. Blocking.

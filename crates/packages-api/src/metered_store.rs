@@ -1,9 +1,12 @@
 //! The blob store as the metrics see it: every operation counted by outcome.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use packages_core::{BlobReader, BlobStore, PendingBlob, StorageError, StoredBlob};
+use packages_core::{
+    BlobReader, BlobStore, DirectDownload, KeyPage, PendingBlob, StorageError, StoredBlob,
+};
 
 use crate::metrics::Metrics;
 
@@ -41,8 +44,16 @@ impl BlobStore for MeteredStore {
         self.count("persist", self.inner.persist(pending, sha256))
     }
 
-    fn open(&self, sha256: &str) -> Result<BlobReader, StorageError> {
-        self.count("open", self.inner.open(sha256))
+    fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader, StorageError> {
+        self.count("open", self.inner.open(key, range))
+    }
+
+    fn direct_url(
+        &self,
+        key: &str,
+        download: &DirectDownload<'_>,
+    ) -> Result<Option<String>, StorageError> {
+        self.count("direct_url", self.inner.direct_url(key, download))
     }
 
     fn contains(&self, sha256: &str) -> Result<bool, StorageError> {
@@ -57,8 +68,12 @@ impl BlobStore for MeteredStore {
         self.count("remove", self.inner.remove(sha256, still_referenced))
     }
 
-    fn keys_older_than(&self, cutoff: SystemTime) -> Result<Vec<String>, StorageError> {
-        self.count("list", self.inner.keys_older_than(cutoff))
+    fn list(&self, after: Option<&str>, limit: usize) -> Result<KeyPage, StorageError> {
+        self.count("list", self.inner.list(after, limit))
+    }
+
+    fn check(&self) -> Result<(), StorageError> {
+        self.count("check", self.inner.check())
     }
 
     fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError> {

@@ -15,6 +15,7 @@ use actix_web::web::Bytes;
 use actix_web::HttpResponse;
 use futures_util::Stream;
 use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
+use packages_core::BlobReader;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::sync::mpsc;
 
@@ -204,22 +205,47 @@ fn repr_digest(request: &HeaderMap, content: &Content<'_>) -> String {
 pub const SMALL_FILE: u64 = 64 * 1024;
 
 /// Where the bytes of a response come from.
-#[derive(Debug)]
 pub enum Source {
-    /// Streamed from the file.
+    /// Streamed from the file, which holds the whole content.
     File(File),
     /// The whole content, already read.
     Memory(Bytes),
+    /// A stream of exactly the bytes the plan sends (an object store's ranged read).
+    Stream(Box<dyn Read + Send>),
+    /// Nothing: the answer has no body (HEAD, 304, 412, 416).
+    Empty,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(file) => f.debug_tuple("File").field(file).finish(),
+            Source::Memory(bytes) => f.debug_tuple("Memory").field(&bytes.len()).finish(),
+            Source::Stream(_) => f.write_str("Stream"),
+            Source::Empty => f.write_str("Empty"),
+        }
+    }
 }
 
 impl Source {
-    /// Opens content for serving; small files are read at once. Blocking.
-    pub fn load(mut file: File, size: u64) -> std::io::Result<Source> {
-        if size > SMALL_FILE {
-            return Ok(Source::File(file));
+    /// Takes content opened from the blob store for serving; small content of `size` bytes
+    /// is read at once (the reader must then hold all of it). Blocking.
+    pub fn load(reader: BlobReader, size: u64) -> std::io::Result<Source> {
+        let (mut reader, whole): (Box<dyn Read>, bool) = match reader {
+            BlobReader::File(file, _) if size > SMALL_FILE => return Ok(Source::File(file)),
+            BlobReader::Stream(stream, _) if size > SMALL_FILE => {
+                return Ok(Source::Stream(stream))
+            }
+            BlobReader::File(file, _) => (Box::new(file), true),
+            BlobReader::Stream(stream, len) => (stream, len == size),
+        };
+        if !whole {
+            return Err(std::io::Error::other(
+                "a small blob was opened for a part only",
+            ));
         }
         let mut buf = Vec::with_capacity(size as usize);
-        file.read_to_end(&mut buf)?;
+        reader.read_to_end(&mut buf)?;
         if buf.len() as u64 != size {
             return Err(std::io::Error::other(format!(
                 "stored content is {} bytes, expected {size}",
@@ -228,6 +254,24 @@ impl Source {
         }
         Ok(Source::Memory(Bytes::from(buf)))
     }
+}
+
+/// The byte range of the content a plan sends, if it sends a body.
+pub fn body_range(plan: Plan, size: u64) -> Option<std::ops::Range<u64>> {
+    match plan {
+        Plan::Full => Some(0..size),
+        Plan::Partial { start, end } => Some(start..end + 1),
+        Plan::NotModified | Plan::PreconditionFailed | Plan::Unsatisfiable => None,
+    }
+}
+
+/// A redirect to a presigned URL of the object store; the URL is short-lived, so neither the
+/// answer nor the URL may be cached.
+pub fn redirect(url: &str) -> HttpResponse {
+    HttpResponse::TemporaryRedirect()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// Builds the response for `plan` to a request with `request` headers. The source is read
@@ -288,11 +332,15 @@ pub fn respond(
         Source::File(file) => {
             builder.body(SizedStream::new(len, FileStream::start(file, start, len)))
         }
+        Source::Stream(stream) => {
+            builder.body(SizedStream::new(len, FileStream::from_reader(stream, len)))
+        }
+        Source::Empty => HttpResponse::InternalServerError().finish(),
     }
 }
 
-/// Streams part of a file, read on a blocking thread a few chunks ahead of the socket. When
-/// the client goes away the receiver is dropped and the reader stops.
+/// Streams part of a file or another reader, read on a blocking thread a few chunks ahead of
+/// the socket. When the client goes away the receiver is dropped and the reader stops.
 pub struct FileStream {
     rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
 }
@@ -300,12 +348,34 @@ pub struct FileStream {
 impl FileStream {
     /// Starts reading `len` bytes of `file` from `start`.
     pub fn start(mut file: File, start: u64, len: u64) -> Self {
+        Self::spawn(
+            move || {
+                file.seek(SeekFrom::Start(start))?;
+                Ok(file)
+            },
+            len,
+        )
+    }
+
+    /// Starts reading the first `len` bytes `reader` yields.
+    pub fn from_reader(reader: Box<dyn Read + Send>, len: u64) -> Self {
+        Self::spawn(move || Ok(reader), len)
+    }
+
+    fn spawn<R, F>(open: F, len: u64) -> Self
+    where
+        R: Read,
+        F: FnOnce() -> std::io::Result<R> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(READ_AHEAD);
         tokio::task::spawn_blocking(crate::request::carry(move || {
-            if let Err(e) = file.seek(SeekFrom::Start(start)) {
-                let _ = tx.blocking_send(Err(e));
-                return;
-            }
+            let mut file = match open() {
+                Ok(reader) => reader,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
             let mut remaining = len;
             while remaining > 0 {
                 let want = remaining.min(CHUNK as u64) as usize;

@@ -32,6 +32,9 @@ pub struct Settings {
     pub metrics_enabled: bool,
     /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
     pub metrics_token: forge_auth::Secret,
+    /// Answer downloads with a redirect to a presigned URL of the object store, valid this
+    /// long (`FORGE_STORAGE_SERVE_DIRECT`); `None` streams content through the server.
+    pub serve_direct: Option<std::time::Duration>,
 }
 
 /// Everything a handler needs; cheap to clone.

@@ -230,8 +230,8 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
     let Ingested { pending, digests } = ingested;
     // Dropping the pending blob on a mismatch discards it: nothing is stored.
     verify_claims(&plan, &digests)?;
-    let sha256 = digests.sha256.clone();
-    let stored = state.store.persist(pending, &sha256)?;
+    let stored = state.store.persist(pending, &digests.sha256)?;
+    let key = stored.key().to_owned();
     let was_present = stored.was_present();
     let limits = state.settings.limits;
     let upload = NewUpload {
@@ -241,6 +241,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
         name: plan.name,
         version: plan.version,
         file_name: plan.file_name,
+        storage_key: (key != digests.sha256).then(|| key.clone()),
         digests: digests.clone(),
         limits: UploadLimits {
             total_owner_count: limits.total_owner_count,
@@ -249,14 +250,15 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
         },
     };
     match state.db.add_file_with(&upload, &plan.details) {
-        Ok(_) => {
-            stored.confirm()?;
+        Ok(added) => {
+            // Known content keeps its earlier key; the store drops this upload's copy then.
+            stored.confirm(added.blob_created)?;
             Ok(digests)
         }
         Err(e) => {
             drop(stored);
             if !was_present {
-                discard_content(&*state.store, &state.db, &sha256);
+                discard_content(&*state.store, &state.db, &key);
             }
             Err(e.into())
         }
@@ -312,13 +314,12 @@ where
 
 /// Removes content that no row refers to, asking the database again once the content is out
 /// of reach so a concurrent upload of the same bytes keeps it.
-fn discard_content(store: &dyn BlobStore, db: &Database, sha256: &str) {
+fn discard_content(store: &dyn BlobStore, db: &Database, key: &str) {
     let mut referenced = || {
-        db.blob_by_sha256(sha256)
-            .map(|b| b.is_some())
+        db.blob_key_in_use(key)
             .map_err(|e| packages_core::StorageError::Io(std::io::Error::other(e.to_string())))
     };
-    if let Err(e) = store.remove(sha256, &mut referenced) {
-        log::warn!("could not remove content {sha256} of a failed upload: {e}");
+    if let Err(e) = store.remove(key, &mut referenced) {
+        log::warn!("could not remove content {key} of a failed upload: {e}");
     }
 }

@@ -1,15 +1,33 @@
-//! The blob store: content-addressed storage of package files, keyed by SHA-256.
+//! The blob store: where the content of package files lives, on a local disk or in an
+//! object store.
 //!
 //! Every method blocks; callers run them on a blocking thread pool, as they do with
 //! database calls. An upload goes through three steps so that no reader ever sees a key
-//! without its complete content and no crash leaves a partial blob under a key:
-//! [`BlobStore::begin`] gives a [`PendingBlob`] to write to, [`BlobStore::persist`] makes its
-//! content readable under its key before the database row is committed, and
-//! [`StoredBlob::confirm`] runs after the commit.
+//! without its complete content and no failure leaves partial content under a key:
+//!
+//! 1. [`BlobStore::begin`] gives a [`PendingBlob`] that the body is streamed into. Memory
+//!    stays bounded whatever the size: a local store writes a temporary file, an object
+//!    store sends parts of a multipart upload as they fill. Dropping it discards everything
+//!    (the temporary file is deleted, the multipart upload aborted).
+//! 2. [`BlobStore::persist`] makes the content durable and readable under a key, before the
+//!    database row that refers to it is committed. The key is the store's choice: the local
+//!    store names content by its SHA-256, so identical content meets under one key; an
+//!    object store gives every upload a key of its own (copying an object to a name known
+//!    only at the end would cost a second transfer), and the database keeps which key holds
+//!    which SHA-256.
+//! 3. [`StoredBlob::confirm`] runs after the commit and says whether the committed row uses
+//!    this upload's content or content stored earlier; the store then removes what is not
+//!    needed. A [`StoredBlob`] dropped without `confirm` (the commit failed) leaves content
+//!    that the caller removes with [`BlobStore::remove`], or the sweep after the grace period.
+//!
+//! Content is removed only through [`BlobStore::remove`], which asks once more whether a
+//! row refers to the key after taking it out of reach, and [`BlobStore::list`] pages through
+//! the keys so a sweep never holds them all, nor needs more than one query per page.
 
 use std::fs::File;
-use std::io;
-use std::time::SystemTime;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::time::{Duration, SystemTime};
 
 /// Failures of a blob store.
 #[derive(Debug, thiserror::Error)]
@@ -17,9 +35,16 @@ pub enum StorageError {
     /// No content is stored under the key.
     #[error("blob {0} not found in storage")]
     NotFound(String),
-    /// The key is not a SHA-256 hex digest.
+    /// The key is not one this store hands out.
     #[error("invalid blob key")]
     InvalidKey,
+    /// The storage service cannot be reached or refuses to work now; retrying later may
+    /// work. The message says what failed, without secrets.
+    #[error("package storage unavailable: {0}")]
+    Unavailable(String),
+    /// The content is larger than this store can take in one blob.
+    #[error("content too large for the package storage")]
+    TooLarge,
     /// The underlying storage failed.
     #[error("storage I/O: {0}")]
     Io(#[from] io::Error),
@@ -40,55 +65,118 @@ pub trait PendingBlob: Send {
 }
 
 /// Content made readable under its key, waiting for the database commit that references it.
-/// Dropping it without [`StoredBlob::confirm`] leaves the keyed content for the sweep, which
-/// removes it after the grace period if no row refers to it.
+/// Dropping it without [`StoredBlob::confirm`] leaves the content under its key for the
+/// caller's [`BlobStore::remove`] or for the sweep, which removes it after the grace period
+/// if no row refers to it.
 pub trait StoredBlob: Send {
-    /// Called after the referencing row is committed: makes sure the content is still in
-    /// place (a concurrent sweep may have moved it) and releases the upload's temporary copy.
-    fn confirm(self: Box<Self>) -> Result<(), StorageError>;
-    /// True when the store already held this content and nothing new was written.
+    /// The key the content is readable under; record it with the row.
+    fn key(&self) -> &str;
+    /// True when the store already held this content under the same key and nothing new
+    /// was written (only stores that name content by its digest can tell).
     fn was_present(&self) -> bool;
+    /// Called after the referencing row is committed. `used` says whether the row refers to
+    /// this upload's key; when it refers to content stored earlier (a concurrent or earlier
+    /// upload of the same bytes), the store removes this upload's copy. Also makes sure used
+    /// content is still in place (a concurrent sweep may have moved it) and releases the
+    /// upload's temporary state.
+    fn confirm(self: Box<Self>, used: bool) -> Result<(), StorageError>;
 }
 
 /// How a blob's content is handed to a reader.
-#[derive(Debug)]
 pub enum BlobReader {
-    /// A local file, read or sent from disk directly; its length is given.
+    /// A local file holding the whole content, read or sent from disk directly; the reader
+    /// seeks to the range it wants. The length of the whole content is given.
     File(File, u64),
+    /// A byte stream yielding exactly the requested range, of the given length.
+    Stream(Box<dyn Read + Send>, u64),
 }
 
-/// A content-addressed blob store.
+impl std::fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobReader::File(file, len) => f.debug_tuple("File").field(file).field(len).finish(),
+            BlobReader::Stream(_, len) => f.debug_tuple("Stream").field(len).finish(),
+        }
+    }
+}
+
+/// What a client following a presigned URL must be sent along with the content.
+#[derive(Debug, Clone)]
+pub struct DirectDownload<'a> {
+    /// The `Content-Disposition` header the store should answer with.
+    pub content_disposition: &'a str,
+    /// The `Content-Type` header the store should answer with.
+    pub content_type: &'a str,
+    /// How long the URL stays valid.
+    pub ttl: Duration,
+}
+
+/// A stored key as listed by [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    pub key: String,
+    /// When the content was last written.
+    pub modified: SystemTime,
+}
+
+/// One page of [`BlobStore::list`].
+#[derive(Debug, Clone, Default)]
+pub struct KeyPage {
+    /// Keys in ascending order.
+    pub keys: Vec<ListedKey>,
+    /// Where the next page starts (pass it as `after`); `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// A blob store.
 pub trait BlobStore: Send + Sync + 'static {
     /// Starts writing new content.
     fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError>;
 
-    /// Makes `pending` durable and readable under `sha256` (its digest, computed by the caller).
-    /// Content already present under the key is kept and the pending copy discarded.
+    /// Makes `pending` durable and readable under a key (see [`StoredBlob::key`]); `sha256`
+    /// is its digest, computed by the caller.
     fn persist(
         &self,
         pending: Box<dyn PendingBlob>,
         sha256: &str,
     ) -> Result<Box<dyn StoredBlob>, StorageError>;
 
-    /// Opens the content stored under `sha256`.
-    fn open(&self, sha256: &str) -> Result<BlobReader, StorageError>;
+    /// Opens the content stored under `key`; `range` is the part the caller will read
+    /// (`None`: all of it). A [`BlobReader::File`] holds the whole content regardless.
+    fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader, StorageError>;
 
-    /// True when content is stored under `sha256`.
-    fn contains(&self, sha256: &str) -> Result<bool, StorageError>;
+    /// A short-lived URL from which a client can fetch the content directly, or `None` when
+    /// this store cannot hand one out (the content is then streamed through the server).
+    /// Signing needs no round trip to the store. Required (no default) so that a wrapping
+    /// store cannot forget to pass it on.
+    fn direct_url(
+        &self,
+        key: &str,
+        download: &DirectDownload<'_>,
+    ) -> Result<Option<String>, StorageError>;
 
-    /// Removes the content under `sha256` unless `still_referenced` (asked after the content
-    /// was taken out of reach of new readers) says a row refers to it again, in which case it
-    /// is put back. Returns whether the content was removed.
+    /// True when content is stored under `key`.
+    fn contains(&self, key: &str) -> Result<bool, StorageError>;
+
+    /// Removes the content under `key` unless `still_referenced` (asked after the content
+    /// was taken out of reach of new readers where the store can do that) says a row refers
+    /// to it again, in which case it is kept. Returns whether the content was removed.
     fn remove(
         &self,
-        sha256: &str,
+        key: &str,
         still_referenced: &mut dyn FnMut() -> Result<bool, StorageError>,
     ) -> Result<bool, StorageError>;
 
-    /// Keys whose content was last written before `cutoff`; the sweep looks for content no
-    /// row refers to among them.
-    fn keys_older_than(&self, cutoff: SystemTime) -> Result<Vec<String>, StorageError>;
+    /// Up to `limit` keys after `after` (all from the start when `None`), in ascending
+    /// order, with when each was written. The sweep pages through them to find content no
+    /// row refers to.
+    fn list(&self, after: Option<&str>, limit: usize) -> Result<KeyPage, StorageError>;
 
-    /// Removes upload leftovers (from crashes) older than `cutoff`; returns how many.
+    /// Removes upload leftovers (from crashes or aborted transfers) older than `cutoff`;
+    /// returns how many.
     fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError>;
+
+    /// Checks at start-up that the store can be used (reachable, credentials accepted,
+    /// bucket present); the error names what is wrong.
+    fn check(&self) -> Result<(), StorageError>;
 }

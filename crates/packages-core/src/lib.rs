@@ -18,7 +18,10 @@ pub mod package_type;
 pub mod validation;
 
 pub use access::{AccessMode, OwnerKind, Visibility};
-pub use blob_store::{BlobReader, BlobStore, PendingBlob, StorageError, StoredBlob};
+pub use blob_store::{
+    BlobReader, BlobStore, DirectDownload, KeyPage, ListedKey, PendingBlob, StorageError,
+    StoredBlob,
+};
 pub use digest::{Digests, MultiHasher};
 pub use format::FormatRules;
 pub use limits::{parse_size_limit, Limit};

@@ -1,5 +1,7 @@
 //! Content blobs: deduplication by SHA-256 and the sweep of unreferenced ones.
 
+use std::collections::HashSet;
+
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use packages_core::Digests;
@@ -35,7 +37,12 @@ fn check_same_content(blob: &PackageBlob, d: &Digests) -> TxResult<()> {
 }
 
 /// Finds the blob with these digests or inserts it; the flag tells whether it is new.
-pub(crate) fn get_or_create_blob(c: &mut Conn<'_>, d: &Digests, now: i64) -> TxResult<(i64, bool)> {
+pub(crate) fn get_or_create_blob(
+    c: &mut Conn<'_>,
+    d: &Digests,
+    storage_key: Option<&str>,
+    now: i64,
+) -> TxResult<(i64, bool)> {
     // Insert first: most uploads bring new content; known content costs one more look-up.
     let inserted: Option<i64> = run!(c, |c| diesel::insert_into(package_blob::table)
         .values((
@@ -45,6 +52,7 @@ pub(crate) fn get_or_create_blob(c: &mut Conn<'_>, d: &Digests, now: i64) -> TxR
             package_blob::hash_sha256.eq(&d.sha256),
             package_blob::hash_sha512.eq(&d.sha512),
             package_blob::created_unix.eq(now),
+            package_blob::storage_key.eq(storage_key),
         ))
         .on_conflict(package_blob::hash_sha256)
         .do_nothing()
@@ -101,6 +109,35 @@ impl Database {
             Err(e) if e.is_foreign_key_violation() => Ok(false),
             other => other.map_err(DbError::from),
         }
+    }
+
+    /// Which of `keys` (blob store keys) a blob row uses, in one query. A row without a
+    /// storage key uses its SHA-256 as its key.
+    pub fn blob_keys_in_use(&self, keys: &[String]) -> Result<HashSet<String>, DbError> {
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        self.read(|c| {
+            let rows: Vec<(String, Option<String>)> = run!(c, |c| package_blob::table
+                .filter(
+                    package_blob::storage_key
+                        .eq_any(keys)
+                        .or(package_blob::storage_key
+                            .is_null()
+                            .and(package_blob::hash_sha256.eq_any(keys)))
+                )
+                .select((package_blob::hash_sha256, package_blob::storage_key))
+                .load(c))?;
+            Ok(rows
+                .into_iter()
+                .map(|(sha256, key)| key.unwrap_or(sha256))
+                .collect())
+        })
+    }
+
+    /// True when a blob row uses this blob store key.
+    pub fn blob_key_in_use(&self, key: &str) -> Result<bool, DbError> {
+        Ok(!self.blob_keys_in_use(&[key.to_owned()])?.is_empty())
     }
 
     /// The blob with this SHA-256 (lowercase hex).

@@ -361,10 +361,18 @@ pub struct PackageBlob {
     pub size: i64,
     pub hash_md5: String,
     pub hash_sha1: String,
-    /// Also the key of the content in the blob store.
     pub hash_sha256: String,
     pub hash_sha512: String,
     pub created_unix: i64,
+    /// The key of the content in the blob store when it is not the SHA-256 itself.
+    pub storage_key: Option<String>,
+}
+
+impl PackageBlob {
+    /// The key of the content in the blob store.
+    pub fn store_key(&self) -> &str {
+        self.storage_key.as_deref().unwrap_or(&self.hash_sha256)
+    }
 }
 
 /// Limits that an upload must respect.
@@ -388,6 +396,9 @@ pub struct NewUpload {
     pub version: String,
     pub file_name: String,
     pub digests: Digests,
+    /// Where the blob store put the content, when the key is not the SHA-256; used only
+    /// when the content is new (known content keeps the key it has).
+    pub storage_key: Option<String>,
     pub limits: UploadLimits,
 }
 

@@ -221,7 +221,7 @@ fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload, details: &FileDetails) -> TxResu
             return Err(DbError::SizeLimit.into());
         }
     }
-    let (blob_id, blob_created) = get_or_create_blob(c, &u.digests, now)?;
+    let (blob_id, blob_created) = get_or_create_blob(c, &u.digests, u.storage_key.as_deref(), now)?;
     let lower_file = lower(&u.file_name);
     let file_id: Option<i64> = run!(c, |c| diesel::insert_into(package_file::table)
         .values((

@@ -116,6 +116,7 @@ diesel::table! {
         hash_sha256 -> Text,
         hash_sha512 -> Text,
         created_unix -> BigInt,
+        storage_key -> Nullable<Text>,
     }
 }
 

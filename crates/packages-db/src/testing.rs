@@ -216,7 +216,7 @@ impl Database {
         blob: &Digests,
     ) -> Result<u64, DbError> {
         let now = now_unix();
-        let blob_id = self.write(|c| Ok(get_or_create_blob(c, blob, now)?.0))?;
+        let blob_id = self.write(|c| Ok(get_or_create_blob(c, blob, None, now)?.0))?;
         let mut done = 0u64;
         while done < count {
             let tx_end = count.min(done + SEED_BATCH * SEED_PACKAGES_PER_TX);

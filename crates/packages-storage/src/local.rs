@@ -14,10 +14,14 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use packages_core::{BlobReader, BlobStore, Digests, PendingBlob, StorageError, StoredBlob};
+use packages_core::{
+    BlobReader, BlobStore, Digests, DirectDownload, KeyPage, ListedKey, PendingBlob, StorageError,
+    StoredBlob,
+};
 use tempfile::{NamedTempFile, TempPath};
 
 const TMP_DIR: &str = "tmp";
@@ -171,11 +175,13 @@ impl BlobStore for LocalBlobStore {
         Ok(Box::new(LocalStored {
             temp,
             path,
+            key: sha256.to_owned(),
             was_present,
         }))
     }
 
-    fn open(&self, sha256: &str) -> Result<BlobReader, StorageError> {
+    /// The whole file, whatever the range: the reader seeks (or sends it with `sendfile`).
+    fn open(&self, sha256: &str, _range: Option<Range<u64>>) -> Result<BlobReader, StorageError> {
         let path = self.checked_path(sha256)?;
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -186,6 +192,19 @@ impl BlobStore for LocalBlobStore {
         };
         let len = file.metadata()?.len();
         Ok(BlobReader::File(file, len))
+    }
+
+    /// Files are served by the server itself.
+    fn direct_url(
+        &self,
+        _key: &str,
+        _download: &DirectDownload<'_>,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
+
+    fn check(&self) -> Result<(), StorageError> {
+        Ok(())
     }
 
     fn contains(&self, sha256: &str) -> Result<bool, StorageError> {
@@ -229,27 +248,42 @@ impl BlobStore for LocalBlobStore {
         verdict.map(|referenced| !referenced)
     }
 
-    fn keys_older_than(&self, cutoff: SystemTime) -> Result<Vec<String>, StorageError> {
+    fn list(&self, after: Option<&str>, limit: usize) -> Result<KeyPage, StorageError> {
+        // Directories are read one at a time in key order, so memory holds one page and
+        // one directory's names, however many blobs there are.
+        let after = after.unwrap_or("");
+        let limit = limit.max(1);
         let mut keys = Vec::new();
-        for level1 in hex_subdirs(&self.root)? {
-            for level2 in hex_subdirs(&level1)? {
+        for level1 in sorted_hex_subdirs(&self.root, after.get(0..2))? {
+            // Only within the directory the previous page ended in do the levels below skip.
+            let same_level1 = level1.file_name().and_then(|n| n.to_str()) == after.get(0..2);
+            let from2 = after.get(2..4).filter(|_| same_level1);
+            for level2 in sorted_hex_subdirs(&level1, from2)? {
+                let mut names: Vec<(String, fs::DirEntry)> = Vec::new();
                 for entry in read_dir_if_present(&level2)? {
                     let entry = entry?;
-                    let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                        continue;
-                    };
-                    if !Digests::is_sha256_hex(&name) {
-                        continue;
+                    if let Some(name) = entry.file_name().to_str().map(str::to_owned) {
+                        if Digests::is_sha256_hex(&name) && name.as_str() > after {
+                            names.push((name, entry));
+                        }
                     }
-                    match modified(&entry) {
-                        Ok(Some(mtime)) if mtime < cutoff => keys.push(name),
-                        Ok(_) => {}
-                        Err(e) => return Err(e.into()),
+                }
+                names.sort_by(|a, b| a.0.cmp(&b.0));
+                for (name, entry) in names {
+                    if keys.len() == limit {
+                        let next = keys.last().map(|k: &ListedKey| k.key.clone());
+                        return Ok(KeyPage { keys, next });
+                    }
+                    if let Some(modified) = modified(&entry)? {
+                        keys.push(ListedKey {
+                            key: name,
+                            modified,
+                        });
                     }
                 }
             }
         }
-        Ok(keys)
+        Ok(KeyPage { keys, next: None })
     }
 
     fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError> {
@@ -315,11 +349,18 @@ impl PendingBlob for LocalPending {
 struct LocalStored {
     temp: TempPath,
     path: PathBuf,
+    key: String,
     was_present: bool,
 }
 
 impl StoredBlob for LocalStored {
-    fn confirm(self: Box<Self>) -> Result<(), StorageError> {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Identical content shares one key here, so whichever upload's row won, it refers to
+    /// this key.
+    fn confirm(self: Box<Self>, _used: bool) -> Result<(), StorageError> {
         let LocalStored { temp, path, .. } = *self;
         // Linking unconditionally both checks and repairs: a sweep that took the content
         // away before the commit became visible leaves the key empty.
@@ -365,6 +406,21 @@ fn read_dir_if_present(dir: &Path) -> io::Result<Vec<io::Result<fs::DirEntry>>> 
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// Subdirectories named by two lowercase hex digits (the key levels, never `tmp` or
+/// `trash`) in ascending order, from `from` on when given.
+fn sorted_hex_subdirs(dir: &Path, from: Option<&str>) -> io::Result<Vec<PathBuf>> {
+    let mut dirs = hex_subdirs(dir)?;
+    dirs.sort();
+    if let Some(from) = from {
+        dirs.retain(|d| {
+            d.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n >= from)
+        });
+    }
+    Ok(dirs)
 }
 
 /// Subdirectories named by two lowercase hex digits: the key levels, never `tmp` or `trash`.

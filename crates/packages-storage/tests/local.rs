@@ -26,7 +26,9 @@ fn put(store: &LocalBlobStore, data: &[u8]) -> Box<dyn packages_core::StoredBlob
 }
 
 fn read_all(store: &LocalBlobStore, key: &str) -> Vec<u8> {
-    let BlobReader::File(mut file, len) = store.open(key).unwrap();
+    let BlobReader::File(mut file, len) = store.open(key, None).unwrap() else {
+        panic!("a local store opens files");
+    };
     let mut out = Vec::new();
     file.read_to_end(&mut out).unwrap();
     assert_eq!(len, out.len() as u64);
@@ -67,7 +69,7 @@ fn persist_then_open_round_trips() {
     assert!(!stored.was_present());
     // Readable before the commit confirms it.
     assert_eq!(read_all(&store, &key), data);
-    stored.confirm().unwrap();
+    stored.confirm(true).unwrap();
     assert!(store.contains(&key).unwrap());
     assert_eq!(read_all(&store, &key), data);
     let path = store.path_of(&key).unwrap();
@@ -79,7 +81,7 @@ fn persist_then_open_round_trips() {
 #[test]
 fn empty_blob_round_trips() {
     let (_dir, store) = store();
-    put(&store, b"").confirm().unwrap();
+    put(&store, b"").confirm(true).unwrap();
     assert_eq!(read_all(&store, &sha256_of(b"")), b"");
 }
 
@@ -92,8 +94,8 @@ fn identical_content_is_stored_once() {
     let second = put(&store, data);
     assert!(!first.was_present());
     assert!(second.was_present());
-    second.confirm().unwrap();
-    first.confirm().unwrap();
+    second.confirm(true).unwrap();
+    first.confirm(true).unwrap();
     let level2 = store.path_of(&key).unwrap().parent().unwrap().to_owned();
     assert_eq!(entries(&level2), std::slice::from_ref(&key));
     let root = store.root();
@@ -142,7 +144,10 @@ fn invalid_keys_are_refused() {
         traversal.as_str(),
     ] {
         assert!(store.path_of(key).is_none(), "{key}");
-        assert!(matches!(store.open(key), Err(StorageError::InvalidKey)));
+        assert!(matches!(
+            store.open(key, None),
+            Err(StorageError::InvalidKey)
+        ));
         assert!(matches!(store.contains(key), Err(StorageError::InvalidKey)));
         let mut never = || -> Result<bool, StorageError> { panic!("must not be asked") };
         assert!(matches!(
@@ -163,7 +168,7 @@ fn invalid_keys_are_refused() {
 fn missing_key_is_not_found() {
     let (_dir, store) = store();
     let key = sha256_of(b"never stored");
-    assert!(matches!(store.open(&key), Err(StorageError::NotFound(k)) if k == key));
+    assert!(matches!(store.open(&key, None), Err(StorageError::NotFound(k)) if k == key));
     assert!(!store.contains(&key).unwrap());
 }
 
@@ -200,7 +205,7 @@ fn remove_honours_still_referenced() {
     let trash = store.root().join("trash");
 
     let gone = sha256_of(b"unreferenced");
-    put(&store, b"unreferenced").confirm().unwrap();
+    put(&store, b"unreferenced").confirm(true).unwrap();
     let mut asked = 0;
     let removed = store
         .remove(&gone, &mut || {
@@ -215,7 +220,7 @@ fn remove_honours_still_referenced() {
     assert!(!store.contains(&gone).unwrap());
 
     let kept = sha256_of(b"referenced again");
-    put(&store, b"referenced again").confirm().unwrap();
+    put(&store, b"referenced again").confirm(true).unwrap();
     assert!(!store.remove(&kept, &mut || Ok(true)).unwrap());
     assert_eq!(read_all(&store, &kept), b"referenced again");
 
@@ -238,39 +243,60 @@ fn confirm_restores_content_swept_before_the_commit() {
     let stored = put(&store, data);
     assert!(store.remove(&key, &mut || Ok(false)).unwrap());
     assert!(!store.contains(&key).unwrap());
-    stored.confirm().unwrap();
+    stored.confirm(true).unwrap();
     assert_eq!(read_all(&store, &key), data);
     assert!(entries(&store.tmp_dir()).is_empty());
 }
 
 #[test]
-fn keys_older_than_lists_only_old_blobs() {
+fn list_gives_keys_with_their_age_and_skips_other_files() {
     let (_dir, store) = store();
     let old = sha256_of(b"old");
     let new = sha256_of(b"new");
-    put(&store, b"old").confirm().unwrap();
-    put(&store, b"new").confirm().unwrap();
+    put(&store, b"old").confirm(true).unwrap();
+    put(&store, b"new").confirm(true).unwrap();
     set_mtime(&store.path_of(&old).unwrap(), hours_ago(48));
     // Neither upload leftovers nor stray files are keys.
     let stray = store.tmp_dir().join("a".repeat(64));
     fs::write(&stray, b"stray").unwrap();
-    set_mtime(&stray, hours_ago(48));
     let old_level2 = store.path_of(&old).unwrap().parent().unwrap().to_owned();
-    let junk = old_level2.join("not-a-key");
-    fs::write(&junk, b"junk").unwrap();
-    set_mtime(&junk, hours_ago(48));
+    fs::write(old_level2.join("not-a-key"), b"junk").unwrap();
 
-    assert_eq!(
-        store.keys_older_than(hours_ago(24)).unwrap(),
-        std::slice::from_ref(&old)
-    );
-    let mut all = store
-        .keys_older_than(SystemTime::now() + Duration::from_secs(60))
-        .unwrap();
-    all.sort();
-    let mut expected = vec![old, new];
+    let page = store.list(None, 10).unwrap();
+    assert_eq!(page.next, None);
+    let mut expected = vec![old.clone(), new];
     expected.sort();
-    assert_eq!(all, expected);
+    let keys: Vec<&str> = page.keys.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(keys, expected);
+    let old_listed = page.keys.iter().find(|k| k.key == old).unwrap();
+    assert!(old_listed.modified < hours_ago(24));
+}
+
+#[test]
+fn list_pages_through_every_key_in_order() {
+    let (_dir, store) = store();
+    let mut expected: Vec<String> = (0..57u32)
+        .map(|i| {
+            let data = i.to_le_bytes();
+            put(&store, &data).confirm(true).unwrap();
+            sha256_of(&data)
+        })
+        .collect();
+    expected.sort();
+    for size in [1, 5, 56, 57, 100] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(after.as_deref(), size).unwrap();
+            assert!(page.keys.len() <= size);
+            seen.extend(page.keys.into_iter().map(|k| k.key));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "page size {size}");
+    }
 }
 
 #[test]

@@ -596,6 +596,7 @@ mod tests {
             hash_sha256: "s256".into(),
             hash_sha512: "s512".into(),
             created_unix: 0,
+            storage_key: None,
         };
         let text = serde_json::to_string(&PackageFileJson::new(&file, &blob)).expect("json");
         assert_eq!(

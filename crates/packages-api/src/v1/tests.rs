@@ -37,6 +37,7 @@ impl World {
             trusted_proxies: Default::default(),
             metrics_enabled: true,
             metrics_token: Default::default(),
+            serve_direct: None,
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }
@@ -112,6 +113,7 @@ impl World {
                 version: version.into(),
                 file_name: file.into(),
                 digests: hasher.finalize(),
+                storage_key: None,
                 limits: UploadLimits::default(),
             })
             .expect("upload");

@@ -23,6 +23,7 @@ pub(crate) fn upload(
         version: version.into(),
         file_name: file.into(),
         digests: digests(content),
+        storage_key: None,
         limits: UploadLimits::default(),
     }
 }
@@ -37,9 +38,50 @@ backend_tests!(
     delete_version_and_sweep_packages,
     delete_package_removes_everything,
     blob_sweep,
+    blob_keys_in_use_by_digest_or_storage_key,
     list_versions_order_filters_and_paging,
     seed_versions_in_bulk,
 );
+
+fn blob_keys_in_use_by_digest_or_storage_key(db: &Database) {
+    let u = user(db, "keys");
+    let by_digest = digests(b"by digest").sha256;
+    db.add_file(&upload(u.id, "p", "1", "a", b"by digest"))
+        .unwrap();
+    let mut keyed = upload(u.id, "p", "1", "b", b"keyed");
+    keyed.storage_key = Some("upload/0123".into());
+    let added = db.add_file(&keyed).unwrap();
+    assert!(added.blob_created);
+    let blob = db
+        .blob_by_sha256(&digests(b"keyed").sha256)
+        .unwrap()
+        .unwrap();
+    assert_eq!(blob.store_key(), "upload/0123");
+
+    // Known content keeps the key it was first stored under.
+    let mut again = upload(u.id, "p", "1", "c", b"keyed");
+    again.storage_key = Some("upload/4567".into());
+    assert!(!db.add_file(&again).unwrap().blob_created);
+
+    let asked: Vec<String> = [
+        by_digest.as_str(),
+        "upload/0123",
+        "upload/4567",
+        // A keyed blob's digest is not its key.
+        &digests(b"keyed").sha256,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let in_use = db.blob_keys_in_use(&asked).unwrap();
+    let mut in_use: Vec<&str> = in_use.iter().map(String::as_str).collect();
+    in_use.sort();
+    let mut expected = vec![by_digest.as_str(), "upload/0123"];
+    expected.sort();
+    assert_eq!(in_use, expected);
+    assert!(db.blob_key_in_use("upload/0123").unwrap());
+    assert!(!db.blob_key_in_use("upload/4567").unwrap());
+    assert!(db.blob_keys_in_use(&[]).unwrap().is_empty());
+}
 
 fn generation_moves_on_changes_not_on_additions(db: &Database) {
     let u = user(db, "gen");
