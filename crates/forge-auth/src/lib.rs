@@ -6,6 +6,7 @@
 //! - [`scope`] parses and normalises token scopes with Forgejo's rules.
 //! - [`password`] hashes and verifies passwords with bcrypt and caches recent successful
 //!   verifications so Basic auth does not pay for a full bcrypt on every request.
+//! - [`signed_link`] signs and verifies the JWTs of signed download links.
 //! - [`permission`] computes a doer's access mode on an owner and makes the package access
 //!   decision exactly as Forgejo's package router does.
 //!
@@ -19,6 +20,7 @@ pub mod password;
 pub mod permission;
 pub mod scope;
 pub mod secret;
+pub mod signed_link;
 pub mod token;
 
 pub use credentials::{parse_authorization, Credentials, CredentialsError};

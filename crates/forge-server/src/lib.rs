@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod link_keys;
 pub mod logging;
 pub mod periodic;
 pub mod server;

@@ -13,7 +13,7 @@ use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, ServerHandle};
 use actix_web::{web, App};
 use packages_api::expect::ExpectGate;
-use packages_api::{AppState, Settings};
+use packages_api::{AppState, LinkSettings, Settings};
 use packages_core::BlobStore;
 use packages_db::Database;
 use packages_storage::LocalBlobStore;
@@ -187,6 +187,10 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         metrics_enabled: config.metrics.enabled,
         metrics_token: config.metrics.token.clone(),
         serve_direct: None,
+        links: LinkSettings {
+            keys: Arc::new(crate::link_keys::load(&config)?),
+            max_ttl_secs: config.links.max_ttl.as_secs().max(1),
+        },
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

@@ -186,6 +186,23 @@ impl From<packages_core::digest_header::DigestMismatch> for ApiError {
     }
 }
 
+/// A refused signed link: 401, saying why.
+impl From<forge_auth::signed_link::LinkError> for ApiError {
+    fn from(e: forge_auth::signed_link::LinkError) -> Self {
+        ApiError::Unauthorized(match e {
+            forge_auth::signed_link::LinkError::Malformed => "the download link is malformed",
+            forge_auth::signed_link::LinkError::UnknownKey => {
+                "the download link was signed with a key this server does not know"
+            }
+            forge_auth::signed_link::LinkError::BadSignature => {
+                "the download link's signature is invalid"
+            }
+            forge_auth::signed_link::LinkError::Expired => "the download link has expired",
+            forge_auth::signed_link::LinkError::WrongAudience => "the token is not a download link",
+        })
+    }
+}
+
 impl From<packages_core::StorageError> for ApiError {
     fn from(e: packages_core::StorageError) -> Self {
         use packages_core::StorageError;

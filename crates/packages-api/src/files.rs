@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::signed_link::LinkClaims;
 use forge_auth::Credentials;
 use packages_core::{lower, AccessMode, DirectDownload, StorageError};
 use packages_db::{DeleteFileOutcome, FileLookup, PackageBlob};
@@ -22,10 +23,19 @@ use crate::auth::{authenticate, authenticate_with, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::formats::Format;
+use crate::links;
 use crate::reads::Reads;
 use crate::registry::Target;
 use crate::serve::{self, Content, Plan, Source};
 use crate::state::AppState;
+
+/// What allows a download: the request's credentials, or a signed link.
+#[derive(Debug, Clone)]
+enum Grant {
+    Credentials(Option<Credentials>),
+    /// A verified link; it still has to name this file.
+    Link(LinkClaims),
+}
 
 /// Serves a file of `format`; `head` sends the same headers without the body and counts no
 /// download.
@@ -37,13 +47,16 @@ pub async fn download(
     file_name: String,
     head: bool,
 ) -> ApiResult<HttpResponse> {
-    let credentials = credentials_of(&req)?;
     let state = state.into_inner();
     let headers = req.headers().clone();
+    let grant = match links::token_in_query(req.query_string()) {
+        Some(token) => Grant::Link(links::verify(&state, token)?),
+        None => Grant::Credentials(credentials_of(&req)?),
+    };
     let fast = resolve(
         &Reads::cached_only(&state),
         format,
-        credentials.clone(),
+        grant.clone(),
         &target,
         &file_name,
         &headers,
@@ -55,7 +68,7 @@ pub async fn download(
                 resolve(
                     &Reads::blocking(&state),
                     format,
-                    credentials,
+                    grant,
                     &target,
                     &file_name,
                     &headers,
@@ -103,17 +116,37 @@ enum Body {
 fn resolve(
     reads: &Reads<'_>,
     format: &'static dyn Format,
-    credentials: Option<Credentials>,
+    grant: Grant,
     target: &Target,
     file_name: &str,
     headers: &HeaderMap,
     head: bool,
 ) -> ApiResult<Resolved> {
     let state = reads.state;
-    let auth = authenticate_with(reads, credentials)?;
-    let access = authorize_owner_with(reads, &auth, &target.owner, AccessMode::Read)?;
+    let owner_id = match &grant {
+        Grant::Credentials(credentials) => {
+            let auth = authenticate_with(reads, credentials.clone())?;
+            authorize_owner_with(reads, &auth, &target.owner, AccessMode::Read)?
+                .owner
+                .id
+        }
+        Grant::Link(claims) => {
+            let owner = reads
+                .user_by_name(&target.owner)?
+                .ok_or(ApiError::NotFound("owner does not exist"))?;
+            let subject = LinkClaims::subject(
+                owner.id,
+                format.package_type().as_str(),
+                &format.lookup_name(&target.name),
+                &target.version,
+                file_name,
+            );
+            links::check_subject(claims, &subject)?;
+            owner.id
+        }
+    };
     let lookup = reads.find_file(
-        access.owner.id,
+        owner_id,
         format.package_type(),
         &format.lookup_name(&target.name),
         &target.version,
@@ -128,6 +161,9 @@ fn resolve(
             blob,
         } => (version.id, file, blob),
     };
+    if let Grant::Link(claims) = &grant {
+        links::check_content(claims, &blob.hash_sha256)?;
+    }
     let size = blob.size.max(0) as u64;
     let plan = serve::plan(
         headers,

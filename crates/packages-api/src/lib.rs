@@ -19,6 +19,7 @@ pub mod files;
 pub mod formats;
 pub mod generic;
 pub mod health;
+pub mod links;
 pub mod metered_store;
 pub mod metrics;
 pub mod observe;
@@ -35,7 +36,7 @@ pub mod v1;
 
 pub use error::{ApiError, JsonError};
 pub use formats::{Format, FORMATS};
-pub use state::{AppState, Limits, Settings};
+pub use state::{AppState, Limits, LinkSettings, Settings};
 
 use actix_web::web;
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use forge_auth::signed_link::LinkKeys;
 use forge_auth::VerifiedPasswordCache;
 
 use crate::cache::ReadCache;
@@ -35,6 +36,17 @@ pub struct Settings {
     /// Answer downloads with a redirect to a presigned URL of the object store, valid this
     /// long (`FORGE_STORAGE_SERVE_DIRECT`); `None` streams content through the server.
     pub serve_direct: Option<std::time::Duration>,
+    /// Keys and limits of signed download links.
+    pub links: LinkSettings,
+}
+
+/// Signed download links.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// One key signs, every key verifies.
+    pub keys: Arc<LinkKeys>,
+    /// Longest lifetime a link may be given, in seconds.
+    pub max_ttl_secs: u64,
 }
 
 /// Everything a handler needs; cheap to clone.

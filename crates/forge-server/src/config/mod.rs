@@ -22,6 +22,7 @@ mod load;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use forge_auth::signed_link::LinkKeys;
 use forge_auth::Secret;
 use packages_api::Limits;
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,7 @@ pub struct Config {
     pub cleanup: CleanupConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub links: LinksConfig,
 }
 
 /// `[server]`: where and how the HTTP server runs.
@@ -204,6 +206,30 @@ impl Default for LogConfig {
     }
 }
 
+/// `[links]`: signed download links.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinksConfig {
+    /// Comma-separated `kid:HS256:<base64 secret>` or `kid:EdDSA:<base64 Ed25519 private
+    /// key>` entries; empty: one HS256 key kept in `link-signing.key` in the data directory.
+    pub keys: Secret,
+    /// The id of the key that signs new links; empty means the first.
+    pub signing_key: String,
+    /// Longest lifetime of a link, in seconds.
+    #[serde(with = "secs")]
+    pub max_ttl: Duration,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        LinksConfig {
+            keys: Secret::default(),
+            signing_key: String::new(),
+            max_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -322,6 +348,14 @@ impl Config {
         }
         if self.server.listen.trim().is_empty() {
             return bad("server.listen", "must not be empty");
+        }
+        if self.links.max_ttl.is_zero() {
+            return bad("links.max_ttl", "must be at least 1 second");
+        }
+        if !self.links.keys.is_empty() {
+            if let Err(e) = LinkKeys::parse(&self.links.keys, &self.links.signing_key) {
+                return bad("links.keys", &e.to_string());
+            }
         }
         Ok(())
     }

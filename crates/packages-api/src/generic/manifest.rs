@@ -22,7 +22,7 @@ use crate::auth::{authenticate, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::v1::json::{path_escape, rfc3339};
+use crate::v1::json::rfc3339;
 
 /// The version segment that names no version: `{name}/-/…` routes.
 pub const RESERVED_VERSION: &str = "-";
@@ -154,15 +154,13 @@ async fn load(
     .await
 }
 
-/// The path of a file's download URL, each segment escaped.
+/// The path of a file's download URL.
 fn file_url(owner: &str, listing: &VersionListing, file_name: &str) -> String {
-    format!(
-        "{}/{}/generic/{}/{}/{}",
-        crate::registry::path::PREFIX,
-        path_escape(owner),
-        path_escape(&listing.package.name),
-        path_escape(&listing.version.version),
-        path_escape(file_name)
+    super::file_url_path(
+        owner,
+        &listing.package.name,
+        &listing.version.version,
+        file_name,
     )
 }
 

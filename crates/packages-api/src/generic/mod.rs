@@ -59,6 +59,19 @@ impl Format for Generic {
     }
 }
 
+/// The path of a file's download URL, each segment escaped.
+pub fn file_url_path(owner: &str, name: &str, version: &str, file_name: &str) -> String {
+    use crate::v1::json::path_escape;
+    format!(
+        "{}/{}/generic/{}/{}/{}",
+        crate::registry::path::PREFIX,
+        path_escape(owner),
+        path_escape(name),
+        path_escape(version),
+        path_escape(file_name)
+    )
+}
+
 /// Routes a request for the generic format by the shape of its path and its method.
 async fn handle(
     format: &'static Generic,

@@ -118,6 +118,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/packages/{owner}/{type}/{name}/{version}/files")
                     .route(web::get().to(packages::files)),
             )
+            .service(
+                web::resource("/packages/{owner}/generic/{name}/{version}/files/{file}/links")
+                    .route(web::post().to(packages::create_link)),
+            )
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(JsonError(ApiError::NotFound("not found")))
             })),

@@ -10,9 +10,10 @@
 //! Deletes remove rows only; the blob sweep removes content later, as on the registry.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::signed_link::LinkClaims;
 use forge_auth::{PackageAccessDenied, ScopeCategory};
-use packages_core::{lower, AccessMode, Visibility};
-use packages_db::{User, VersionFilter, VersionListing};
+use packages_core::{lower, AccessMode, PackageType, Visibility};
+use packages_db::{FileLookup, User, VersionFilter, VersionListing};
 
 use super::gate::{scope_message, Caller, RequestFacts};
 use super::json::PackageFileJson;
@@ -21,6 +22,7 @@ use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::formats::{self, Format};
+use crate::links;
 use crate::state::AppState;
 
 /// Gitea's answer when a package, version or type does not exist.
@@ -189,6 +191,69 @@ pub async fn latest(
     })
     .await?;
     Ok(HttpResponse::Ok().json(json))
+}
+
+/// `POST /api/v1/packages/{owner}/generic/{name}/{version}/files/{file}/links` with an
+/// optional `{"expires_in": SECONDS}` → 201 `{"url", "expires_at"}`: a download URL that
+/// works without credentials for that file and content until it expires. Needs read access
+/// (a `read:package` token is enough).
+pub async fn create_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, JsonError> {
+    let mut facts = RequestFacts::of(&req)?;
+    // Making a link reads the file; it changes nothing.
+    facts.method = actix_web::http::Method::GET;
+    let request = links::LinkRequest::from_body(&body)?;
+    let (owner_name, name, version, file_name) = path.into_inner();
+    let state = state.into_inner();
+    let (path, token, claims) = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(&state, &caller, &owner_name)?;
+        let ttl = request.ttl_secs(state.settings.links.max_ttl_secs)?;
+        let lookup = state.db.find_file(
+            owner.id,
+            PackageType::Generic,
+            &lower(&name),
+            &lower(&version),
+            &lower(&file_name),
+        )?;
+        let FileLookup::Found {
+            version: v,
+            file,
+            blob,
+        } = lookup
+        else {
+            return Err(ApiError::NotFound("package file does not exist"));
+        };
+        let subject = LinkClaims::subject(
+            owner.id,
+            PackageType::Generic.as_str(),
+            &name,
+            &v.version,
+            &file.name,
+        );
+        let (token, claims) = state
+            .settings
+            .links
+            .keys
+            .sign(subject, &blob.hash_sha256, links::now_unix(), ttl)
+            .map_err(ApiError::internal)?;
+        let path = crate::generic::file_url_path(&owner.name, &name, &v.version, &file.name);
+        Ok((path, token, claims))
+    })
+    .await?;
+    let url = format!(
+        "{}?{}={token}",
+        crate::urls::absolute(&req, &path),
+        links::LINK_QUERY
+    );
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "url": url,
+        "expires_at": super::json::rfc3339(claims.exp.min(i64::MAX as u64) as i64),
+    })))
 }
 
 /// `DELETE /api/v1/packages/{owner}/{type}/{name}` → 204: the package with every version.

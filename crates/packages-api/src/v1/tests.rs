@@ -38,6 +38,13 @@ impl World {
             metrics_enabled: true,
             metrics_token: Default::default(),
             serve_direct: None,
+            links: crate::state::LinkSettings {
+                keys: Arc::new(
+                    forge_auth::signed_link::LinkKeys::single_hs256("test", &[5; 32])
+                        .expect("link key"),
+                ),
+                max_ttl_secs: 3600,
+            },
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }

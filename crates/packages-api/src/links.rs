@@ -1,0 +1,117 @@
+//! Signed download links: `POST /api/v1/packages/{owner}/generic/{name}/{version}/files/
+//! {file}/links` mints one, and a generic download carrying `?link_token=` is allowed by it
+//! instead of by credentials. The token itself is [`forge_auth::signed_link`]; this module
+//! decides lifetimes, builds the URL and checks that a link still names the file it is used
+//! on.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use forge_auth::signed_link::LinkClaims;
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The query parameter of a download URL that carries a link's token.
+pub const LINK_QUERY: &str = "link_token";
+
+/// A link's lifetime when the request names none, in seconds (capped by the configured
+/// maximum like any other).
+pub const DEFAULT_TTL_SECS: u64 = 3600;
+
+/// The optional body of a link request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// Seconds the link should work.
+    pub expires_in: Option<i64>,
+}
+
+impl LinkRequest {
+    /// Reads an optional JSON body; an empty one asks for the defaults.
+    pub fn from_body(body: &[u8]) -> ApiResult<LinkRequest> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(LinkRequest::default());
+        }
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+
+    /// The lifetime to sign: the requested one (at least a second), capped by `max_secs`.
+    pub fn ttl_secs(&self, max_secs: u64) -> ApiResult<u64> {
+        let wanted = match self.expires_in {
+            None => DEFAULT_TTL_SECS,
+            Some(n) if n > 0 => n as u64,
+            Some(_) => {
+                return Err(ApiError::BadRequest(
+                    "expires_in must be a positive number of seconds".to_owned(),
+                ))
+            }
+        };
+        Ok(wanted.min(max_secs))
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The link token in a request's query string, if any.
+pub fn token_in_query(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(LINK_QUERY)?.strip_prefix('='))
+}
+
+/// Checks a link's signature, audience and expiry.
+pub fn verify(state: &AppState, token: &str) -> ApiResult<LinkClaims> {
+    Ok(state.settings.links.keys.verify(token, now_unix())?)
+}
+
+/// Refuses a link used on a file other than the one it names (`subject`).
+pub fn check_subject(claims: &LinkClaims, subject: &str) -> ApiResult<()> {
+    if claims.sub == subject {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the download link is for another file"))
+    }
+}
+
+/// Refuses a link whose file has been replaced by other content since it was made.
+pub fn check_content(claims: &LinkClaims, sha256: &str) -> ApiResult<()> {
+    if claims.sha256 == sha256 {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "the file has changed since the download link was made",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_tokens() {
+        assert_eq!(token_in_query("link_token=a.b.c"), Some("a.b.c"));
+        assert_eq!(token_in_query("x=1&link_token=t&y=2"), Some("t"));
+        assert_eq!(token_in_query("link_tokens=t"), None);
+        assert_eq!(token_in_query(""), None);
+    }
+
+    #[test]
+    fn lifetimes() {
+        let r = |n| LinkRequest { expires_in: n };
+        assert_eq!(r(None).ttl_secs(100).unwrap(), 100);
+        assert_eq!(r(None).ttl_secs(86_400).unwrap(), DEFAULT_TTL_SECS);
+        assert_eq!(r(Some(5)).ttl_secs(100).unwrap(), 5);
+        assert_eq!(r(Some(500)).ttl_secs(100).unwrap(), 100);
+        assert!(r(Some(0)).ttl_secs(100).is_err());
+        assert!(LinkRequest::from_body(b"{\"expires_in\":\"x\"}").is_err());
+        assert!(LinkRequest::from_body(b" ").unwrap().expires_in.is_none());
+    }
+}
