@@ -25,6 +25,7 @@ mod package_access;
 mod package_api;
 mod quota;
 mod read_cache;
+mod replace;
 mod signed_links;
 mod status_codes;
 mod storage;

@@ -191,6 +191,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
             keys: Arc::new(crate::link_keys::load(&config)?),
             max_ttl_secs: config.links.max_ttl.as_secs().max(1),
         },
+        allow_replace: config.packages.allow_replace,
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

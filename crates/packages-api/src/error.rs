@@ -45,6 +45,9 @@ pub enum ApiError {
     /// The request is malformed in another way.
     #[error("{0}")]
     BadRequest(String),
+    /// A conditional request's precondition does not hold.
+    #[error("{0}")]
+    PreconditionFailed(&'static str),
     /// The thing to create exists already.
     #[error("{0}")]
     Conflict(&'static str),
@@ -136,6 +139,7 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
@@ -164,6 +168,9 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NotFound => ApiError::NotFound("not found"),
             DbError::FileExists => ApiError::Conflict("package file already exists"),
+            DbError::PreconditionFailed => {
+                ApiError::PreconditionFailed(crate::write_mode::PRECONDITION_FAILED)
+            }
             DbError::CountLimit => ApiError::Forbidden("maximum allowed package count exceeded"),
             DbError::SizeLimit => {
                 ApiError::Forbidden("maximum allowed package storage quota exceeded")

@@ -33,6 +33,7 @@ pub mod state;
 pub mod upload;
 pub mod urls;
 pub mod v1;
+pub mod write_mode;
 
 pub use error::{ApiError, JsonError};
 pub use formats::{Format, FORMATS};

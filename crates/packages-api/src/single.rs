@@ -129,6 +129,7 @@ async fn upload(
             file_name: FILE_NAME.to_owned(),
             details,
             claimed: Vec::new(),
+            mode: Default::default(),
             body_limit,
         })
     })

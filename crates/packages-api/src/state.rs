@@ -38,6 +38,8 @@ pub struct Settings {
     pub serve_direct: Option<std::time::Duration>,
     /// Keys and limits of signed download links.
     pub links: LinkSettings,
+    /// Uploads with `If-Match` may replace an existing file.
+    pub allow_replace: bool,
 }
 
 /// Signed download links.

@@ -17,6 +17,7 @@ use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::reads::Reads;
 use crate::state::AppState;
+use crate::write_mode::WriteMode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -79,6 +80,16 @@ pub struct UploadPlan {
     pub body_limit: Option<BodyLimit>,
     /// Digests the client sent with the body; the content must have them all.
     pub claimed: Vec<ClaimedDigest>,
+    /// What to do when the file exists.
+    pub mode: WriteMode,
+}
+
+/// What an upload stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub digests: Digests,
+    /// An existing file got the new content.
+    pub replaced: bool,
 }
 
 /// The largest body an upload may have, and what to say when it is crossed.
@@ -194,7 +205,7 @@ pub async fn store_upload(
     state: Arc<AppState>,
     plan: UploadPlan,
     ingested: Ingested,
-) -> ApiResult<Digests> {
+) -> ApiResult<Stored> {
     blocking::run(move || record_upload(&state, plan, ingested)).await
 }
 
@@ -204,7 +215,7 @@ pub async fn store_small_upload(
     state: Arc<AppState>,
     plan: UploadPlan,
     body: Bytes,
-) -> ApiResult<Digests> {
+) -> ApiResult<Stored> {
     blocking::run(move || {
         let mut hasher = MultiHasher::new();
         hasher.update(&body);
@@ -226,7 +237,7 @@ fn verify_claims(plan: &UploadPlan, digests: &Digests) -> ApiResult<()> {
 }
 
 /// [`store_upload`]'s work; answers the digests of the stored content. Blocking.
-fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiResult<Digests> {
+fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiResult<Stored> {
     let Ingested { pending, digests } = ingested;
     // Dropping the pending blob on a mismatch discards it: nothing is stored.
     verify_claims(&plan, &digests)?;
@@ -234,6 +245,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
     let key = stored.key().to_owned();
     let was_present = stored.was_present();
     let limits = state.settings.limits;
+    let mode = plan.mode.clone();
     let upload = NewUpload {
         owner_id: plan.owner_id,
         creator_id: plan.creator_id,
@@ -249,11 +261,25 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
             exempt: plan.exempt_from_limits,
         },
     };
-    match state.db.add_file_with(&upload, &plan.details) {
+    let recorded = match &mode {
+        WriteMode::Replace(tags) => state.db.replace_file(&upload, tags.as_deref()),
+        WriteMode::Create | WriteMode::CreateOnly => state.db.add_file_with(&upload, &plan.details),
+    };
+    match recorded {
         Ok(added) => {
             // Known content keeps its earlier key; the store drops this upload's copy then.
             stored.confirm(added.blob_created)?;
-            Ok(digests)
+            Ok(Stored {
+                digests,
+                replaced: matches!(mode, WriteMode::Replace(_)),
+            })
+        }
+        Err(packages_db::DbError::FileExists) => {
+            drop(stored);
+            if !was_present {
+                discard_content(&*state.store, &state.db, &key);
+            }
+            Err(mode.exists_error())
         }
         Err(e) => {
             drop(stored);
@@ -265,12 +291,18 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
     }
 }
 
-/// The answer to a stored upload: 201 with `Location` (the file's download URL, the URL it was
-/// uploaded to) and a small JSON document of its size and digests, which clients that only
-/// look at the status ignore.
-pub fn created(req: &HttpRequest, file_name: &str, digests: &Digests) -> HttpResponse {
+/// The answer to a stored upload: 201 (200 when it replaced a file) with `Location` (the
+/// file's download URL, the URL it was uploaded to) and a small JSON document of its size and
+/// digests, which clients that only look at the status ignore.
+pub fn created(req: &HttpRequest, file_name: &str, stored: &Stored) -> HttpResponse {
     let url = crate::urls::absolute(req, req.uri().path());
-    HttpResponse::Created()
+    let digests = &stored.digests;
+    let mut builder = if stored.replaced {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    builder
         .insert_header((header::LOCATION, url.clone()))
         .json(serde_json::json!({
             "file": file_name,

@@ -14,6 +14,9 @@ pub enum DbError {
     /// The version already has a file with this name (compared case-insensitively).
     #[error("package file already exists")]
     FileExists,
+    /// A conditional write found the file missing or with other content.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// The owner would have more package versions than allowed.
     #[error("maximum allowed package count exceeded")]
     CountLimit,

@@ -16,6 +16,7 @@ mod models;
 mod orgs;
 mod packages;
 mod properties;
+mod replace;
 mod schema;
 mod stats;
 pub mod testing;

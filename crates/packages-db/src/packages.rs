@@ -157,7 +157,7 @@ fn owner_version_count(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
 
 /// The bytes of all files of the owner's non-internal versions, a shared blob counted once
 /// per file that uses it.
-fn owner_size(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
+pub(crate) fn owner_size(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
     // SUM over BIGINT is NUMERIC on PostgreSQL; the cast gives both backends one type.
     Ok(run!(c, |c| package_file::table
         .inner_join(package_version::table.inner_join(package::table))

@@ -45,6 +45,7 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub links: LinksConfig,
+    pub packages: PackagesConfig,
 }
 
 /// `[server]`: where and how the HTTP server runs.
@@ -202,6 +203,22 @@ impl Default for LogConfig {
             level: "info".to_owned(),
             format: LogFormat::Text,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// `[packages]`: rules for what uploads may do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PackagesConfig {
+    /// Uploads with `If-Match` may replace an existing file.
+    pub allow_replace: bool,
+}
+
+impl Default for PackagesConfig {
+    fn default() -> Self {
+        PackagesConfig {
+            allow_replace: true,
         }
     }
 }

@@ -27,6 +27,8 @@ use crate::upload::{
     authorize_upload, claimed_digests, content_length, created, limit_errors, read_small_body,
     receive_body, store_small_upload, store_upload, UploadPlan,
 };
+use crate::write_mode::{WriteMode, PRECONDITION_FAILED};
+use packages_db::FileLookup;
 
 /// Bodies up to this size are read into memory and stored in one trip to the blocking pool;
 /// larger ones stream to disk as they arrive.
@@ -44,6 +46,7 @@ pub async fn upload(
     let credentials = credentials_of(&req)?;
     let announced = content_length(req.headers())?;
     let claimed = claimed_digests(req.headers())?;
+    let mode = WriteMode::of(req.headers())?;
     let app = state.clone().into_inner();
     let body = payload.map(|c| c.map_err(|e| e.to_string()));
     if let Some(len) = announced.filter(|&n| n <= SMALL_BODY) {
@@ -55,11 +58,13 @@ pub async fn upload(
             &target,
             &file_name,
             announced,
+            &mode,
             false,
         );
         let mut plan = match quick {
             Err(ApiError::WouldBlock) => {
                 let app = app.clone();
+                let mode = mode.clone();
                 blocking::run(move || {
                     prepare_with(
                         &Reads::blocking(&app),
@@ -67,6 +72,7 @@ pub async fn upload(
                         &target,
                         &file_name,
                         announced,
+                        &mode,
                         false,
                     )
                 })
@@ -75,21 +81,25 @@ pub async fn upload(
             other => other?,
         };
         plan.claimed = claimed;
+        plan.mode = mode;
         let bytes = read_small_body(body, len as usize).await?;
         if (bytes.len() as u64) < len {
             return Err(ApiError::IncompleteBody);
         }
         let file_name = plan.file_name.clone();
-        let digests = store_small_upload(app, plan, bytes).await?;
-        return Ok(created(&req, &file_name, &digests));
+        let stored = store_small_upload(app, plan, bytes).await?;
+        return Ok(created(&req, &file_name, &stored));
     }
+    let checked = mode.clone();
     let mut plan =
-        blocking::run(move || prepare(&app, credentials, &target, &file_name, announced)).await?;
+        blocking::run(move || prepare(&app, credentials, &target, &file_name, announced, &checked))
+            .await?;
     plan.claimed = claimed;
+    plan.mode = mode;
     let ingested = receive_body(&state, body, plan.body_limit).await?;
     let file_name = plan.file_name.clone();
-    let digests = store_upload(state.into_inner(), plan, ingested).await?;
-    Ok(created(&req, &file_name, &digests))
+    let stored = store_upload(state.into_inner(), plan, ingested).await?;
+    Ok(created(&req, &file_name, &stored))
 }
 
 /// Everything that can refuse an upload before its body: credentials, owner, permission,
@@ -100,6 +110,7 @@ pub fn prepare(
     target: &Target,
     file_name: &str,
     announced: Option<u64>,
+    mode: &WriteMode,
 ) -> ApiResult<UploadPlan> {
     prepare_with(
         &Reads::blocking(app),
@@ -107,17 +118,20 @@ pub fn prepare(
         target,
         file_name,
         announced,
+        mode,
         true,
     )
 }
 
-/// [`prepare`] through `reads`; `check_existing` looks for a file of the same name first.
+/// [`prepare`] through `reads`; `check_existing` looks for a file of the same name first
+/// (and, for a replace, checks its content against the precondition).
 fn prepare_with(
     reads: &Reads<'_>,
     credentials: Option<Credentials>,
     target: &Target,
     file_name: &str,
     announced: Option<u64>,
+    mode: &WriteMode,
     check_existing: bool,
 ) -> ApiResult<UploadPlan> {
     let app = reads.state;
@@ -130,6 +144,9 @@ fn prepare_with(
     if !uploader.is_admin && app.settings.limits.total_owner_size != Limit::None {
         // The remaining quota comes from the database.
         reads.need_blocking()?;
+    }
+    if matches!(mode, WriteMode::Replace(_)) && !app.settings.allow_replace {
+        return Err(ApiError::Forbidden("replacing files is not allowed"));
     }
     let body_limit = limit_errors::body_limit(
         app,
@@ -149,17 +166,32 @@ fn prepare_with(
         file_name: file.into_inner(),
         body_limit,
         claimed: Vec::new(),
+        mode: WriteMode::Create,
     };
     if check_existing {
         reads.need_blocking()?;
-        if app.db.file_exists(
+        if let WriteMode::Replace(_) = mode {
+            let current = app.db.find_file(
+                plan.owner_id,
+                plan.package_type,
+                &plan.name,
+                &plan.version,
+                &plan.file_name,
+            )?;
+            let FileLookup::Found { blob, .. } = current else {
+                return Err(ApiError::PreconditionFailed(PRECONDITION_FAILED));
+            };
+            if !mode.matches(&blob.hash_sha256) {
+                return Err(ApiError::PreconditionFailed(PRECONDITION_FAILED));
+            }
+        } else if app.db.file_exists(
             plan.owner_id,
             plan.package_type,
             &lower(&plan.name),
             &lower(&plan.version),
             &lower(&plan.file_name),
         )? {
-            return Err(ApiError::Conflict("package file already exists"));
+            return Err(mode.exists_error());
         }
     }
     Ok(plan)
@@ -182,7 +214,7 @@ pub fn check_expectation(
     let prechecks = credentials_in(headers).and_then(|c| {
         let announced = content_length(headers)?;
         claimed_digests(headers)?;
-        Ok((c, announced))
+        Ok((c, announced, WriteMode::of(headers)?))
     });
     let target = Target {
         owner: path.owner,
@@ -190,9 +222,9 @@ pub fn check_expectation(
         version,
     };
     Box::pin(async move {
-        let (credentials, announced) = prechecks?;
+        let (credentials, announced, mode) = prechecks?;
         blocking::run(move || {
-            prepare(&app, credentials, &target, &file_name, announced).map(|_| ())
+            prepare(&app, credentials, &target, &file_name, announced, &mode).map(|_| ())
         })
         .await
     })

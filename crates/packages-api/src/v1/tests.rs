@@ -45,6 +45,7 @@ impl World {
                 ),
                 max_ttl_secs: 3600,
             },
+            allow_replace: true,
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }

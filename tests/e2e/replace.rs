@@ -1,0 +1,208 @@
+//! Conditional uploads: `If-Match` replaces a file atomically, `If-None-Match: *` refuses an
+//! existing one with 412, and a server setting can forbid replacing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+
+use forge_e2e::{file_path, sha256_hex, Backend, TestServer, ANON};
+
+use crate::common::*;
+
+fn path(file: &str) -> String {
+    file_path(OWNER, "app", "1.0", file)
+}
+
+fn etag(s: &TestServer, file: &str) -> String {
+    let r = s.head(&path(file), &ANON);
+    status(&r, 200);
+    r.header("etag").expect("ETag").to_owned()
+}
+
+fn put_if(s: &TestServer, file: &str, header: (&str, &str), body: &[u8]) -> forge_e2e::Resp {
+    s.request("PUT", &path(file), &user2(), &[header], Some(body))
+}
+
+fn conditional_uploads(backend: Backend) {
+    let s = TestServer::start(backend);
+    with_user2(&s);
+    // Bodies read whole and bodies streamed to disk take different paths.
+    let large_old = vec![1u8; 200_000];
+    let large_new = vec![2u8; 150_000];
+    for (file, old, new) in [
+        ("small.bin", &b"old"[..], &b"new content"[..]),
+        ("large.bin", &large_old[..], &large_new[..]),
+    ] {
+        // If-None-Match: * creates, then refuses with 412 instead of 409.
+        status(&put_if(&s, file, ("If-None-Match", "*"), old), 201);
+        status(&put_if(&s, file, ("If-None-Match", "*"), new), 412);
+        status(&s.put(&path(file), new, &user2()), 409);
+        let old_tag = etag(&s, file);
+        assert_eq!(old_tag, format!("\"{}\"", sha256_hex(old)));
+
+        // A stale or wrong tag changes nothing.
+        let r = put_if(&s, file, ("If-Match", "\"0000\""), new);
+        status_text(
+            &r,
+            412,
+            "the file does not match the request's precondition",
+        );
+        assert_eq!(s.get(&path(file), &ANON).body, old);
+
+        // The current tag replaces: 200 with the new digests.
+        let r = put_if(&s, file, ("If-Match", &old_tag), new);
+        status(&r, 200);
+        assert_eq!(r.json()["sha256"], sha256_hex(new));
+        assert_eq!(r.json()["size"], new.len() as u64);
+        let got = s.get(&path(file), &ANON);
+        assert_eq!(got.body, new);
+        assert_eq!(
+            got.header("etag"),
+            Some(format!("\"{}\"", sha256_hex(new)).as_str())
+        );
+        // The old tag is stale now.
+        status(&put_if(&s, file, ("If-Match", &old_tag), old), 412);
+        assert_eq!(s.get(&path(file), &ANON).body, new);
+        // `*` replaces whatever is there.
+        status(&put_if(&s, file, ("If-Match", "*"), old), 200);
+        assert_eq!(s.get(&path(file), &ANON).body, old);
+    }
+    // If-Match on a file that does not exist: 412, nothing stored.
+    status(&put_if(&s, "absent.bin", ("If-Match", "*"), b"x"), 412);
+    status(
+        &put_if(&s, "absent.bin", ("If-Match", "*"), &large_new),
+        412,
+    );
+    status(&s.get(&path("absent.bin"), &ANON), 404);
+    let files = s.stored_package_files(OWNER, "app", "1.0");
+    assert_eq!(files.len(), 2, "{files:?}");
+    // Replacing keeps one row per file; content no longer referenced waits for the sweep.
+    assert!(
+        files.iter().all(|f| f.size == 3 || f.size == 200_000),
+        "{files:?}"
+    );
+    // Malformed conditions.
+    status(
+        &put_if(&s, "small.bin", ("If-Match", "no-quotes"), b"x"),
+        400,
+    );
+    status(
+        &put_if(&s, "small.bin", ("If-None-Match", "\"x\""), b"x"),
+        400,
+    );
+    // The digest of a replacement is verified like any upload's.
+    let r = s.request(
+        "PUT",
+        &path("small.bin"),
+        &user2(),
+        &[
+            ("If-Match", "*"),
+            ("X-Checksum-Sha256", &sha256_hex(b"other")),
+        ],
+        Some(b"mine"),
+    );
+    status(&r, 400);
+    assert_eq!(s.get(&path("small.bin"), &ANON).body, b"old");
+    // Replacing needs write access like uploading.
+    s.create_user("eve", forge_e2e::PASSWORD, false);
+    let r = s.request(
+        "PUT",
+        &path("small.bin"),
+        &forge_e2e::Auth::basic("eve", forge_e2e::PASSWORD),
+        &[("If-Match", "*")],
+        Some(b"evil"),
+    );
+    assert!(r.status == 401 || r.status == 403, "{}", r.describe());
+    assert_eq!(s.get(&path("small.bin"), &ANON).body, b"old");
+}
+
+fn concurrent_replace(backend: Backend) {
+    let s = Arc::new(TestServer::start(backend));
+    with_user2(&s);
+    let original = vec![0u8; 100_000];
+    status(&s.put(&path("race.bin"), &original, &user2()), 201);
+    let tag = etag(&s, "race.bin");
+    let writers = 20;
+    let bodies: Vec<Vec<u8>> = (1..=writers).map(|i| vec![i as u8; 100_000]).collect();
+    let done = Arc::new(AtomicBool::new(false));
+    // Readers see the old content or one whole new content, never a 404 or a mixture.
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let s = s.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while !done.load(Ordering::Acquire) || seen < 5 {
+                    let r = s.get(&path("race.bin"), &ANON);
+                    assert_eq!(r.status, 200, "{}", r.describe());
+                    assert_eq!(r.body.len(), 100_000);
+                    let first = r.body[0];
+                    assert!(r.body.iter().all(|&b| b == first), "mixed content");
+                    seen += 1;
+                }
+            })
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(writers));
+    let handles: Vec<_> = bodies
+        .iter()
+        .cloned()
+        .map(|body| {
+            let s = s.clone();
+            let tag = tag.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = s.request(
+                    "PUT",
+                    &path("race.bin"),
+                    &user2(),
+                    &[("If-Match", &tag)],
+                    Some(&body),
+                );
+                (r.status, body[0])
+            })
+        })
+        .collect();
+    let results: Vec<(u16, u8)> = handles
+        .into_iter()
+        .map(|h| h.join().expect("writer"))
+        .collect();
+    done.store(true, Ordering::Release);
+    for r in readers {
+        r.join().expect("reader");
+    }
+    let winners: Vec<u8> = results
+        .iter()
+        .filter(|(st, _)| *st == 200)
+        .map(|(_, b)| *b)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results.iter().all(|(st, _)| *st == 200 || *st == 412),
+        "{results:?}"
+    );
+    let got = s.get(&path("race.bin"), &ANON);
+    assert_eq!(got.body, vec![winners[0]; 100_000]);
+    assert_eq!(s.stored_package_files(OWNER, "app", "1.0").len(), 1);
+}
+
+fn replace_can_be_forbidden(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.packages.allow_replace = false);
+    with_user2(&s);
+    status(&s.put(&path("f"), b"one", &user2()), 201);
+    let tag = etag(&s, "f");
+    let r = put_if(&s, "f", ("If-Match", &tag), b"two");
+    status_text(&r, 403, "replacing files is not allowed");
+    let r = put_if(&s, "f", ("If-Match", &tag), &vec![7u8; 100_000]);
+    status_text(&r, 403, "replacing files is not allowed");
+    assert_eq!(s.get(&path("f"), &ANON).body, b"one");
+    // Conditional creation still works.
+    status(&put_if(&s, "g", ("If-None-Match", "*"), b"x"), 201);
+    status(&put_if(&s, "g", ("If-None-Match", "*"), b"x"), 412);
+}
+
+forge_e2e::backends!(
+    conditional_uploads,
+    concurrent_replace,
+    replace_can_be_forbidden
+);
