@@ -32,3 +32,4 @@ mod storage;
 mod sweep;
 mod tokens;
 mod visibility;
+mod web_pages;

@@ -20,7 +20,10 @@ use packages_db::{Database, NewTeam, NewUser, Page, VersionFilter, PACKAGES_UNIT
 use sha2::Digest as _;
 
 pub use forge_server;
+
+pub mod web_client;
 pub use packages_db;
+pub use web_client::WebClient;
 
 /// Password given to every user the tests create unless they say otherwise.
 pub const PASSWORD: &str = "password";

@@ -3,6 +3,7 @@
 //! - [`credentials`] turns an `Authorization` header into [`Credentials`] and says in which
 //!   order the server should try them (token first, then a password sign-in).
 //! - [`token`] mints personal access tokens and hashes them for storage and lookup.
+//! - [`session`] mints browser session ids and form tokens and hashes ids for storage.
 //! - [`scope`] parses and normalises token scopes with Forgejo's rules.
 //! - [`password`] hashes and verifies passwords with bcrypt and caches recent successful
 //!   verifications so Basic auth does not pay for a full bcrypt on every request.
@@ -20,6 +21,7 @@ pub mod password;
 pub mod permission;
 pub mod scope;
 pub mod secret;
+pub mod session;
 pub mod signed_link;
 pub mod token;
 
@@ -35,4 +37,8 @@ pub use permission::{
 };
 pub use scope::{ScopeCategory, TokenScopes, UnknownScope};
 pub use secret::Secret;
+pub use session::{
+    csrf_token_matches, generate_session, hash_session_id, looks_like_session_id, random_hex,
+    NewSession,
+};
 pub use token::{generate_token, hash_token, looks_like_token, verify_token, NewTokenSecret};

@@ -29,6 +29,7 @@ pub struct SweepReport {
     pub orphan_files_removed: u64,
     pub stale_uploads_removed: u64,
     pub empty_packages_removed: u64,
+    pub expired_sessions_removed: u64,
 }
 
 /// Runs one sweep.
@@ -80,6 +81,10 @@ pub fn run_once(
     report.empty_packages_removed = db
         .delete_packages_without_versions()
         .map_err(|e| e.to_string())?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    report.expired_sessions_removed = db.delete_expired_sessions(now).map_err(|e| e.to_string())?;
     Ok(report)
 }
 

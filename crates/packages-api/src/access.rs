@@ -102,6 +102,19 @@ pub fn authorize_owner_with(
     Ok(OwnerAccess { owner, mode })
 }
 
+/// Whether the doer has `required` access to `owner`'s packages under the same rules as
+/// [`authorize_owner`]. Blocking.
+pub fn allows(
+    state: &AppState,
+    auth: &AuthContext,
+    owner: &User,
+    required: AccessMode,
+) -> ApiResult<bool> {
+    let mode = access_mode(state, auth, owner)?;
+    Ok(check(auth, owner, mode, AccessMode::Read).is_ok()
+        && (required <= AccessMode::Read || check(auth, owner, mode, required).is_ok()))
+}
+
 fn check(
     auth: &AuthContext,
     owner: &User,

@@ -24,6 +24,8 @@ pub enum AuthMethod {
     Anonymous,
     Token,
     Password,
+    /// A browser session of the web interface.
+    Session,
 }
 
 /// The outcome of authentication for one request.
@@ -52,6 +54,15 @@ impl AuthContext {
             doer: Some(user),
             scopes: None,
             method: AuthMethod::Password,
+        }
+    }
+
+    /// Signed in through a browser session; sessions carry no token scopes.
+    pub fn session(user: User) -> Self {
+        AuthContext {
+            doer: Some(user),
+            scopes: None,
+            method: AuthMethod::Session,
         }
     }
 

@@ -58,6 +58,9 @@ pub enum ApiError {
     /// The request body is larger than the server takes for this route.
     #[error("{0}")]
     PayloadTooLarge(&'static str),
+    /// Too many failed attempts from this client or for this account; try again later.
+    #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
+    TooManyRequests { retry_after_secs: u64 },
     /// The client went away or sent less than it announced.
     #[error("request body incomplete")]
     IncompleteBody,
@@ -87,7 +90,8 @@ impl ApiError {
         self.to_string()
     }
 
-    fn log(&self) {
+    /// Logs what only the server should see, once per response.
+    pub fn log(&self) {
         match self {
             ApiError::Internal(detail) => log::error!("internal error: {detail}"),
             ApiError::Unavailable(detail) => log::warn!("unavailable: {detail}"),
@@ -97,7 +101,9 @@ impl ApiError {
         }
     }
 
-    fn decorate(&self, builder: &mut actix_web::HttpResponseBuilder) {
+    /// Sets the headers this error's status calls for (`WWW-Authenticate`, `Allow`,
+    /// `Retry-After`).
+    pub fn decorate(&self, builder: &mut actix_web::HttpResponseBuilder) {
         match self {
             ApiError::BadCredentials | ApiError::Unauthorized(_) => {
                 builder.insert_header((header::WWW_AUTHENTICATE, AUTH_REALM));
@@ -114,6 +120,9 @@ impl ApiError {
             }
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
                 builder.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
         }
@@ -142,6 +151,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -51,6 +51,28 @@ pub trait Format: FormatRules {
         Box::pin(async { Ok(()) })
     }
 
+    /// The path on this server a file of a version is downloaded from, for the web
+    /// interface's links and its curl, wget and sha256sum commands. None (the default) when
+    /// files are not fetched one by one.
+    fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
+        let _ = (owner, name, version, file);
+        None
+    }
+
+    /// Commands the version page offers besides fetching each file (`pip install …`), as
+    /// labelled texts; `base_url` is `scheme://host` as the browser reached the server.
+    /// None by default.
+    fn install_commands(
+        &self,
+        base_url: &str,
+        owner: &str,
+        name: &str,
+        version: &str,
+    ) -> Vec<(&'static str, String)> {
+        let _ = (base_url, owner, name, version);
+        Vec::new()
+    }
+
     /// The version metadata a page shows, as labelled values, from the stored
     /// `metadata_json`. None by default.
     fn metadata_fields(&self, metadata_json: Option<&str>) -> Vec<(&'static str, String)> {

@@ -3,7 +3,8 @@
 //! - `/api/packages/{owner}/{type}/…`: the package registry, one module per format
 //!   ([`generic`]), registered in [`formats`] and entered through [`registry::dispatch`];
 //! - `/api/v1/…`: the Gitea-compatible management API ([`v1`]);
-//! - `/api/healthz`: liveness with a database check.
+//! - `/api/healthz`: liveness with a database check;
+//! - everything else: the web interface ([`pages`]), server-rendered pages.
 //!
 //! Errors are [`error::ApiError`], mapped to HTTP in one place.
 
@@ -23,6 +24,7 @@ pub mod links;
 pub mod metered_store;
 pub mod metrics;
 pub mod observe;
+pub mod pages;
 pub mod reads;
 pub mod registry;
 pub mod request;
@@ -47,7 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::serve_metrics))
         .configure(v1::configure)
         .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)))
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(ApiError::NoRoute)
-        }));
+        // After the API, so no page can shadow an API route.
+        .configure(crate::pages::configure)
+        .default_service(web::to(crate::pages::not_found));
 }

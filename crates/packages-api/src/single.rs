@@ -73,6 +73,18 @@ impl Format for Single {
         })
     }
 
+    fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
+        use crate::v1::json::path_escape;
+        (file == FILE_NAME).then(|| {
+            format!(
+                "/api/packages/{}/single/{}/{}",
+                path_escape(owner),
+                path_escape(name),
+                path_escape(version)
+            )
+        })
+    }
+
     fn metadata_fields(&self, metadata_json: Option<&str>) -> Vec<(&'static str, String)> {
         metadata_json
             .map(|m| vec![("metadata", m.to_owned())])

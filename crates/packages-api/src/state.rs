@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// When each token's last use was last written, so that is done at most once a minute.
     pub token_touches: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
+    /// Failed sign-ins of the web interface, per account and address.
+    pub sign_ins: Arc<crate::pages::limiter::SignInLimiter>,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             cache,
             metrics,
             token_touches: Arc::default(),
+            sign_ins: Arc::default(),
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),
         })

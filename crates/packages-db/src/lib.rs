@@ -7,6 +7,7 @@
 mod pool;
 
 mod blobs;
+mod browse;
 mod counters;
 mod deletes;
 mod directory;
@@ -18,19 +19,21 @@ mod packages;
 mod properties;
 mod replace;
 mod schema;
+mod sessions;
 mod stats;
 pub mod testing;
 mod tokens;
 mod users;
 
+pub use browse::PackageSearch;
 pub use directory::OwnerQuery;
 pub use error::DbError;
 pub use models::{
     access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,
     FileDetails, FileLookup, MembershipRow, NewAccessToken, NewProperty, NewTeam, NewUpload,
-    NewUser, OwnerDeletion, Package, PackageBlob, PackageFile, PackageVersion, Page, PropertyOf,
-    Team, TeamMemberRemoval, UploadLimits, User, UserChanges, VersionFilter, VersionListing,
-    PACKAGES_UNIT,
+    NewUser, OwnerDeletion, Package, PackageBlob, PackageFile, PackageUsage, PackageVersion, Page,
+    PropertyOf, Team, TeamMemberRemoval, UploadLimits, User, UserChanges, VersionFilter,
+    VersionListing, WebSession, PACKAGES_UNIT,
 };
 pub use orgs::{TeamWithUnits, OWNERS_TEAM};
 pub use pool::{Backend, Database};

@@ -528,3 +528,24 @@ pub struct VersionListing {
     pub version: PackageVersion,
     pub creator: Option<User>,
 }
+
+/// A browser sign-in; only the hash of the session id is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::web_session)]
+pub struct WebSession {
+    pub id: i64,
+    pub session_hash: String,
+    pub user_id: i64,
+    /// The token every form of this session must send back.
+    pub csrf_token: String,
+    pub created_unix: i64,
+    pub expires_unix: i64,
+}
+
+/// What one package of an owner takes: its versions and the bytes of their files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageUsage {
+    pub package: Package,
+    pub versions: u64,
+    pub bytes: u64,
+}

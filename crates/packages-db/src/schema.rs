@@ -160,7 +160,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    web_session (id) {
+        id -> BigInt,
+        session_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_unix -> BigInt,
+        expires_unix -> BigInt,
+    }
+}
+
 diesel::joinable!(access_token -> users (user_id));
+diesel::joinable!(web_session -> users (user_id));
 diesel::joinable!(team_user -> team (team_id));
 diesel::joinable!(team_unit -> team (team_id));
 diesel::joinable!(package -> users (owner_id));
@@ -181,4 +193,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     package_file,
     package_property,
     package_cleanup_rule,
+    web_session,
 );

@@ -29,6 +29,7 @@ use crate::formats::Format;
 use crate::registry::path::RegistryPath;
 use crate::registry::Target;
 use crate::state::AppState;
+use crate::v1::json::path_escape;
 
 const FILE_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
 const VERSION_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::DELETE];
@@ -56,6 +57,16 @@ impl Format for Generic {
             return Box::pin(async { Ok(()) });
         }
         upload::check_expectation(state, headers, path)
+    }
+
+    fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
+        Some(format!(
+            "/api/packages/{}/generic/{}/{}/{}",
+            path_escape(owner),
+            path_escape(name),
+            path_escape(version),
+            path_escape(file)
+        ))
     }
 }
 

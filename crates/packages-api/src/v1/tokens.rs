@@ -32,7 +32,8 @@ pub struct TokenView {
 }
 
 impl TokenView {
-    fn from_row(t: &AccessToken, secret: String) -> Self {
+    /// The API's view of a stored token; `secret` is empty except right after creation.
+    pub fn from_row(t: &AccessToken, secret: String) -> Self {
         let scopes = TokenScopes::parse(&t.scope)
             .map(|s| s.names().into_iter().map(str::to_owned).collect())
             .unwrap_or_default();
@@ -43,6 +44,57 @@ impl TokenView {
             token_last_eight: t.token_last_eight.clone(),
             scopes,
         }
+    }
+}
+
+/// Mints a token for `user` named `name` with `scopes` (each element may hold a
+/// comma-separated list); the answer carries the secret, which is never shown again. Used by
+/// the API and the web interface. Blocking.
+pub fn create_token(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    scopes: &[String],
+) -> Result<TokenView, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 255 {
+        return Err(ApiError::BadRequest(
+            "token name must be 1 to 255 bytes".to_owned(),
+        ));
+    }
+    let scopes = TokenScopes::parse_list(scopes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
+    if scopes.names().is_empty() {
+        return Err(ApiError::BadRequest(
+            "a token needs at least one scope".to_owned(),
+        ));
+    }
+    let secret = forge_auth::generate_token().map_err(ApiError::internal)?;
+    let row = state
+        .db
+        .create_token(&NewAccessToken {
+            user_id: user.id,
+            name: name.to_owned(),
+            token_hash: secret.hash.clone(),
+            token_last_eight: secret.last_eight.clone(),
+            scope: scopes.to_stored_string(),
+        })
+        .map_err(|e| match e {
+            packages_db::DbError::Conflict(_) => {
+                ApiError::BadRequest("access token name has been used already".to_owned())
+            }
+            other => other.into(),
+        })?;
+    Ok(TokenView::from_row(&row, secret.token.expose().to_owned()))
+}
+
+/// Deletes one of `user`'s tokens by id or name. Used by the API and the web interface.
+/// Blocking.
+pub fn delete_token(state: &AppState, user: &User, token: &str) -> Result<(), ApiError> {
+    if state.db.delete_token(user.id, token)? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("access token does not exist"))
     }
 }
 
@@ -87,36 +139,7 @@ pub async fn create(
     let state = state.into_inner();
     let view = blocking::run(move || {
         let user = password_doer_for(&state, credentials, &username)?;
-        let name = body.name.trim();
-        if name.is_empty() || name.len() > 255 {
-            return Err(ApiError::BadRequest(
-                "token name must be 1 to 255 bytes".to_owned(),
-            ));
-        }
-        let scopes = TokenScopes::parse_list(&body.scopes)
-            .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
-        if scopes.names().is_empty() {
-            return Err(ApiError::BadRequest(
-                "a token needs at least one scope".to_owned(),
-            ));
-        }
-        let secret = forge_auth::generate_token().map_err(ApiError::internal)?;
-        let row = state
-            .db
-            .create_token(&NewAccessToken {
-                user_id: user.id,
-                name: name.to_owned(),
-                token_hash: secret.hash.clone(),
-                token_last_eight: secret.last_eight.clone(),
-                scope: scopes.to_stored_string(),
-            })
-            .map_err(|e| match e {
-                packages_db::DbError::Conflict(_) => {
-                    ApiError::BadRequest("access token name has been used already".to_owned())
-                }
-                other => other.into(),
-            })?;
-        Ok(TokenView::from_row(&row, secret.token.expose().to_owned()))
+        create_token(&state, &user, &body.name, &body.scopes)
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -154,11 +177,7 @@ pub async fn delete(
     let state = state.into_inner();
     blocking::run(move || {
         let user = password_doer_for(&state, credentials, &username)?;
-        if state.db.delete_token(user.id, &token)? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound("access token does not exist"))
-        }
+        delete_token(&state, &user, &token)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
