@@ -8,6 +8,9 @@
 #   FORGE_TEST_REQUIRE_POSTGRES  1 = fail instead of skipping when no PostgreSQL exists
 #   FORGE_TEST_PG_MARKER         file the end-to-end tests append one line to per
 #                                PostgreSQL test that ran (set here when unset)
+#   FORGE_TEST_REQUIRE_BROWSER   1 = fail instead of skipping when Chromium is missing
+#   FORGE_TEST_BROWSER_MARKER    file the browser tests append one line to per run
+#                                (set here when unset)
 # Extra arguments are passed to `cargo test --workspace`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,7 @@ pg_data=""
 pg_bin=""
 run_pg=()
 own_marker=""
+own_browser_marker=""
 
 cleanup() {
     if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
@@ -28,6 +32,9 @@ cleanup() {
     fi
     if [ -n "$own_marker" ]; then
         rm -f "$own_marker"
+    fi
+    if [ -n "$own_browser_marker" ]; then
+        rm -f "$own_browser_marker"
     fi
 }
 trap cleanup EXIT
@@ -91,6 +98,11 @@ if [ -z "${FORGE_TEST_PG_MARKER:-}" ]; then
     export FORGE_TEST_PG_MARKER="$own_marker"
 fi
 
+if [ -z "${FORGE_TEST_BROWSER_MARKER:-}" ]; then
+    own_browser_marker=$(mktemp "${TMPDIR:-/tmp}/forge-test-browser-marker.XXXXXX")
+    export FORGE_TEST_BROWSER_MARKER="$own_browser_marker"
+fi
+
 # Python clients and servers (SeaweedFS, pip, twine, ...) in a virtual environment on PATH.
 . "$(dirname "${BASH_SOURCE[0]}")/test-env.sh"
 test_env_setup
@@ -105,3 +117,8 @@ if [ -f "$FORGE_TEST_PG_MARKER" ]; then
     pg_ran=$(grep -c . "$FORGE_TEST_PG_MARKER" || true)
 fi
 echo "test.sh: PostgreSQL end-to-end tests run: $pg_ran"
+browser_ran=0
+if [ -f "$FORGE_TEST_BROWSER_MARKER" ]; then
+    browser_ran=$(grep -c . "$FORGE_TEST_BROWSER_MARKER" || true)
+fi
+echo "test.sh: browser tests run: $browser_ran (screenshots in target/web-screenshots)"

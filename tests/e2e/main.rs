@@ -32,4 +32,5 @@ mod storage;
 mod sweep;
 mod tokens;
 mod visibility;
+mod web_browser;
 mod web_pages;

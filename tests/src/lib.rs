@@ -89,10 +89,15 @@ fn require_postgres() -> bool {
 }
 
 /// Appends the scenario's name to `FORGE_TEST_PG_MARKER` so CI can prove the PostgreSQL half
-/// really ran rather than being skipped. One short `O_APPEND` write per line keeps parallel
-/// tests from interleaving.
+/// really ran rather than being skipped.
 fn record_postgres_run(name: &str) {
-    let Ok(path) = std::env::var("FORGE_TEST_PG_MARKER") else {
+    append_marker("FORGE_TEST_PG_MARKER", name);
+}
+
+/// Appends `line` to the file named by the environment variable `var`, if set. One short
+/// `O_APPEND` write per line keeps parallel tests from interleaving.
+pub fn append_marker(var: &str, line: &str) {
+    let Ok(path) = std::env::var(var) else {
         return;
     };
     if path.is_empty() {
@@ -102,9 +107,9 @@ fn record_postgres_run(name: &str) {
         .create(true)
         .append(true)
         .open(&path)
-        .unwrap_or_else(|e| panic!("cannot open FORGE_TEST_PG_MARKER {path}: {e}"));
-    file.write_all(format!("{name}\n").as_bytes())
-        .unwrap_or_else(|e| panic!("cannot write FORGE_TEST_PG_MARKER {path}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot open {var} {path}: {e}"));
+    file.write_all(format!("{line}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("cannot write {var} {path}: {e}"));
 }
 
 /// A PostgreSQL database created for one test and dropped when it ends.
