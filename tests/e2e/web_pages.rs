@@ -569,10 +569,24 @@ fn deletes_need_write_access_and_confirmation(backend: Backend) {
     );
     html_page(&r, 403);
     let mut anon = WebClient::new(&s);
-    html_page(
-        &anon.get("/pubuser/-/packages/generic/pub-pkg/1.0.0/delete"),
-        403,
+    // Not signed in on a visible package: sign in first, then back to the confirmation.
+    let r = anon.get("/pubuser/-/packages/generic/pub-pkg/1.0.0/delete?file=app.tar.gz");
+    status(&r, 303);
+    assert_eq!(
+        r.header("location"),
+        Some("/user/login?redirect_to=%2Fpubuser%2F-%2Fpackages%2Fgeneric%2Fpub-pkg%2F1.0.0%2Fdelete%3Ffile%3Dapp.tar.gz")
     );
+    let login = html_page(&anon.get(r.header("location").expect("location")), 200);
+    assert!(
+        login.contains("name=\"redirect_to\" value=\"/pubuser/-/packages/generic/pub-pkg/1.0.0/delete?file=app.tar.gz\""),
+        "{login}"
+    );
+    let token = forge_e2e::web_client::csrf_of(&login);
+    let r = anon.post_form(
+        "/pubuser/-/packages/generic/pub-pkg/1.0.0/delete",
+        &[("_csrf", &token), ("file", "app.tar.gz")],
+    );
+    html_page(&r, 403);
     assert_eq!(
         s.stored_package_files("privorg", "org-pkg", "1.0.0").len(),
         2

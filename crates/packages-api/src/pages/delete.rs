@@ -7,7 +7,7 @@ use maud::html;
 use packages_core::{lower, AccessMode};
 use packages_db::DeleteFileOutcome;
 
-use super::layout::{page, redirect, respond, seg, PageResult};
+use super::layout::{page, query_escape, redirect, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer, CSRF_FIELD};
 use super::version::{find, version_href, VersionView};
 use super::PostedForm;
@@ -28,9 +28,10 @@ fn writable(
 ) -> ApiResult<VersionView> {
     let (owner, ptype, name, version) = path;
     let view = find(state, viewer, owner, ptype, name, version)?;
-    if viewer.user().is_none()
-        || !access::allows(state, &viewer.auth, &view.owner, AccessMode::Write)?
-    {
+    if viewer.user().is_none() {
+        return Err(ApiError::Unauthorized("sign in to delete packages"));
+    }
+    if !access::allows(state, &viewer.auth, &view.owner, AccessMode::Write)? {
         return Err(ApiError::Forbidden(
             "you may not delete this owner's packages",
         ));
@@ -49,7 +50,7 @@ pub async fn confirm(
     let path = path.into_inner();
     let state = state.into_inner();
     let f = file.clone();
-    let (viewer, view) = blocking::run(move || {
+    let outcome = blocking::run(move || {
         let viewer = Viewer::load(&state, &cookies)?;
         let view = writable(&state, &viewer, &path)?;
         if let Some(file) = &f {
@@ -60,7 +61,20 @@ pub async fn confirm(
         }
         Ok((viewer, view))
     })
-    .await?;
+    .await;
+    let (viewer, view) = match outcome {
+        // Someone not signed in who may read the package: sign in, then come back here.
+        Err(ApiError::Unauthorized(_)) => {
+            let back = match req.query_string() {
+                "" => req.path().to_owned(),
+                q => format!("{}?{q}", req.path()),
+            };
+            return Ok(
+                redirect(&format!("/user/login?redirect_to={}", query_escape(&back))).finish(),
+            );
+        }
+        other => other?,
+    };
     let p = &view.listing.package;
     let v = &view.listing.version;
     let here = version_href(&view.owner.name, &p.package_type, &p.name, &v.version);
@@ -106,7 +120,10 @@ pub async fn submit(
     let state = state.into_inner();
     let to = blocking::run(move || {
         let viewer = form.viewer(&state)?;
-        let view = writable(&state, &viewer, &path)?;
+        let view = writable(&state, &viewer, &path).map_err(|e| match e {
+            ApiError::Unauthorized(m) => ApiError::Forbidden(m),
+            other => other,
+        })?;
         let p = &view.listing.package;
         let v = &view.listing.version;
         let owner_page = format!("/{}/-/packages", seg(&view.owner.name));
