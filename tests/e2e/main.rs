@@ -3,6 +3,7 @@
 //! `FORGE_TEST_DATABASE_URL`).
 
 mod admin;
+mod admin_cli;
 mod auth;
 mod binary;
 mod common;

@@ -1,8 +1,9 @@
 //! Operations behind `forge-server admin …`, callable in-process too.
 
 use forge_auth::TokenScopes;
+use packages_api::accounts::{self, NewAccount};
 use packages_core::{OwnerKind, Visibility};
-use packages_db::{Database, NewAccessToken, NewUser, User, UserChanges};
+use packages_db::{Database, NewUser, User, UserChanges};
 
 use crate::config::Config;
 use crate::server::{open_backends, ServerError};
@@ -16,6 +17,9 @@ pub enum AdminError {
     Database(#[from] packages_db::DbError),
     #[error("{0}")]
     Invalid(String),
+    /// Refused by the rules the API applies too.
+    #[error("{0}")]
+    Rejected(#[from] packages_api::ApiError),
     #[error("user {0:?} does not exist")]
     NoSuchUser(String),
 }
@@ -39,7 +43,8 @@ pub fn create_user(
     create_user_with_visibility(config, username, password, email, admin, Visibility::Public)
 }
 
-/// Creates a user with a password and the given visibility.
+/// Creates a user with a password and the given visibility, with the API's rules (name,
+/// e-mail format and uniqueness, password policy).
 pub fn create_user_with_visibility(
     config: &Config,
     username: &str,
@@ -48,38 +53,20 @@ pub fn create_user_with_visibility(
     admin: bool,
     visibility: Visibility,
 ) -> Result<User, AdminError> {
-    check_owner_name(username)?;
-    forge_auth::validate_new_password(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    if !packages_core::is_email(email) {
-        return Err(AdminError::Invalid(format!(
-            "invalid email address {email:?}"
-        )));
-    }
-    let hash = forge_auth::hash_password(password, config.auth.bcrypt_cost)
-        .map_err(|e| AdminError::Invalid(e.to_string()))?;
     let db = open(config)?;
-    let user = db
-        .create_user(&NewUser {
-            is_admin: admin,
-            visibility,
-            ..NewUser::user(username, email, Some(hash))
-        })
-        .map_err(|e| match e {
-            packages_db::DbError::Conflict(_) => {
-                AdminError::Invalid(format!("the name {username:?} is already taken"))
-            }
-            other => other.into(),
-        })?;
-    Ok(user)
+    let new = NewAccount {
+        is_admin: admin,
+        visibility,
+        ..NewAccount::new(username, email, password)
+    };
+    Ok(accounts::create_user(&db, config.auth.bcrypt_cost, &new)?)
 }
 
 /// Sets a user's password.
 pub fn change_password(config: &Config, username: &str, password: &str) -> Result<(), AdminError> {
-    forge_auth::validate_new_password(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let hash = accounts::hash_new_password(password, config.auth.bcrypt_cost)?;
     let db = open(config)?;
     let user = find_user(&db, username)?;
-    let hash = forge_auth::hash_password(password, config.auth.bcrypt_cost)
-        .map_err(|e| AdminError::Invalid(e.to_string()))?;
     db.update_user(
         user.id,
         &UserChanges {
@@ -103,31 +90,10 @@ pub fn generate_access_token(
     scopes: &str,
 ) -> Result<String, AdminError> {
     let scopes = TokenScopes::parse(scopes).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    if scopes.names().is_empty() {
-        return Err(AdminError::Invalid(
-            "a token needs at least one scope".to_owned(),
-        ));
-    }
-    if token_name.trim().is_empty() {
-        return Err(AdminError::Invalid("the token needs a name".to_owned()));
-    }
     let db = open(config)?;
     let user = find_user(&db, username)?;
-    let secret = forge_auth::generate_token().map_err(|e| AdminError::Invalid(e.to_string()))?;
-    db.create_token(&NewAccessToken {
-        user_id: user.id,
-        name: token_name.to_owned(),
-        token_hash: secret.hash.clone(),
-        token_last_eight: secret.last_eight.clone(),
-        scope: scopes.to_stored_string(),
-    })
-    .map_err(|e| match e {
-        packages_db::DbError::Conflict(_) => AdminError::Invalid(format!(
-            "{username} already has a token named {token_name:?}"
-        )),
-        other => other.into(),
-    })?;
-    Ok(secret.token.expose().to_owned())
+    let (_, token) = accounts::create_token(&db, &user, token_name, &scopes)?;
+    Ok(token.expose().to_owned())
 }
 
 /// Creates an organisation owned by `owner` (who joins its Owners team).

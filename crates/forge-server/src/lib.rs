@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod link_keys;
 pub mod logging;
+pub mod password_input;
 pub mod periodic;
 pub mod server;
 pub mod sweep;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use forge_server::config::{self, Loaded};
+use forge_server::password_input::PasswordArgs;
 use forge_server::{admin, sweep, Config};
 use packages_core::Visibility;
 
@@ -89,8 +90,8 @@ enum UserCommand {
     ChangePassword {
         #[arg(long)]
         username: String,
-        #[arg(long)]
-        password: String,
+        #[command(flatten)]
+        password: PasswordArgs,
     },
     /// Create a personal access token and print it.
     GenerateAccessToken {
@@ -108,8 +109,8 @@ enum UserCommand {
 struct CreateUser {
     #[arg(long)]
     username: String,
-    #[arg(long)]
-    password: String,
+    #[command(flatten)]
+    password: PasswordArgs,
     #[arg(long)]
     email: String,
     /// Make the user a site administrator.
@@ -188,10 +189,11 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
 fn run_user(command: UserCommand, config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         UserCommand::Create(c) => {
+            let password = c.password.read()?;
             let user = admin::create_user_with_visibility(
                 config,
                 &c.username,
-                &c.password,
+                &password,
                 &c.email,
                 c.admin,
                 c.visibility,
@@ -211,7 +213,7 @@ fn run_user(command: UserCommand, config: &Config) -> Result<(), Box<dyn std::er
             }
         }
         UserCommand::ChangePassword { username, password } => {
-            admin::change_password(config, &username, &password)?;
+            admin::change_password(config, &username, &password.read()?)?;
             println!("password changed for {username}");
         }
         UserCommand::GenerateAccessToken {

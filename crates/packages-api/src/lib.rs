@@ -9,6 +9,7 @@
 //! Errors are [`error::ApiError`], mapped to HTTP in one place.
 
 pub mod access;
+pub mod accounts;
 pub mod auth;
 pub mod blocking;
 pub mod cache;

@@ -5,7 +5,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::{Credentials, TokenScopes};
-use packages_db::{AccessToken, NewAccessToken, User};
+use packages_db::{AccessToken, User};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{authenticate_password, credentials_of};
@@ -56,36 +56,10 @@ pub fn create_token(
     name: &str,
     scopes: &[String],
 ) -> Result<TokenView, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 255 {
-        return Err(ApiError::BadRequest(
-            "token name must be 1 to 255 bytes".to_owned(),
-        ));
-    }
     let scopes = TokenScopes::parse_list(scopes)
         .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
-    if scopes.names().is_empty() {
-        return Err(ApiError::BadRequest(
-            "a token needs at least one scope".to_owned(),
-        ));
-    }
-    let secret = forge_auth::generate_token().map_err(ApiError::internal)?;
-    let row = state
-        .db
-        .create_token(&NewAccessToken {
-            user_id: user.id,
-            name: name.to_owned(),
-            token_hash: secret.hash.clone(),
-            token_last_eight: secret.last_eight.clone(),
-            scope: scopes.to_stored_string(),
-        })
-        .map_err(|e| match e {
-            packages_db::DbError::Conflict(_) => {
-                ApiError::BadRequest("access token name has been used already".to_owned())
-            }
-            other => other.into(),
-        })?;
-    Ok(TokenView::from_row(&row, secret.token.expose().to_owned()))
+    let (row, token) = crate::accounts::create_token(&state.db, user, name, &scopes)?;
+    Ok(TokenView::from_row(&row, token.expose().to_owned()))
 }
 
 /// Deletes one of `user`'s tokens by id or name. Used by the API and the web interface.

@@ -9,11 +9,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
 use packages_core::{lower, OwnerKind, Visibility};
-use packages_db::{NewUser, OwnerDeletion, User, UserChanges};
+use packages_db::{OwnerDeletion, User, UserChanges};
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
 use super::validate;
+use crate::accounts::{self, NewAccount};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
@@ -85,8 +86,7 @@ fn target_user(state: &AppState, username: &str) -> ApiResult<User> {
 
 /// Checks and hashes a new password (400 when it breaks the rules, as Gitea answers).
 fn hash_new_password(state: &AppState, password: &str) -> ApiResult<String> {
-    forge_auth::validate_new_password(password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    forge_auth::hash_password(password, state.settings.bcrypt_cost).map_err(ApiError::internal)
+    accounts::hash_new_password(password, state.settings.bcrypt_cost)
 }
 
 /// `GET /api/v1/user` → 200 with the signed-in user, all fields visible.
@@ -117,31 +117,15 @@ pub async fn create(
     let state = state.into_inner();
     let json = blocking::run(move || {
         let caller = admin_caller(&state, facts)?;
-        validate::owner_name(&body.username)?;
-        validate::email(&body.email)?;
         let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
-        validate::max_chars("full_name", &body.full_name, 100)?;
-        if body.password.is_empty() {
-            return Err(ApiError::BadRequest("a password is required".to_owned()));
-        }
-        let hash = hash_new_password(&state, &body.password)?;
-        if state.db.email_in_use(&body.email, None)? {
-            return Err(ApiError::Unprocessable(format!(
-                "e-mail already in use [email: {}]",
-                body.email
-            )));
-        }
-        let new = NewUser {
+        let new = NewAccount {
             full_name: body.full_name.clone(),
             visibility,
-            is_restricted: body.restricted.unwrap_or(false),
+            restricted: body.restricted.unwrap_or(false),
             must_change_password: body.must_change_password.unwrap_or(true),
-            ..NewUser::user(&body.username, &body.email, Some(hash))
+            ..NewAccount::new(&body.username, &body.email, &body.password)
         };
-        let user = state
-            .db
-            .create_user(&new)
-            .map_err(validate::name_taken(&body.username))?;
+        let user = accounts::create_user(&state.db, state.settings.bcrypt_cost, &new)?;
         Ok(caller.presenter.user(&user))
     })
     .await?;

@@ -1,0 +1,110 @@
+//! Creating users and tokens: the one implementation behind both `POST /api/v1/admin/users`
+//! and `POST /api/v1/users/{username}/tokens` and the admin command line, so both apply the
+//! same rules (name, e-mail format and uniqueness, password policy, scopes). Blocking.
+
+use forge_auth::{Secret, TokenScopes};
+use packages_core::Visibility;
+use packages_db::{AccessToken, Database, NewAccessToken, NewUser, User};
+
+use crate::error::{ApiError, ApiResult};
+use crate::v1::validate;
+
+/// What a new user account is made of.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub email: String,
+    pub password: Secret,
+    pub full_name: String,
+    pub visibility: Visibility,
+    pub is_admin: bool,
+    pub restricted: bool,
+    pub must_change_password: bool,
+}
+
+impl NewAccount {
+    /// A public, unrestricted account that need not change its password.
+    pub fn new(username: &str, email: &str, password: &str) -> Self {
+        NewAccount {
+            username: username.to_owned(),
+            email: email.to_owned(),
+            password: Secret::new(password),
+            full_name: String::new(),
+            visibility: Visibility::Public,
+            is_admin: false,
+            restricted: false,
+            must_change_password: false,
+        }
+    }
+}
+
+/// Checks a new password against the policy (400) and hashes it.
+pub fn hash_new_password(password: &str, bcrypt_cost: u32) -> ApiResult<String> {
+    if password.is_empty() {
+        return Err(ApiError::BadRequest("a password is required".to_owned()));
+    }
+    forge_auth::validate_new_password(password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    forge_auth::hash_password(password, bcrypt_cost).map_err(ApiError::internal)
+}
+
+/// Creates a user: 422 for a bad or taken name or e-mail address, 400 for a password the
+/// policy refuses.
+pub fn create_user(db: &Database, bcrypt_cost: u32, new: &NewAccount) -> ApiResult<User> {
+    validate::owner_name(&new.username)?;
+    validate::email(&new.email)?;
+    validate::max_chars("full_name", &new.full_name, 100)?;
+    let hash = hash_new_password(new.password.expose(), bcrypt_cost)?;
+    if db.email_in_use(&new.email, None)? {
+        return Err(ApiError::Unprocessable(format!(
+            "e-mail already in use [email: {}]",
+            new.email
+        )));
+    }
+    let row = NewUser {
+        full_name: new.full_name.clone(),
+        visibility: new.visibility,
+        is_admin: new.is_admin,
+        is_restricted: new.restricted,
+        must_change_password: new.must_change_password,
+        ..NewUser::user(&new.username, &new.email, Some(hash))
+    };
+    db.create_user(&row)
+        .map_err(validate::name_taken(&new.username))
+}
+
+/// Mints a personal access token for `user`: 400 for an empty or long name, no scopes or a
+/// name the user already gave a token. The token itself is returned once, never stored.
+pub fn create_token(
+    db: &Database,
+    user: &User,
+    name: &str,
+    scopes: &TokenScopes,
+) -> ApiResult<(AccessToken, Secret)> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 255 {
+        return Err(ApiError::BadRequest(
+            "token name must be 1 to 255 bytes".to_owned(),
+        ));
+    }
+    if scopes.names().is_empty() {
+        return Err(ApiError::BadRequest(
+            "a token needs at least one scope".to_owned(),
+        ));
+    }
+    let secret = forge_auth::generate_token().map_err(ApiError::internal)?;
+    let row = db
+        .create_token(&NewAccessToken {
+            user_id: user.id,
+            name: name.to_owned(),
+            token_hash: secret.hash.clone(),
+            token_last_eight: secret.last_eight.clone(),
+            scope: scopes.to_stored_string(),
+        })
+        .map_err(|e| match e {
+            packages_db::DbError::Conflict(_) => {
+                ApiError::BadRequest("access token name has been used already".to_owned())
+            }
+            other => other.into(),
+        })?;
+    Ok((row, secret.token))
+}
