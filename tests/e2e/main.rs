@@ -31,6 +31,7 @@ mod signed_links;
 mod status_codes;
 mod storage;
 mod sweep;
+mod tls;
 mod tokens;
 mod visibility;
 mod web_browser;

@@ -9,6 +9,7 @@ pub mod password_input;
 pub mod periodic;
 pub mod server;
 pub mod sweep;
+pub mod tls;
 
 pub use config::Config;
 pub use server::{start, Running, ServerError};

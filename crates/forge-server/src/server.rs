@@ -34,6 +34,8 @@ pub enum ServerError {
         context: String,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("authentication set-up: {0}")]
     Auth(String),
     #[error("the server thread stopped before it started serving")]
@@ -116,13 +118,46 @@ impl Drop for Running {
     }
 }
 
+/// The HTTP service over one connection, before its transport (TCP or TLS) is chosen.
+macro_rules! http_service {
+    ($state:expr, $shutdown:expr, $local_addr:expr) => {{
+        let state = $state.clone();
+        let shutdown = $shutdown.clone();
+        let app = App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(
+                packages_api::observe::middleware,
+            ))
+            .configure(packages_api::configure);
+        HttpService::build()
+            // Small responses would otherwise wait for delayed ACKs (Nagle).
+            .tcp_nodelay(true)
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr($local_addr)
+            // Idle keep-alive connections close at once on a graceful stop.
+            .graceful_shutdown_signal(move || {
+                let signal = shutdown.clone();
+                async move { signal.notified().await }
+            })
+            .expect(ExpectGate::new(state))
+            .finish(map_config(
+                app.into_factory()
+                    .map_err(|e: actix_web::Error| e.error_response()),
+                |_| AppConfig::default(),
+            ))
+    }};
+}
+
 /// The HTTP server: actix-web's `App` on actix-http's service, assembled here rather than by
-/// `HttpServer` so that `Expect: 100-continue` goes through [`ExpectGate`].
+/// `HttpServer` so that `Expect: 100-continue` goes through [`ExpectGate`]; over TLS when
+/// `tls` is given.
 fn build_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     workers: usize,
     handle_signals: bool,
+    tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<actix_web::dev::Server> {
     let mut builder = ServerBuilder::default()
         .workers(workers)
@@ -132,37 +167,15 @@ fn build_server(
     }
     let shutdown = builder.graceful_shutdown_signal();
     let local_addr = listener.local_addr()?;
-    let server = builder
-        .listen("forge-http", listener, move || {
-            let state = state.clone();
-            let shutdown = shutdown.clone();
-            let app = App::new()
-                .app_data(state.clone())
-                .wrap(actix_web::middleware::from_fn(
-                    packages_api::observe::middleware,
-                ))
-                .configure(packages_api::configure);
-            HttpService::build()
-                // Small responses would otherwise wait for delayed ACKs (Nagle).
-                .tcp_nodelay(true)
-                .client_request_timeout(Duration::from_secs(5))
-                .client_disconnect_timeout(Duration::from_secs(1))
-                .local_addr(local_addr)
-                // Idle keep-alive connections close at once on a graceful stop.
-                .graceful_shutdown_signal(move || {
-                    let signal = shutdown.clone();
-                    async move { signal.notified().await }
-                })
-                .expect(ExpectGate::new(state))
-                .finish(map_config(
-                    app.into_factory()
-                        .map_err(|e: actix_web::Error| e.error_response()),
-                    |_| AppConfig::default(),
-                ))
-                .tcp()
-        })?
-        .run();
-    Ok(server)
+    let builder = match tls {
+        None => builder.listen("forge-http", listener, move || {
+            http_service!(state, shutdown, local_addr).tcp()
+        })?,
+        Some(config) => builder.listen("forge-https", listener, move || {
+            http_service!(state, shutdown, local_addr).rustls_0_23(config.clone())
+        })?,
+    };
+    Ok(builder.run())
 }
 
 /// Starts the server on background threads; signals are left to the caller.
@@ -208,12 +221,28 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         .local_addr()
         .map_err(io_context("cannot read the listening address"))?;
     let workers = config.workers();
+    let certificates = if config.tls.enabled() {
+        Some(crate::tls::Certificates::open(
+            &config.tls.cert,
+            &config.tls.key,
+        )?)
+    } else {
+        None
+    };
+    let tls = certificates
+        .as_ref()
+        .map(|c| c.server_config())
+        .transpose()?;
+    let reload = certificates.clone().filter(|_| handle_signals);
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("forge-http".to_owned())
         .spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = build_server(listener, state, workers, handle_signals)?;
+                let server = build_server(listener, state, workers, handle_signals, tls)?;
+                if let Some(certificates) = reload {
+                    actix_web::rt::spawn(reload_on_sighup(certificates));
+                }
                 let _ = ready_tx.send(server.handle());
                 server.await
             })
@@ -284,11 +313,34 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
             .map_err(io_context("cannot start the download counter"))?,
         );
     }
-    log::info!("listening on http://{addr}");
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    log::info!("listening on {scheme}://{addr}");
     Ok(Running {
         addr,
         handle,
         thread: Some(thread),
         background,
     })
+}
+
+/// Reloads the certificate on every SIGHUP; a failed reload keeps the one in use.
+async fn reload_on_sighup(certificates: std::sync::Arc<crate::tls::Certificates>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot watch for SIGHUP, certificates will not be reloaded: {e}");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match certificates.reload() {
+            Ok(()) => log::info!("TLS certificate reloaded"),
+            Err(e) => log::error!("TLS certificate not reloaded, the previous one stays: {e}"),
+        }
+    }
 }

@@ -46,6 +46,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub links: LinksConfig,
     pub packages: PackagesConfig,
+    pub tls: TlsConfig,
 }
 
 /// `[server]`: where and how the HTTP server runs.
@@ -180,6 +181,22 @@ impl Default for MetricsConfig {
             token: Secret::default(),
             inventory_interval: Duration::from_secs(60),
         }
+    }
+}
+
+/// `[tls]`: serve HTTPS (HTTP/2 over ALPN) instead of HTTP. SIGHUP reloads both files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; empty serves plain HTTP.
+    pub cert: PathBuf,
+    /// PEM private key of the certificate.
+    pub key: PathBuf,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert.as_os_str().is_empty()
     }
 }
 
@@ -362,6 +379,11 @@ impl Config {
         if let Err(e) = packages_api::client_addr::TrustedProxies::parse(&self.log.trusted_proxies)
         {
             return bad("log.trusted_proxies", &e);
+        }
+        match (self.tls.enabled(), self.tls.key.as_os_str().is_empty()) {
+            (true, true) => return bad("tls.key", "is needed with tls.cert"),
+            (false, false) => return bad("tls.cert", "is needed with tls.key"),
+            _ => {}
         }
         if self.server.listen.trim().is_empty() {
             return bad("server.listen", "must not be empty");
