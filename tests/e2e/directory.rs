@@ -233,7 +233,30 @@ fn the_forgejo_sdk_reads_them(backend: Backend) {
     );
 }
 
+fn deleting_a_team(backend: Backend) {
+    let (s, owners, devs) = setup(backend);
+    let alice = Auth::basic("alice", PASSWORD);
+    let bob = Auth::basic("bob", PASSWORD);
+    assert_eq!(s.delete(&format!("/api/v1/teams/{devs}"), &bob).status, 403);
+    let r = s.delete(&format!("/api/v1/teams/{owners}"), &alice);
+    assert_eq!(r.status, 422, "{}", r.describe());
+    let r = s.delete(&format!("/api/v1/teams/{devs}"), &alice);
+    assert_eq!(r.status, 204, "{}", r.describe());
+    assert_eq!(s.get(&format!("/api/v1/teams/{devs}"), &alice).status, 404);
+    assert_eq!(
+        s.delete(&format!("/api/v1/teams/{devs}"), &alice).status,
+        404
+    );
+    // bob was in acme through that team only.
+    assert!(logins(&ok(&s.get("/api/v1/user/orgs", &bob)), "name").is_empty());
+    assert_eq!(
+        logins(&ok(&s.get("/api/v1/orgs/acme/members", &alice)), "login"),
+        ["alice"]
+    );
+}
+
 forge_e2e::backends!(
+    deleting_a_team,
     version_settings_and_users,
     organisations_and_members,
     the_forgejo_sdk_reads_them

@@ -306,6 +306,26 @@ impl Database {
         })
     }
 
+    /// Deletes a team with its units; its members leave the organisation unless another of
+    /// its teams holds them. False when there is no such team.
+    pub fn delete_team(&self, team_id: i64) -> Result<bool, DbError> {
+        self.write(|c| {
+            let members: Vec<i64> = run!(c, |c| team_user::table
+                .filter(team_user::team_id.eq(team_id))
+                .select(team_user::user_id)
+                .load(c))?;
+            for user_id in members {
+                remove_member(c, team_id, user_id)?;
+            }
+            run!(c, |c| diesel::delete(
+                team_unit::table.filter(team_unit::team_id.eq(team_id))
+            )
+            .execute(c))?;
+            let deleted = run!(c, |c| diesel::delete(team::table.find(team_id)).execute(c))?;
+            Ok(deleted > 0)
+        })
+    }
+
     /// Whether the user is in the team.
     pub fn is_team_member(&self, team_id: i64, user_id: i64) -> Result<bool, DbError> {
         self.read(|c| is_member_of_team(c, team_id, user_id))

@@ -90,7 +90,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(teams::list))
                     .route(web::post().to(teams::create)),
             )
-            .service(web::resource("/teams/{id}").route(web::get().to(teams::get)))
+            .service(
+                web::resource("/teams/{id}")
+                    .route(web::get().to(teams::get))
+                    .route(web::delete().to(teams::delete)),
+            )
             .service(web::resource("/teams/{id}/members").route(web::get().to(teams::members)))
             .service(
                 web::resource("/teams/{id}/members/{username}")

@@ -368,6 +368,37 @@ pub async fn member(
     Ok(HttpResponse::Ok().json(json))
 }
 
+/// `DELETE /api/v1/teams/{id}` → 204, for the organisation's owners and site admins; its
+/// members leave the organisation unless another team holds them. The Owners team stays
+/// (422): an organisation always keeps its owners.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let id = path.into_inner();
+    let state = state.into_inner();
+    blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(&state, &caller, &id)?;
+        if !team.org.may_manage(&caller) {
+            return Err(ApiError::Forbidden("Must be an organization owner"));
+        }
+        if team.team.authorize == AccessMode::Owner {
+            return Err(ApiError::Unprocessable(
+                "the Owners team cannot be deleted".to_owned(),
+            ));
+        }
+        if !state.db.delete_team(team.team.id)? {
+            return Err(ApiError::NotFound("team does not exist"));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
