@@ -11,6 +11,8 @@
 #   FORGE_TEST_REQUIRE_BROWSER   1 = fail instead of skipping when Chromium is missing
 #   FORGE_TEST_BROWSER_MARKER    file the browser tests append one line to per run
 #                                (set here when unset)
+#   FORGE_TEST_PYPI_MARKER       file the real-client PyPI tests (twine, pip, uv) append one
+#                                line to per scenario that ran (set here when unset)
 # Extra arguments are passed to `cargo test --workspace`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ pg_bin=""
 run_pg=()
 own_marker=""
 own_browser_marker=""
+own_pypi_marker=""
 
 cleanup() {
     if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
@@ -35,6 +38,9 @@ cleanup() {
     fi
     if [ -n "$own_browser_marker" ]; then
         rm -f "$own_browser_marker"
+    fi
+    if [ -n "$own_pypi_marker" ]; then
+        rm -f "$own_pypi_marker"
     fi
 }
 trap cleanup EXIT
@@ -97,6 +103,10 @@ if [ -z "${FORGE_TEST_PG_MARKER:-}" ]; then
     own_marker=$(mktemp "${TMPDIR:-/tmp}/forge-test-pg-marker.XXXXXX")
     export FORGE_TEST_PG_MARKER="$own_marker"
 fi
+if [ -z "${FORGE_TEST_PYPI_MARKER:-}" ]; then
+    own_pypi_marker=$(mktemp "${TMPDIR:-/tmp}/forge-test-pypi-marker.XXXXXX")
+    export FORGE_TEST_PYPI_MARKER="$own_pypi_marker"
+fi
 
 if [ -z "${FORGE_TEST_BROWSER_MARKER:-}" ]; then
     own_browser_marker=$(mktemp "${TMPDIR:-/tmp}/forge-test-browser-marker.XXXXXX")
@@ -122,3 +132,5 @@ if [ -f "$FORGE_TEST_BROWSER_MARKER" ]; then
     browser_ran=$(grep -c . "$FORGE_TEST_BROWSER_MARKER" || true)
 fi
 echo "test.sh: browser tests run: $browser_ran (screenshots in target/web-screenshots)"
+pypi_ran=$(grep -c . "$FORGE_TEST_PYPI_MARKER" 2>/dev/null || true)
+echo "test.sh: real-client PyPI tests run: ${pypi_ran:-0}"

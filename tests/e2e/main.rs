@@ -24,6 +24,8 @@ mod metrics;
 mod operations;
 mod package_access;
 mod package_api;
+mod pypi;
+mod pypi_clients;
 mod quota;
 mod read_cache;
 mod replace;

@@ -19,6 +19,8 @@ use packages_core::PackageType;
 use packages_db::{Database, NewTeam, NewUser, Page, VersionFilter, PACKAGES_UNIT};
 use sha2::Digest as _;
 
+pub mod pypi;
+
 pub use forge_server;
 
 pub mod web_client;

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The path matches no route.
     #[error("404 page not found")]
     NoRoute,
+    /// None of the representations the client accepts can be served.
+    #[error("{0}")]
+    NotAcceptable(&'static str),
     /// The path matches a route that does not take this method.
     #[error("method not allowed")]
     MethodNotAllowed(&'static [Method]),
@@ -144,6 +147,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Validation(_) | ApiError::BadRequest(_) | ApiError::IncompleteBody => {
                 StatusCode::BAD_REQUEST
             }

@@ -133,6 +133,7 @@ macro_rules! formats {
 
 formats! {
     size_generic => packages_core::generic::Generic,
+    size_pypi => packages_core::pypi::Pypi,
     #[cfg(feature = "test-format")]
     size_single => crate::single::Single,
 }

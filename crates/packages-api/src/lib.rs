@@ -26,6 +26,7 @@ pub mod metered_store;
 pub mod metrics;
 pub mod observe;
 pub mod pages;
+pub mod pypi;
 pub mod reads;
 pub mod registry;
 pub mod request;

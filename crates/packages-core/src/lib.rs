@@ -15,6 +15,7 @@ pub mod lowercase;
 pub mod newest;
 pub mod owner_name;
 pub mod package_type;
+pub mod pypi;
 pub mod validation;
 
 pub use access::{AccessMode, OwnerKind, Visibility};

@@ -12,6 +12,7 @@ mod counters;
 mod deletes;
 mod directory;
 mod error;
+mod index;
 mod listing;
 mod models;
 mod orgs;
@@ -28,6 +29,7 @@ mod users;
 pub use browse::PackageSearch;
 pub use directory::OwnerQuery;
 pub use error::DbError;
+pub use index::IndexedFile;
 pub use models::{
     access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,
     FileDetails, FileLookup, MembershipRow, NewAccessToken, NewProperty, NewTeam, NewUpload,
