@@ -9,6 +9,7 @@ mod binary;
 mod common;
 mod concurrency;
 mod config;
+mod control_chars;
 mod differences;
 mod digests;
 mod directory;

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod blocking;
 pub mod cache;
 pub mod client_addr;
+pub mod control_chars;
 pub mod downloads;
 pub mod error;
 pub mod expect;

@@ -6,6 +6,7 @@
 
 use percent_encoding::percent_decode_str;
 
+use crate::control_chars;
 use crate::error::ApiError;
 
 /// Prefix of every package registry route.
@@ -43,8 +44,12 @@ pub fn parse(raw_path: &str) -> Result<RegistryPath, ApiError> {
 
 fn decode_segment(segment: &str) -> Result<String, ApiError> {
     let bytes: Vec<u8> = percent_decode_str(segment).collect();
-    String::from_utf8(bytes)
-        .map_err(|_| ApiError::BadRequest("path segment is not valid UTF-8".to_owned()))
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest("path segment is not valid UTF-8".to_owned()))?;
+    if control_chars::has_control_char(&text) {
+        return Err(control_chars::refusal());
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -79,5 +84,11 @@ mod tests {
             parse("/api/packages/u/generic/%ff/1/f"),
             Err(ApiError::BadRequest(_))
         ));
+        for bad in [
+            "/api/packages/u%00/generic/n/1/f",
+            "/api/packages/u/generic/n/1%0A/f",
+        ] {
+            assert!(matches!(parse(bad), Err(ApiError::BadRequest(_))), "{bad}");
+        }
     }
 }

@@ -35,6 +35,9 @@ use crate::error::{ApiError, JsonError};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(
+                crate::control_chars::reject_in_target,
+            ))
             // Clients such as curl often send JSON without a JSON content type.
             .app_data(
                 web::JsonConfig::default()

@@ -111,6 +111,12 @@ pub async fn create(
     let username = path.into_inner();
     let body = body.into_inner();
     let state = state.into_inner();
+    if crate::control_chars::has_control_char(&body.name) {
+        return Err(ApiError::BadRequest(
+            "token name must not contain control characters".to_owned(),
+        )
+        .into());
+    }
     let view = blocking::run(move || {
         let user = password_doer_for(&state, credentials, &username)?;
         create_token(&state, &user, &body.name, &body.scopes)

@@ -47,8 +47,12 @@ pub fn visibility(value: &str) -> ApiResult<Option<Visibility>> {
         .map_err(|_| invalid("visibility must be public, limited or private"))
 }
 
-/// Checks that a free-text field is at most `max` characters.
+/// Checks that a free-text field is at most `max` characters and holds no NUL (which no
+/// database text column can store).
 pub fn max_chars(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.contains('\0') {
+        return Err(invalid(format!("{field} must not contain NUL characters")));
+    }
     if value.chars().count() > max {
         return Err(invalid(format!("{field} must be at most {max} characters")));
     }
