@@ -191,6 +191,14 @@ impl TestEnv {
         }
     }
 
+    /// Like [`TestEnv::new`], on a PostgreSQL database the caller provides (and cleans up).
+    pub fn on_postgres(url: &str) -> TestEnv {
+        let mut env = TestEnv::new(Backend::Sqlite);
+        env.backend = Backend::Postgres;
+        env.config.database.url = forge_server::config::DatabaseUrl::new(url);
+        env
+    }
+
     /// The database URL tests and the server both use.
     pub fn database_url(&self) -> String {
         self.config.effective_database_url()

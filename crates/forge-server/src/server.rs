@@ -214,6 +214,9 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
     let metrics = state.metrics.clone();
     // The store as the handlers see it, so the sweep's operations are counted too.
     let store = state.store.clone();
+    let leftover_store = store.clone();
+    let state_token_uses = state.token_uses.clone();
+    let leftovers = state.leftovers.clone();
     let listen = &config.server.listen;
     let listener =
         TcpListener::bind(listen).map_err(io_context(format!("cannot listen on {listen}")))?;
@@ -296,23 +299,26 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         )
         .map_err(io_context("cannot start the statistics job"))?,
     );
-    if !config.database.download_count_flush.is_zero() {
-        let counter = downloads;
-        background.push(
-            Periodic::start(
-                "forge-downloads",
-                config.database.download_count_flush,
-                false,
-                true,
-                move || {
-                    if let Err(e) = counter.flush(&db) {
-                        log::warn!("could not write download counts: {e}");
-                    }
-                },
-            )
-            .map_err(io_context("cannot start the download counter"))?,
-        );
-    }
+    // Bookkeeping of the request path (download counts when batched, token uses) is
+    // written here, so requests never wait for a database write of their own for it.
+    let token_uses = state_token_uses;
+    let flush_every = if config.database.download_count_flush.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        config.database.download_count_flush
+    };
+    background.push(
+        Periodic::start("forge-bookkeeping", flush_every, false, true, move || {
+            if let Err(e) = downloads.flush(&db) {
+                log::warn!("could not write download counts: {e}");
+            }
+            if let Err(e) = token_uses.flush(&db) {
+                log::warn!("could not record token uses: {e}");
+            }
+            leftovers.retry(&*leftover_store, &db);
+        })
+        .map_err(io_context("cannot start the bookkeeping job"))?,
+    );
     let scheme = if certificates.is_some() {
         "https"
     } else {

@@ -15,9 +15,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::reads::Reads;
 use crate::state::AppState;
 
-/// Seconds between two writes of a token's last-use time; avoids a write per request.
-const TOKEN_TOUCH_INTERVAL_SECS: i64 = 60;
-
 /// How the doer proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
@@ -156,43 +153,13 @@ fn authenticate_token(
     }
     let scopes = TokenScopes::parse(&stored.scope)
         .map_err(|_| ApiError::Forbidden("the token's scope cannot be read; create a new token"))?;
-    record_token_use(reads, stored.id)?;
+    // Written later in a batch: a read must not wait for the database's write lock.
+    reads.state.token_uses.record(stored.id, unix_now());
     Ok(Some(AuthContext {
         doer: Some(user.clone()),
         scopes: Some(scopes),
         method: AuthMethod::Token,
     }))
-}
-
-/// Writes a token's last-use time, at most once a minute per token and process.
-fn record_token_use(reads: &Reads<'_>, token_id: i64) -> ApiResult<()> {
-    let state = reads.state;
-    let due = {
-        let touches = state
-            .token_touches
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        touches
-            .get(&token_id)
-            .is_none_or(|t| t.elapsed().as_secs() >= TOKEN_TOUCH_INTERVAL_SECS as u64)
-    };
-    if !due {
-        return Ok(());
-    }
-    reads.need_blocking()?;
-    // Last-use bookkeeping must never fail a request.
-    if let Err(e) = state.db.touch_token(token_id) {
-        log::warn!("could not record token use: {e}");
-    }
-    let mut touches = state
-        .token_touches
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if touches.len() > 100_000 {
-        touches.clear();
-    }
-    touches.insert(token_id, std::time::Instant::now());
-    Ok(())
 }
 
 /// Signs a user in with a password; also used by routes that insist on a password.

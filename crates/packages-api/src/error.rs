@@ -67,12 +67,16 @@ pub enum ApiError {
     /// The client went away or sent less than it announced.
     #[error("request body incomplete")]
     IncompleteBody,
-    /// The database or storage cannot serve now; retrying later may work.
-    #[error("service temporarily unavailable")]
+    /// The database or storage cannot serve now; retrying later may work. The text says
+    /// what is unavailable and is shown to the client.
+    #[error("service temporarily unavailable: {0}")]
     Unavailable(String),
     /// The package storage (an object store) cannot be reached or refuses to work now.
     #[error("package storage temporarily unavailable, try again later")]
     StorageUnavailable(String),
+    /// The storage (or the database's disk) is full.
+    #[error("insufficient storage: {0}")]
+    InsufficientStorage(String),
     /// A step that may not block needed to; the caller retries it on the blocking pool. Never
     /// sent to a client.
     #[error("internal server error")]
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::Internal(detail) => log::error!("internal error: {detail}"),
             ApiError::Unavailable(detail) => log::warn!("unavailable: {detail}"),
             ApiError::StorageUnavailable(detail) => log::warn!("storage unavailable: {detail}"),
+            ApiError::InsufficientStorage(detail) => log::warn!("storage full: {detail}"),
             ApiError::WouldBlock => log::error!("a step that may not block escaped to a client"),
             _ => {}
         }
@@ -159,6 +164,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) | ApiError::WouldBlock => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -189,7 +195,10 @@ impl From<DbError> for ApiError {
             DbError::SizeLimit => {
                 ApiError::Forbidden("maximum allowed package storage quota exceeded")
             }
-            DbError::PoolTimeout | DbError::Unavailable => ApiError::Unavailable(e.to_string()),
+            DbError::PoolTimeout | DbError::Unavailable | DbError::Locked | DbError::ReadOnly => {
+                ApiError::Unavailable(e.to_string())
+            }
+            DbError::Full => ApiError::InsufficientStorage(e.to_string()),
             other => ApiError::internal(other),
         }
     }

@@ -26,6 +26,7 @@ pub mod links;
 pub mod metered_store;
 pub mod metrics;
 pub mod observe;
+pub mod leftovers;
 pub mod pages;
 pub mod pypi;
 pub mod reads;
@@ -35,6 +36,7 @@ pub mod serve;
 #[cfg(feature = "test-format")]
 pub mod single;
 pub mod state;
+pub mod token_uses;
 pub mod upload;
 pub mod urls;
 pub mod v1;

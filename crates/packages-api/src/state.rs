@@ -7,6 +7,8 @@ use forge_auth::VerifiedPasswordCache;
 
 use crate::cache::ReadCache;
 use crate::downloads::DownloadCounter;
+use crate::leftovers::Leftovers;
+use crate::token_uses::TokenUses;
 use packages_core::BlobStore;
 use packages_db::Database;
 
@@ -61,10 +63,12 @@ pub struct AppState {
     pub downloads: Arc<DownloadCounter>,
     pub cache: Arc<ReadCache>,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// When each token's last use was last written, so that is done at most once a minute.
-    pub token_touches: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
     /// Failed sign-ins of the web interface, per account and address.
     pub sign_ins: Arc<crate::pages::limiter::SignInLimiter>,
+    /// Token uses waiting to be written by the server's periodic flush.
+    pub token_uses: Arc<TokenUses>,
+    /// Content of failed uploads still to be removed.
+    pub leftovers: Arc<Leftovers>,
 }
 
 impl AppState {
@@ -87,8 +91,9 @@ impl AppState {
             downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
             cache,
             metrics,
-            token_touches: Arc::default(),
             sign_ins: Arc::default(),
+            token_uses: Arc::default(),
+            leftovers: Arc::default(),
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),
         })

@@ -7,8 +7,8 @@ use actix_web::http::header::{self, HeaderMap};
 use forge_auth::Credentials;
 use futures_util::{Stream, StreamExt};
 use packages_core::digest_header::ClaimedDigest;
-use packages_core::{AccessMode, BlobStore, Digests, Limit, MultiHasher, PackageType};
-use packages_db::{Database, FileDetails, NewUpload, UploadLimits};
+use packages_core::{AccessMode, Digests, Limit, MultiHasher, PackageType};
+use packages_db::{FileDetails, NewUpload, UploadLimits};
 use packages_storage::ingest::{start_ingest, IngestError, IngestOptions, Ingested};
 
 use crate::access::authorize_owner_with;
@@ -284,7 +284,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
         Err(e) => {
             drop(stored);
             if !was_present {
-                discard_content(&*state.store, &state.db, &key);
+                state.leftovers.discard(&*state.store, &state.db, &key);
             }
             Err(e.into())
         }
@@ -342,16 +342,4 @@ where
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
-}
-
-/// Removes content that no row refers to, asking the database again once the content is out
-/// of reach so a concurrent upload of the same bytes keeps it.
-fn discard_content(store: &dyn BlobStore, db: &Database, key: &str) {
-    let mut referenced = || {
-        db.blob_key_in_use(key)
-            .map_err(|e| packages_core::StorageError::Io(std::io::Error::other(e.to_string())))
-    };
-    if let Err(e) = store.remove(key, &mut referenced) {
-        log::warn!("could not remove content {key} of a failed upload: {e}");
-    }
 }

@@ -29,6 +29,16 @@ pub enum DbError {
     /// The database cannot be reached or closed the connection.
     #[error("database unavailable")]
     Unavailable,
+    /// Another process holds SQLite's write lock (a backup, a shell) for longer than a write
+    /// may wait.
+    #[error("database is locked by another process")]
+    Locked,
+    /// The database files cannot be written (read-only file system, immutable files).
+    #[error("database is read-only")]
+    ReadOnly,
+    /// The disk holding the database is full.
+    #[error("database disk is full")]
+    Full,
     /// Applying or reverting the schema migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -48,6 +58,24 @@ impl DbError {
             ) => {
                 log::warn!("database connection lost: {}", info.message());
                 DbError::Unavailable
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+                let message = info.message();
+                // SQLite reports these by message only.
+                if message.contains("database is locked") {
+                    DbError::Locked
+                } else if message.contains("readonly database") {
+                    DbError::ReadOnly
+                } else if message.contains("database or disk is full") {
+                    DbError::Full
+                } else if message.contains("disk I/O error")
+                    || message.contains("unable to open database file")
+                {
+                    log::warn!("database file unusable: {message}");
+                    DbError::Unavailable
+                } else {
+                    DbError::Other(message.to_owned())
+                }
             }
             other => DbError::Other(other.to_string()),
         }
@@ -103,7 +131,9 @@ impl From<TxError> for DbError {
 
 impl TxError {
     /// True for failures a concurrent transaction caused, which a fresh attempt can get past:
-    /// serialization failures and deadlocks on PostgreSQL, and a busy SQLite database.
+    /// serialization failures and deadlocks on PostgreSQL. A busy SQLite database is not
+    /// retried: this process's writers queue before SQLite, so the lock is held by another
+    /// process, and the write has already waited as long as it may.
     pub(crate) fn is_retryable(&self) -> bool {
         let TxError::Diesel(DieselError::DatabaseError(kind, info)) = self else {
             return false;
@@ -112,11 +142,21 @@ impl TxError {
             DatabaseErrorKind::SerializationFailure => true,
             DatabaseErrorKind::Unknown => {
                 let msg = info.message();
-                msg.contains("deadlock detected")
-                    || msg.contains("database is locked")
-                    || msg.contains("database table is locked")
+                msg.contains("deadlock detected") || msg.contains("database table is locked")
             }
             _ => false,
+        }
+    }
+
+    /// True when the database could not be reached.
+    pub(crate) fn is_unavailable(&self) -> bool {
+        match self {
+            TxError::Db(e) => matches!(e, DbError::Unavailable),
+            TxError::Diesel(DieselError::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+            ),
+            TxError::Diesel(_) => false,
         }
     }
 

@@ -2,15 +2,15 @@
 //! retries, and the embedded schema migrations.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{DbError, TxResult};
+use crate::error::{DbError, TxError, TxResult};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -25,8 +25,22 @@ const MAX_TX_ATTEMPTS: u32 = 6;
 /// How long a request waits for a free pooled connection before giving up.
 const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long SQLite waits for a lock held by another connection, in milliseconds.
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+/// How long a request waits for a connection while the database has recently been found
+/// unreachable: long enough to open a fresh connection to a database that came back, short
+/// enough that every request answers 503 at once while it is down.
+const FAIL_FAST_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// After a connection failure, connections are checked before use and checkouts fail fast
+/// for this long; connections broken by a restart of the database are replaced meanwhile.
+const SUSPECT_WINDOW_MS: u64 = 30_000;
+
+/// How long SQLite waits for a lock held by another connection, in milliseconds. Reads in
+/// WAL mode need no lock; this covers checkpoints and recovery.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 3_000;
+
+/// The longest a write waits on SQLite, for this process's other writers and for a lock
+/// held by another process (a backup, a shell) together; then it fails as busy (503).
+const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(3);
 
 /// Which database server a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +50,100 @@ pub enum Backend {
 }
 
 enum Pool {
-    Postgres(r2d2::Pool<ConnectionManager<PgConnection>>),
+    Postgres(r2d2::Pool<PgManager>),
     Sqlite(r2d2::Pool<ConnectionManager<SqliteConnection>>),
+}
+
+/// When the database was last found unreachable, in milliseconds since the epoch (0: never).
+/// Shared by the pool's connection manager and the [`Database`] handles.
+#[derive(Debug, Default)]
+struct Health {
+    last_failure_ms: AtomicU64,
+}
+
+impl Health {
+    fn note_failure(&self) {
+        self.last_failure_ms
+            .store(now_ms().max(1), Ordering::Release);
+    }
+
+    /// True while a connection failure is recent.
+    fn suspect(&self) -> bool {
+        let last = self.last_failure_ms.load(Ordering::Acquire);
+        last != 0 && now_ms().saturating_sub(last) < SUSPECT_WINDOW_MS
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// diesel's PostgreSQL manager, plus: a failed connect marks the database as suspect, and
+/// while it is suspect a connection is checked (`SELECT 1`) before it is handed out, so the
+/// ones a database restart broke are dropped instead of failing requests. Otherwise the
+/// check is skipped: it would double the round trips of every request.
+#[derive(Debug)]
+pub(crate) struct PgManager {
+    inner: ConnectionManager<PgConnection>,
+    health: Arc<Health>,
+}
+
+impl ManageConnection for PgManager {
+    type Connection = PgConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgConnection, Self::Error> {
+        self.inner
+            .connect()
+            .inspect_err(|_| self.health.note_failure())
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
+        if self.health.suspect() {
+            self.inner.is_valid(conn)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+/// A lock with a deadline: this process's SQLite writers queue here, and give up when their
+/// time is spent instead of queueing without end behind a lock another process holds.
+#[derive(Debug, Default)]
+struct WriterQueue {
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+struct WriterTurn<'a>(&'a WriterQueue);
+
+impl WriterQueue {
+    fn enter(&self, deadline: Instant) -> Option<WriterTurn<'_>> {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        while *busy {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            busy = self
+                .freed
+                .wait_timeout(busy, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *busy = true;
+        Some(WriterTurn(self))
+    }
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.0.freed.notify_one();
+    }
 }
 
 /// A pool of connections to PostgreSQL or SQLite. Cheap to clone; all methods block, so call
@@ -47,7 +153,8 @@ pub struct Database {
     pool: Arc<Pool>,
     /// SQLite has one writer; writers of this process queue here instead of in SQLite's busy
     /// handler, which sleeps in growing steps and turns contention into long tail latency.
-    sqlite_writer: Arc<Mutex<()>>,
+    sqlite_writer: Arc<WriterQueue>,
+    health: Arc<Health>,
     /// Counts committed writes that may change what reads return; see [`Database::generation`].
     generation: Arc<AtomicU64>,
     /// Connections taken from the pool and the nanoseconds spent waiting for them.
@@ -56,7 +163,7 @@ pub struct Database {
 
 /// A connection taken from the pool.
 pub(crate) enum Pooled {
-    Pg(PooledConnection<ConnectionManager<PgConnection>>),
+    Pg(PooledConnection<PgManager>),
     Lite(PooledConnection<ConnectionManager<SqliteConnection>>),
 }
 
@@ -125,8 +232,12 @@ impl Database {
     /// SQLite file, created if missing.
     pub fn connect(url: &str, max_connections: u32) -> Result<Database, DbError> {
         let max = max_connections.max(1);
+        let health = Arc::new(Health::default());
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let manager = ConnectionManager::<PgConnection>::new(url);
+            let manager = PgManager {
+                inner: ConnectionManager::<PgConnection>::new(url),
+                health: health.clone(),
+            };
             // One direct attempt first: an unreachable server fails at once with its reason
             // instead of after the pool's timeout.
             if let Err(e) = manager.connect() {
@@ -137,9 +248,8 @@ impl Database {
                 .max_size(max)
                 .min_idle(Some(1))
                 .connection_timeout(POOL_TIMEOUT)
-                // A check query per checkout would double the round trips of every request; a
-                // connection that breaks is marked by its failing query and dropped on return.
-                .test_on_check_out(false)
+                // `PgManager::is_valid` checks only while the database is suspect.
+                .test_on_check_out(true)
                 .build(manager)
                 .map_err(DbError::from_pool)?;
             Pool::Postgres(pool)
@@ -170,6 +280,7 @@ impl Database {
         Ok(Database {
             pool: Arc::new(pool),
             sqlite_writer: Arc::default(),
+            health,
             generation: Arc::default(),
             checkouts: Arc::default(),
         })
@@ -183,17 +294,40 @@ impl Database {
         }
     }
 
+    /// A pooled connection. The first short wait tells an unreachable database (the pool
+    /// reports its connection error) from a busy pool; only a busy pool of a database not
+    /// found unreachable lately is waited for longer. So requests answer 503 at once while
+    /// the database is down instead of after the pool's timeout.
     pub(crate) fn pooled(&self) -> Result<Pooled, DbError> {
         let started = std::time::Instant::now();
-        let pooled = match &*self.pool {
-            Pool::Postgres(p) => p.get().map(Pooled::Pg),
-            Pool::Sqlite(p) => p.get().map(Pooled::Lite),
-        }
-        .map_err(DbError::from_pool);
+        let get = |timeout| match &*self.pool {
+            Pool::Postgres(p) => p.get_timeout(timeout).map(Pooled::Pg),
+            Pool::Sqlite(p) => p.get_timeout(timeout).map(Pooled::Lite),
+        };
+        let pooled = match get(FAIL_FAST_TIMEOUT) {
+            Ok(conn) => Ok(conn),
+            Err(e) => {
+                let e = self.noted(DbError::from_pool(e));
+                if matches!(e, DbError::Unavailable) || self.health.suspect() {
+                    Err(e)
+                } else {
+                    get(POOL_TIMEOUT.saturating_sub(FAIL_FAST_TIMEOUT))
+                        .map_err(|e| self.noted(DbError::from_pool(e)))
+                }
+            }
+        };
         let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.checkouts.0.fetch_add(1, Ordering::Relaxed);
         self.checkouts.1.fetch_add(waited, Ordering::Relaxed);
         pooled
+    }
+
+    /// Passes `e` on, remembering an unreachable database.
+    fn noted(&self, e: DbError) -> DbError {
+        if matches!(e, DbError::Unavailable) {
+            self.health.note_failure();
+        }
+        e
     }
 
     /// The pool's size and use now, and its waits so far.
@@ -259,16 +393,24 @@ impl Database {
     }
 
     /// Runs `f` on a pooled connection without a transaction; for reads.
+    /// A read on a connection the database closed (it restarted since the connection was
+    /// opened) is repeated once on a checked one: reads have no effect to lose or repeat.
     pub(crate) fn read<T>(
         &self,
-        f: impl FnOnce(&mut Conn<'_>) -> TxResult<T>,
+        mut f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
     ) -> Result<T, DbError> {
-        let mut pooled = self.pooled()?;
-        let result = match &mut pooled {
-            Pooled::Pg(pg) => f(&mut Conn::Pg(pg)),
-            Pooled::Lite(lite) => f(&mut Conn::Lite(lite)),
+        let mut attempt = || {
+            let mut pooled = self.pooled()?;
+            let result = match &mut pooled {
+                Pooled::Pg(pg) => f(&mut Conn::Pg(pg)),
+                Pooled::Lite(lite) => f(&mut Conn::Lite(lite)),
+            };
+            result.map_err(|e| self.noted(DbError::from(e)))
         };
-        result.map_err(DbError::from)
+        match attempt() {
+            Err(DbError::Unavailable) => attempt(),
+            other => other,
+        }
     }
 
     /// A number that grows after every committed write that may change an existing row's
@@ -309,15 +451,23 @@ impl Database {
         retry: Retry,
         mut f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
     ) -> TxResult<T> {
+        let deadline = Instant::now() + SQLITE_WRITE_WAIT;
         let _writer = match self.backend() {
             Backend::Sqlite => Some(
                 self.sqlite_writer
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
+                    .enter(deadline)
+                    .ok_or(TxError::Db(DbError::Locked))?,
             ),
             Backend::Postgres => None,
         };
         let mut pooled = self.pooled()?;
+        if let Pooled::Lite(lite) = &mut pooled {
+            // SQLite's own wait for another process's lock gets what is left of the deadline.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis();
+            lite.batch_execute(&format!("PRAGMA busy_timeout = {};", left.max(1)))?;
+        }
         let mut attempt = 1;
         loop {
             let result = match &mut pooled {
@@ -341,7 +491,13 @@ impl Database {
                     std::thread::sleep(retry_delay(attempt));
                     attempt += 1;
                 }
-                other => return other,
+                Err(e) => {
+                    if e.is_unavailable() {
+                        self.health.note_failure();
+                    }
+                    return Err(e);
+                }
+                ok => return ok,
             }
         }
     }

@@ -56,11 +56,21 @@ impl Database {
 
     /// Records a use of the token now.
     pub fn touch_token(&self, id: i64) -> Result<(), DbError> {
-        let now = now_unix();
-        self.write(|c| {
-            run!(c, |c| diesel::update(access_token::table.find(id))
-                .set(access_token::updated_unix.eq(now))
-                .execute(c))?;
+        self.touch_tokens(&[(id, now_unix())])
+    }
+
+    /// Records the last use of each `(token id, unix time)` in one transaction. Only the
+    /// bookkeeping column changes, so cached reads stay valid.
+    pub fn touch_tokens(&self, uses: &[(i64, i64)]) -> Result<(), DbError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        self.write_additive(|c| {
+            for &(id, at) in uses {
+                run!(c, |c| diesel::update(access_token::table.find(id))
+                    .set(access_token::updated_unix.eq(at))
+                    .execute(c))?;
+            }
             Ok(())
         })
     }

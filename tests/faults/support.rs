@@ -1,0 +1,237 @@
+//! What the fault cases share: a private PostgreSQL cluster that a case may stop and start,
+//! timing, and the invariants checked after every fault.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use forge_e2e::{free_port, Resp, TestServer};
+
+/// True when running as root (needed for `chattr`, `mount`).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Reports a case that cannot run here; fails instead when `FORGE_FAULTS_REQUIRE_ALL=1`
+/// (CI), so a green run never hides a skipped case.
+pub fn skip(case: &str, why: &str) {
+    if std::env::var("FORGE_FAULTS_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{case} cannot run: {why}");
+    }
+    println!("skipped {case}: {why}");
+}
+
+/// Runs `f` and measures it.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let value = f();
+    (value, start.elapsed())
+}
+
+/// Asserts the status, that the answer came within `within`, and that it says something.
+#[track_caller]
+pub fn answered(what: &str, (r, took): &(Resp, Duration), expected: u16, within: Duration) {
+    assert_eq!(r.status, expected, "{what}: {}", r.describe());
+    assert!(
+        *took <= within,
+        "{what}: answered {} after {took:?}, more than {within:?}",
+        r.status
+    );
+    assert!(!r.text().trim().is_empty(), "{what}: no message");
+}
+
+/// Upload temporaries under the blob store.
+pub fn temp_files(s: &TestServer) -> Vec<PathBuf> {
+    list(&s.upload_tmp_dir())
+}
+
+fn list(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Stored content (not temporaries): `<root>/xx/yy/<sha256>`.
+pub fn content_files(s: &TestServer) -> Vec<PathBuf> {
+    let tmp = s.upload_tmp_dir();
+    s.files_on_disk()
+        .into_iter()
+        .filter(|p| !p.starts_with(&tmp))
+        .collect()
+}
+
+/// No content on disk without a blob row, no blob row without content, no temporary.
+#[track_caller]
+pub fn assert_consistent(s: &TestServer) {
+    assert_eq!(temp_files(s), Vec::<PathBuf>::new(), "temporary files left");
+    for path in content_files(s) {
+        let sha = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let row = s.db().blob_by_sha256(sha).expect("look up blob");
+        assert!(row.is_some(), "content {} has no row", path.display());
+    }
+    let on_disk = content_files(s).len();
+    assert_eq!(
+        s.blob_count(),
+        on_disk,
+        "blob rows and stored content differ"
+    );
+}
+
+/// The directory holding `initdb` and `pg_ctl`, as `scripts/lib.sh` finds it.
+fn pg_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    dirs.sort_by_key(|d| {
+        d.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.into_iter()
+        .rev()
+        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+}
+
+/// A PostgreSQL cluster of one case, on a free loopback port, removed on drop. Unlike the
+/// shared test server it may be stopped while a registry uses it.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PgCluster {
+    /// Creates and starts a cluster; `None` when PostgreSQL is not installed.
+    pub fn start() -> Option<PgCluster> {
+        let bin = pg_bin()?;
+        let dir = tempfile::Builder::new()
+            .prefix("forge-faults-pg-")
+            .tempdir()
+            .expect("cluster directory");
+        if is_root() {
+            // initdb refuses to run as root.
+            let status = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown of the cluster directory failed");
+        }
+        let cluster = PgCluster {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        let out = cluster
+            .pg("initdb")
+            .arg("-D")
+            .arg(cluster.data())
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster.resume();
+        Some(cluster)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn pg(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        if is_root() {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(exe);
+            cmd
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    /// The URL of the cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the (stopped) cluster again on its port.
+    pub fn resume(&self) {
+        let out = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("server.log"))
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!(
+                "-p {} -h 127.0.0.1 -k {} -F -c max_connections=100",
+                self.port,
+                self.dir.path().display()
+            ))
+            .arg("start")
+            .output()
+            .expect("run pg_ctl start");
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the cluster (fast shutdown: sessions are cut, as when the database goes away).
+    pub fn stop(&self) {
+        let out = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .expect("run pg_ctl stop");
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.data().join("postmaster.pid").exists() {
+            let _ = self
+                .pg("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
+        }
+    }
+}
+
+/// Polls until `check` holds, failing with `what` after `timeout`.
+#[track_caller]
+pub fn eventually(what: &str, timeout: Duration, check: impl FnMut() -> bool) {
+    assert!(
+        forge_e2e::wait_until(timeout, check),
+        "{what} within {timeout:?}"
+    );
+}
