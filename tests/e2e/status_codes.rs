@@ -226,8 +226,6 @@ fn versions(backend: Backend) {
         "%20test%20",
         "%201.0",
         "1.0%20",
-        "%091.0",
-        "1.0%0A",
         "1.0%C2%A0",
     ] {
         let r = s.put(&format!("{base}/{segment}/f.bin"), CONTENT, &user2());
@@ -237,6 +235,13 @@ fn versions(backend: Backend) {
             "invalid package version",
             "version {segment}"
         );
+    }
+    // Control characters are refused before the format's rules, with their own message
+    // (a deliberate difference: Forgejo says "invalid package version" for these two).
+    for segment in ["%091.0", "1.0%0A"] {
+        let r = s.put(&format!("{base}/{segment}/f.bin"), CONTENT, &user2());
+        assert_eq!(r.status, 400, "version {segment}: {}", r.describe());
+        assert!(r.text().contains("control characters"), "{}", r.describe());
     }
     assert!(s.stored_versions(OWNER).is_empty());
 
