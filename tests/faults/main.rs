@@ -21,3 +21,18 @@ fn sqlite_locked() {
 fn sqlite_unwritable() {
     outage::sqlite_unwritable();
 }
+
+mod aborts;
+mod hostile;
+
+use forge_e2e::Backend;
+
+fn abort_storm(backend: Backend) {
+    aborts::abort_storm(backend);
+}
+
+fn hostile_input(backend: Backend) {
+    hostile::hostile_input(backend);
+}
+
+forge_e2e::backends!(abort_storm, hostile_input);
