@@ -222,12 +222,7 @@ fn versions(backend: Backend) {
     let s = TestServer::start(backend);
     with_user2(&s);
     let base = "/api/packages/user2/generic/pkg";
-    for segment in [
-        "%20test%20",
-        "%201.0",
-        "1.0%20",
-        "1.0%C2%A0",
-    ] {
+    for segment in ["%20test%20", "%201.0", "1.0%20", "1.0%C2%A0"] {
         let r = s.put(&format!("{base}/{segment}/f.bin"), CONTENT, &user2());
         assert_eq!(r.status, 400, "version {segment}: {}", r.describe());
         assert_eq!(
