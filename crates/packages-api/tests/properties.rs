@@ -15,6 +15,7 @@ fn content(size: u64) -> Content<'static> {
         file_name: "f.bin",
         size,
         sha256: SHA,
+        sha512: "",
         modified_unix: 1_700_000_000,
     }
 }
