@@ -26,6 +26,12 @@ pub enum DbError {
     /// No pooled connection became free in time; the server is busy.
     #[error("timed out waiting for a database connection")]
     PoolTimeout,
+    /// Another user already has this e-mail address (compared case-insensitively).
+    #[error("e-mail already in use")]
+    EmailTaken,
+    /// The change would leave the site without an administrator.
+    #[error("cannot remove the admin flag of the last site administrator")]
+    LastAdmin,
     /// The database cannot be reached or closed the connection.
     #[error("database unavailable")]
     Unavailable,
@@ -169,6 +175,18 @@ impl TxError {
                 _
             ))
         )
+    }
+
+    /// True when the failure is a unique-index violation on a column or index whose name
+    /// contains `name` (PostgreSQL names the index, SQLite the columns).
+    pub(crate) fn is_unique_violation_of(&self, name: &str) -> bool {
+        match self {
+            TxError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+                info.constraint_name().is_some_and(|c| c.contains(name))
+                    || info.message().contains(name)
+            }
+            _ => false,
+        }
     }
 
     /// True when the failure is a foreign-key violation.

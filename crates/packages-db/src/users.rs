@@ -47,13 +47,34 @@ pub(crate) fn insert_user(c: &mut Conn<'_>, new: &NewUser, kind: OwnerKind) -> T
         Ok(row) => Ok(row.into()),
         Err(e) => {
             let e = TxError::from(e);
-            if e.is_unique_violation() {
+            if e.is_unique_violation_of("lower_email") {
+                Err(DbError::EmailTaken.into())
+            } else if e.is_unique_violation() {
                 Err(DbError::Conflict(format!("name {:?} is already taken", new.name)).into())
             } else {
                 Err(e)
             }
         }
     }
+}
+
+/// Refuses to take the admin flag from `id` when no other site administrator would remain.
+/// On PostgreSQL the administrators' rows are locked first, so two concurrent demotions of
+/// the last two cannot both see the other one still standing.
+fn keep_an_admin(c: &mut Conn<'_>, id: i64) -> TxResult<()> {
+    let admins = users::table
+        .filter(users::kind.eq(OwnerKind::User.as_i16()))
+        .filter(users::is_admin.eq(true))
+        .select(users::id);
+    let ids: Vec<i64> = match c {
+        Conn::Pg(pg) => admins.for_update().load(*pg)?,
+        // SQLite's write transaction already excludes every other writer.
+        Conn::Lite(lite) => admins.load(*lite)?,
+    };
+    if ids.contains(&id) && ids.len() <= 1 {
+        return Err(DbError::LastAdmin.into());
+    }
+    Ok(())
 }
 
 /// Deletes the properties of every package of an owner, which no foreign key reaches.
@@ -170,11 +191,22 @@ impl Database {
             updated_unix: now_unix(),
         };
         self.write(|c| {
+            if changes.is_admin == Some(false) {
+                keep_an_admin(c, id)?;
+            }
             let row = run!(c, |c| diesel::update(users::table.find(id))
                 .set(&set)
                 .returning(UserRow::as_returning())
                 .get_result(c)
-                .optional())?;
+                .optional());
+            let row = row.map_err(|e| {
+                let e = TxError::from(e);
+                if e.is_unique_violation_of("lower_email") {
+                    DbError::EmailTaken.into()
+                } else {
+                    e
+                }
+            })?;
             row.map(User::from).ok_or(DbError::NotFound.into())
         })
     }

@@ -125,7 +125,7 @@ pub async fn create(
         let (org, _) = state
             .db
             .create_org(&new, doer.id)
-            .map_err(validate::name_taken(&body.username))?;
+            .map_err(validate::name_taken(&body.username, &body.email))?;
         Ok(caller.presenter.org(&org))
     })
     .await?;

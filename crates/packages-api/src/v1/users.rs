@@ -147,7 +147,16 @@ pub async fn edit(
         let caller = admin_caller(&state, facts)?;
         let user = target_user(&state, &username)?;
         let changes = changes_of(&state, &user, body)?;
-        let updated = state.db.update_user(user.id, &changes)?;
+        let updated = state
+            .db
+            .update_user(user.id, &changes)
+            .map_err(|e| match e {
+                // Gitea answers 400 here where creation answers 422.
+                packages_db::DbError::EmailTaken => ApiError::BadRequest(
+                    validate::email_taken_message(changes.email.as_deref().unwrap_or_default()),
+                ),
+                other => other.into(),
+            })?;
         if changes.password_hash.is_some() {
             // The cache is keyed by the stored hash, so the old password already misses;
             // dropping the entries also frees them at once.

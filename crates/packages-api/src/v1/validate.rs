@@ -14,13 +14,24 @@ pub use packages_core::is_email;
 
 /// Maps a failed insert of a user or organisation: a taken name (the two share one
 /// namespace) is Gitea's 422, anything else goes through the usual map.
-pub fn name_taken(name: &str) -> impl FnOnce(packages_db::DbError) -> ApiError + '_ {
+pub fn name_taken<'a>(
+    name: &'a str,
+    email: &'a str,
+) -> impl FnOnce(packages_db::DbError) -> ApiError + 'a {
     move |e| match e {
         packages_db::DbError::Conflict(_) => {
             ApiError::Unprocessable(format!("user already exists [name: {name}]"))
         }
+        packages_db::DbError::EmailTaken => {
+            ApiError::Unprocessable(email_taken_message(email))
+        }
         other => other.into(),
     }
+}
+
+/// Gitea's message for an address another account has.
+pub fn email_taken_message(email: &str) -> String {
+    format!("e-mail already in use [email: {email}]")
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

@@ -4,7 +4,7 @@ use packages_core::PackageType;
 
 use super::packages::upload;
 use super::{backend_tests, user};
-use crate::{AddedFile, Database, DbError, FileLookup};
+use crate::{AddedFile, Database, DbError, FileLookup, NewUser, UserChanges};
 
 const THREADS: usize = 20;
 
@@ -12,6 +12,8 @@ backend_tests!(
     same_new_file_from_many_clients,
     different_files_into_one_new_version,
     uploads_race_the_sweeps,
+    one_account_per_email_address,
+    the_last_two_admins_cannot_both_step_down,
 );
 
 /// Runs `f(i)` on `THREADS` threads that start together and collects the results.
@@ -130,4 +132,62 @@ fn uploads_race_the_sweeps(db: &Database) {
         }
     }
     let _ = seed;
+}
+
+fn one_account_per_email_address(db: &Database) {
+    let results = race(db, |db, i| {
+        // The same address in different casings.
+        let email = if i % 2 == 0 { "Same@Example.com" } else { "same@example.COM" };
+        db.create_user(&NewUser::user(&format!("mail{i}"), email, Some("hash".into())))
+    });
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Err(DbError::EmailTaken)))
+        .count();
+    assert_eq!((created, taken), (1, THREADS - 1), "results: {results:?}");
+    // A change of address is held to the same rule.
+    let other = user(db, "other");
+    let change = UserChanges {
+        email: Some("SAME@example.com".into()),
+        ..UserChanges::default()
+    };
+    assert!(matches!(db.update_user(other.id, &change), Err(DbError::EmailTaken)));
+    // Organisations carry no address of their own and are not held to it.
+    let org = NewUser::org("org-a", packages_core::Visibility::Public);
+    let org_b = NewUser::org("org-b", packages_core::Visibility::Public);
+    db.create_org(&org, other.id).unwrap();
+    db.create_org(&org_b, other.id).unwrap();
+}
+
+fn the_last_two_admins_cannot_both_step_down(db: &Database) {
+    for round in 0..5 {
+        let admins: Vec<i64> = (0..2)
+            .map(|i| {
+                let mut new = NewUser::user(
+                    &format!("admin{round}x{i}"),
+                    &format!("admin{round}x{i}@example.com"),
+                    Some("hash".into()),
+                );
+                new.is_admin = true;
+                db.create_user(&new).unwrap().id
+            })
+            .collect();
+        // Only these two are admins: earlier rounds left one each, remove those first.
+        for other in db.list_users(None).unwrap() {
+            if other.is_admin && !admins.contains(&other.id) {
+                db.delete_user(other.id).unwrap();
+            }
+        }
+        let ids = Arc::new(admins);
+        let results = race(db, move |db, i| {
+            let demote = UserChanges {
+                is_admin: Some(false),
+                ..UserChanges::default()
+            };
+            db.update_user(ids[i % 2], &demote).map(|_| ())
+        });
+        assert_eq!(db.count_admins().unwrap(), 1, "round {round}: {results:?}");
+        assert!(results.iter().any(|r| matches!(r, Err(DbError::LastAdmin))));
+    }
 }

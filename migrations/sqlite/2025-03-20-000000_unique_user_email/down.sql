@@ -1,0 +1,1 @@
+DROP INDEX users_user_lower_email_unique;
