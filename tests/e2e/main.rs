@@ -28,6 +28,7 @@ mod package_api;
 mod pypi;
 mod pypi_clients;
 mod quota;
+mod set_aside;
 mod read_cache;
 mod replace;
 mod signed_links;

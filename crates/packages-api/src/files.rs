@@ -236,7 +236,7 @@ fn open_content(
     } else {
         range
     };
-    let reader = match state.store.open(blob.store_key(), Some(range)) {
+    let reader = match open_waiting(&*state.store, blob.store_key(), range) {
         Ok(reader) => reader,
         Err(StorageError::NotFound(key)) => {
             return Err(ApiError::internal(format!(
@@ -251,6 +251,28 @@ fn open_content(
         state.cache.put_blob(&blob.hash_sha256, bytes.clone());
     }
     Ok(source)
+}
+
+/// How long a download waits for content the sweep has set aside: the sweep takes content
+/// out of reach before its last check of the database, and puts it back when a row refers
+/// to it, which this download's row does.
+const SET_ASIDE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens content, waiting a moment when it is missing. Blocking.
+fn open_waiting(
+    store: &dyn packages_core::BlobStore,
+    key: &str,
+    range: Range<u64>,
+) -> Result<packages_core::BlobReader, StorageError> {
+    let deadline = std::time::Instant::now() + SET_ASIDE_WAIT;
+    loop {
+        match store.open(key, Some(range.clone())) {
+            Err(StorageError::NotFound(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The id of the owner whose packages the caller may change. Blocking.

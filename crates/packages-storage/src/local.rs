@@ -139,7 +139,7 @@ impl LocalBlobStore {
 impl BlobStore for LocalBlobStore {
     fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
         let temp = tempfile::Builder::new()
-            .prefix("upload-")
+            .prefix(&upload_prefix())
             .tempfile_in(&self.tmp)?;
         Ok(Box::new(LocalPending { temp, len: 0 }))
     }
@@ -290,7 +290,8 @@ impl BlobStore for LocalBlobStore {
         let mut removed = 0;
         for entry in read_dir_if_present(&self.tmp)? {
             let entry = entry?;
-            if matches!(modified(&entry)?, Some(mtime) if mtime < cutoff) {
+            let orphaned = entry.file_name().to_str().is_some_and(left_by_dead_process);
+            if orphaned || matches!(modified(&entry)?, Some(mtime) if mtime < cutoff) {
                 removed += usize::from(remove_if_present(&entry.path())?);
             }
         }
@@ -322,6 +323,48 @@ impl BlobStore for LocalBlobStore {
         }
         Ok(removed)
     }
+}
+
+/// Temporaries are named `upload-<host>-<pid>-<random>` after the process writing them, so
+/// the leftovers of a process that died (a crash, `kill -9`) are known for what they are: no
+/// live upload can own them, and the next sweep (one runs at start-up) removes them at once
+/// instead of after the grace period.
+fn upload_prefix() -> String {
+    format!("upload-{}-{}-", host_tag(), std::process::id())
+}
+
+/// This machine's name, letters and digits only, so it cannot be confused with the parts
+/// around it. Only temporaries of this machine are judged by their process: a data
+/// directory shared over the network holds other machines' live uploads too.
+fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+        if tag.is_empty() {
+            "host".to_owned()
+        } else {
+            tag
+        }
+    })
+}
+
+/// True for a temporary of this machine whose writing process no longer runs. Where the
+/// running processes cannot be seen (no `/proc`), nothing is judged this way.
+fn left_by_dead_process(file_name: &str) -> bool {
+    let mut parts = file_name.splitn(4, '-');
+    let (Some("upload"), Some(host), Some(pid), Some(_)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == host_tag()
+        && pid != std::process::id()
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// An upload being written: the temporary file deletes itself when dropped.
