@@ -23,9 +23,24 @@ fn sqlite_unwritable() {
 }
 
 mod aborts;
+mod disk_full;
 mod hostile;
+mod kill;
+mod slow;
 
 use forge_e2e::Backend;
+
+fn kill_during_uploads(backend: Backend) {
+    kill::kill_during_uploads(backend);
+}
+
+fn disk_full(backend: Backend) {
+    disk_full::disk_full(backend);
+}
+
+fn slow_clients(backend: Backend) {
+    slow::slow_clients(backend);
+}
 
 fn abort_storm(backend: Backend) {
     aborts::abort_storm(backend);
@@ -35,4 +50,10 @@ fn hostile_input(backend: Backend) {
     hostile::hostile_input(backend);
 }
 
-forge_e2e::backends!(abort_storm, hostile_input);
+forge_e2e::backends!(
+    kill_during_uploads,
+    abort_storm,
+    hostile_input,
+    disk_full,
+    slow_clients
+);

@@ -61,6 +61,16 @@ pub fn content_files(s: &TestServer) -> Vec<PathBuf> {
         .collect()
 }
 
+/// True when [`assert_consistent`] would pass; for waiting on the sweep.
+pub fn is_consistent(s: &TestServer) -> bool {
+    temp_files(s).is_empty()
+        && content_files(s).iter().all(|path| {
+            let sha = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            matches!(s.db().blob_by_sha256(sha), Ok(Some(_)))
+        })
+        && s.blob_count() == content_files(s).len()
+}
+
 /// No content on disk without a blob row, no blob row without content, no temporary.
 #[track_caller]
 pub fn assert_consistent(s: &TestServer) {
@@ -234,4 +244,26 @@ pub fn eventually(what: &str, timeout: Duration, check: impl FnMut() -> bool) {
         forge_e2e::wait_until(timeout, check),
         "{what} within {timeout:?}"
     );
+}
+
+/// A PUT over a raw socket whose body is written on another thread, so an answer the server
+/// gives before reading the whole body (and the reset that may follow) is still seen.
+pub fn put_raw(s: &TestServer, path: &str, auth: &forge_e2e::Auth, body: Vec<u8>) -> forge_e2e::RawResponse {
+    use std::io::Write;
+    let mut stream = s.connect();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+        auth.header_value().unwrap_or_default(),
+        body.len()
+    );
+    let mut writer = stream.try_clone().expect("clone socket");
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&body);
+    });
+    let (_, response) = forge_e2e::read_final_response(&mut stream, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+    drop(stream);
+    let _ = sender.join();
+    response
 }

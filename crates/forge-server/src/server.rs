@@ -132,6 +132,10 @@ macro_rules! http_service {
         HttpService::build()
             // Small responses would otherwise wait for delayed ACKs (Nagle).
             .tcp_nodelay(true)
+            // Lets a stalled download's timer shut its connection down.
+            .on_connect_ext(|io: &actix_web::rt::net::TcpStream, ext| {
+                packages_api::idle::on_connect(std::os::fd::AsRawFd::as_raw_fd(io), ext);
+            })
             .client_request_timeout(Duration::from_secs(5))
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr($local_addr)
@@ -205,6 +209,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
             max_ttl_secs: config.links.max_ttl.as_secs().max(1),
         },
         allow_replace: config.packages.allow_replace,
+        idle_timeout: config.server.idle_timeout,
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

@@ -69,7 +69,7 @@ pub fn create_user(db: &Database, bcrypt_cost: u32, new: &NewAccount) -> ApiResu
         ..NewUser::user(&new.username, &new.email, Some(hash))
     };
     db.create_user(&row)
-        .map_err(validate::name_taken(&new.username))
+        .map_err(validate::name_taken(&new.username, &new.email))
 }
 
 /// Mints a personal access token for `user`: 400 for an empty or long name, no scopes or a

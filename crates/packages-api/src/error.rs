@@ -64,6 +64,9 @@ pub enum ApiError {
     /// Too many failed attempts from this client or for this account; try again later.
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The body stopped arriving for longer than the idle timeout.
+    #[error("request body timed out: too little arrived in {} s", .0.as_secs())]
+    BodyTimeout(std::time::Duration),
     /// The client went away or sent less than it announced.
     #[error("request body incomplete")]
     IncompleteBody,
@@ -156,6 +159,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) | ApiError::IncompleteBody => {
                 StatusCode::BAD_REQUEST
             }
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -199,6 +203,8 @@ impl From<DbError> for ApiError {
                 ApiError::Unavailable(e.to_string())
             }
             DbError::Full => ApiError::InsufficientStorage(e.to_string()),
+            DbError::EmailTaken => ApiError::Unprocessable(e.to_string()),
+            DbError::LastAdmin => ApiError::BadRequest(e.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -241,9 +247,20 @@ impl From<packages_core::StorageError> for ApiError {
             StorageError::TooLarge => {
                 ApiError::PayloadTooLarge("file too large for the package storage")
             }
+            StorageError::Io(io) if is_storage_full(&io) => {
+                ApiError::InsufficientStorage("no space left for package files".to_owned())
+            }
             other => ApiError::internal(other),
         }
     }
+}
+
+/// True for a full disk or an exhausted quota.
+fn is_storage_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {

@@ -48,6 +48,7 @@ pub async fn download(
     head: bool,
 ) -> ApiResult<HttpResponse> {
     let state = state.into_inner();
+    let transfer = serve::Transfer::of(&req, state.settings.idle_timeout);
     let headers = req.headers().clone();
     let grant = match links::token_in_query(req.query_string()) {
         Some(token) => Grant::Link(links::verify(&state, token)?),
@@ -92,7 +93,7 @@ pub async fn download(
     Ok(match resolved.body {
         Body::Redirect(url) => serve::redirect(&url),
         Body::Source(source) => {
-            serve::respond(req.headers(), resolved.plan, &content, source, head)
+            serve::respond(req.headers(), resolved.plan, &content, source, head, &transfer)
         }
     })
 }

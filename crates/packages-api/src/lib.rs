@@ -26,6 +26,7 @@ pub mod links;
 pub mod metered_store;
 pub mod metrics;
 pub mod observe;
+pub mod idle;
 pub mod leftovers;
 pub mod pages;
 pub mod pypi;

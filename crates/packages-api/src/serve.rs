@@ -2,8 +2,11 @@
 //! store, shared by every package format.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::future::Future;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::str::FromStr;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,13 +20,12 @@ use futures_util::Stream;
 use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
 use packages_core::BlobReader;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use tokio::sync::mpsc;
+
+use crate::idle::{self, ConnectionSocket, Progress};
 
 /// Bytes read from disk per chunk; large enough to keep system calls few, small enough that
-/// the read-ahead below stays around a megabyte per download.
+/// one chunk read ahead per download stays small.
 const CHUNK: usize = 256 * 1024;
-/// Chunks read ahead of the socket.
-const READ_AHEAD: usize = 4;
 
 /// Characters kept as they are in `filename*=` (those of a URL path segment).
 const FILENAME_STAR: &AsciiSet = &NON_ALPHANUMERIC
@@ -82,7 +84,7 @@ pub fn plan(headers: &HeaderMap, content: &Content<'_>) -> Plan {
     let etag = content.etag();
     let modified = content.modified();
     if let Some(v) = header_str(headers, header::IF_MATCH) {
-        if !etag_list_matches(v, &etag) {
+        if !etag_list_matches(v, &etag, Comparison::Strong) {
             return Plan::PreconditionFailed;
         }
     } else if let Some(date) = header_date(headers, header::IF_UNMODIFIED_SINCE) {
@@ -91,7 +93,7 @@ pub fn plan(headers: &HeaderMap, content: &Content<'_>) -> Plan {
         }
     }
     if let Some(v) = header_str(headers, header::IF_NONE_MATCH) {
-        if etag_list_matches(v, &etag) {
+        if etag_list_matches(v, &etag, Comparison::Weak) {
             return Plan::NotModified;
         }
     } else if let Some(date) = header_date(headers, header::IF_MODIFIED_SINCE) {
@@ -172,15 +174,25 @@ fn header_date(headers: &HeaderMap, name: header::HeaderName) -> Option<SystemTi
         .map(SystemTime::from)
 }
 
-fn etag_list_matches(list: &str, etag: &str) -> bool {
+/// How entity tags are compared (RFC 9110 §8.8.3.2): `If-Match` needs the strong
+/// comparison, where a weak tag matches nothing; `If-None-Match` uses the weak one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    Strong,
+    Weak,
+}
+
+fn etag_list_matches(list: &str, etag: &str, comparison: Comparison) -> bool {
     let bare = etag.trim_matches('"');
     list.split(',').map(str::trim).any(|candidate| {
-        candidate == "*"
-            || candidate
-                .strip_prefix("W/")
-                .unwrap_or(candidate)
-                .trim_matches('"')
-                == bare
+        if candidate == "*" {
+            return true;
+        }
+        let (weak, tag) = match candidate.strip_prefix("W/") {
+            Some(tag) => (true, tag),
+            None => (false, candidate),
+        };
+        !(weak && comparison == Comparison::Strong) && tag.trim_matches('"') == bare
     })
 }
 
@@ -282,6 +294,7 @@ pub fn respond(
     content: &Content<'_>,
     source: Source,
     head: bool,
+    transfer: &Transfer,
 ) -> HttpResponse {
     let status = match plan {
         Plan::Full => StatusCode::OK,
@@ -329,69 +342,122 @@ pub fn respond(
     }
     match source {
         Source::Memory(bytes) => builder.body(bytes.slice(start as usize..(start + len) as usize)),
-        Source::File(file) => {
-            builder.body(SizedStream::new(len, FileStream::start(file, start, len)))
-        }
-        Source::Stream(stream) => {
-            builder.body(SizedStream::new(len, FileStream::from_reader(stream, len)))
-        }
+        Source::File(file) => builder.body(SizedStream::new(
+            len,
+            FileStream::start(file, start, len).watched(transfer),
+        )),
+        Source::Stream(stream) => builder.body(SizedStream::new(
+            len,
+            FileStream::from_reader(stream, len).watched(transfer),
+        )),
         Source::Empty => HttpResponse::InternalServerError().finish(),
     }
 }
 
-/// Streams part of a file or another reader, read on a blocking thread a few chunks ahead of
-/// the socket. When the client goes away the receiver is dropped and the reader stops.
+/// Where a streamed response goes: the connection's socket (so a stalled download can be
+/// cut, see [`crate::idle`]) and how long it may stall.
+#[derive(Debug, Clone, Default)]
+pub struct Transfer {
+    pub socket: Option<Arc<ConnectionSocket>>,
+    pub idle: Duration,
+}
+
+impl Transfer {
+    /// The transfer of a response to `req`.
+    pub fn of(req: &actix_web::HttpRequest, idle: Duration) -> Transfer {
+        Transfer {
+            socket: idle::socket_of(req),
+            idle,
+        }
+    }
+}
+
+/// A pending read of one chunk on the blocking pool.
+type ChunkRead = tokio::task::JoinHandle<std::io::Result<Bytes>>;
+
+/// What a [`FileStream`] reads: a local file (read at offsets) or a stream of the wanted
+/// range from an object store (read in order; only one read is ever pending).
+enum Input {
+    File(Arc<File>),
+    Reader(Arc<std::sync::Mutex<Box<dyn Read + Send>>>),
+}
+
+/// Streams content one chunk ahead of the socket. Each chunk is read by a short task on the
+/// blocking pool, started when the previous one is handed out, so a slow client holds no
+/// thread while it reads: the blocking pool, which database calls share, stays free however
+/// many downloads are stalled. When the client goes away the stream is dropped and no
+/// further read starts.
 pub struct FileStream {
-    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    input: Input,
+    next_offset: u64,
+    remaining: u64,
+    pending: Option<ChunkRead>,
+    progress: Option<Arc<Progress>>,
 }
 
 impl FileStream {
     /// Starts reading `len` bytes of `file` from `start`.
-    pub fn start(mut file: File, start: u64, len: u64) -> Self {
-        Self::spawn(
-            move || {
-                file.seek(SeekFrom::Start(start))?;
-                Ok(file)
-            },
-            len,
-        )
+    pub fn start(file: File, start: u64, len: u64) -> Self {
+        Self::new(Input::File(Arc::new(file)), start, len)
     }
 
     /// Starts reading the first `len` bytes `reader` yields.
     pub fn from_reader(reader: Box<dyn Read + Send>, len: u64) -> Self {
-        Self::spawn(move || Ok(reader), len)
+        Self::new(Input::Reader(Arc::new(std::sync::Mutex::new(reader))), 0, len)
     }
 
-    fn spawn<R, F>(open: F, len: u64) -> Self
-    where
-        R: Read,
-        F: FnOnce() -> std::io::Result<R> + Send + 'static,
-    {
-        let (tx, rx) = mpsc::channel(READ_AHEAD);
-        tokio::task::spawn_blocking(crate::request::carry(move || {
-            let mut file = match open() {
-                Ok(reader) => reader,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
-            };
-            let mut remaining = len;
-            while remaining > 0 {
-                let want = remaining.min(CHUNK as u64) as usize;
-                let mut buf = vec![0u8; want];
-                let chunk = match file.read_exact(&mut buf) {
-                    Ok(()) => Ok(Bytes::from(buf)),
-                    Err(e) => Err(e),
-                };
-                let failed = chunk.is_err();
-                if tx.blocking_send(chunk).is_err() || failed {
-                    return;
-                }
-                remaining -= want as u64;
+    fn new(input: Input, start: u64, len: u64) -> Self {
+        let mut stream = FileStream {
+            input,
+            next_offset: start,
+            remaining: len,
+            pending: None,
+            progress: None,
+        };
+        stream.read_next();
+        stream
+    }
+
+    /// Cuts the transfer's connection once the stream has not been asked for data for the
+    /// idle timeout.
+    pub fn watched(mut self, transfer: &Transfer) -> Self {
+        if let Some(socket) = &transfer.socket {
+            let progress = Progress::new();
+            idle::watch(socket, &progress, transfer.idle);
+            self.progress = Some(progress);
+        }
+        self
+    }
+
+    fn read_next(&mut self) {
+        if self.remaining == 0 {
+            return;
+        }
+        let want = self.remaining.min(CHUNK as u64);
+        let offset = self.next_offset;
+        self.next_offset += want;
+        self.remaining -= want;
+        let mut buf = vec![0u8; want as usize];
+        let read: Box<dyn FnOnce() -> std::io::Result<Bytes> + Send> = match &self.input {
+            Input::File(file) => {
+                let file = file.clone();
+                Box::new(move || {
+                    file.read_exact_at(&mut buf, offset)?;
+                    Ok(Bytes::from(buf))
+                })
             }
-        }));
-        FileStream { rx }
+            Input::Reader(reader) => {
+                let reader = reader.clone();
+                Box::new(move || {
+                    reader
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .read_exact(&mut buf)?;
+                    Ok(Bytes::from(buf))
+                })
+            }
+        };
+        self.pending = Some(tokio::task::spawn_blocking(crate::request::carry(read)));
     }
 }
 
@@ -399,7 +465,31 @@ impl Stream for FileStream {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        if let Some(progress) = &self.progress {
+            progress.touch();
+        }
+        let Some(pending) = self.pending.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let result = match Pin::new(pending).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        self.pending = None;
+        match result {
+            Ok(Ok(bytes)) => {
+                self.read_next();
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Ok(Err(e)) => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(e)))
+            }
+            Err(e) => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(std::io::Error::other(e))))
+            }
+        }
     }
 }
 
@@ -491,6 +581,12 @@ mod tests {
             Plan::PreconditionFailed
         );
         assert_eq!(plan_with(&[(header::IF_MATCH, "*")]), Plan::Full);
+        assert_eq!(plan_with(&[(header::IF_MATCH, "\"abc\"")]), Plan::Full);
+        // If-Match compares strongly: a weak tag never matches.
+        assert_eq!(
+            plan_with(&[(header::IF_MATCH, "W/\"abc\"")]),
+            Plan::PreconditionFailed
+        );
         assert_eq!(
             plan_with(&[(header::IF_UNMODIFIED_SINCE, "Thu, 01 Jan 1970 00:00:00 GMT")]),
             Plan::PreconditionFailed

@@ -42,6 +42,9 @@ pub struct Settings {
     pub links: LinkSettings,
     /// Uploads with `If-Match` may replace an existing file.
     pub allow_replace: bool,
+    /// How long an upload's body or a download may go without progress before it is cut
+    /// (zero: never).
+    pub idle_timeout: std::time::Duration,
 }
 
 /// Signed download links.

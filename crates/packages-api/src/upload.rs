@@ -157,7 +157,7 @@ pub async fn receive_body<S>(
     limit: Option<BodyLimit>,
 ) -> ApiResult<Ingested>
 where
-    S: Stream<Item = Result<Bytes, String>> + Unpin,
+    S: Stream<Item = ApiResult<Bytes>> + Unpin,
 {
     let (mut sender, worker) = start_ingest(
         state.store.clone(),
@@ -184,8 +184,7 @@ where
     if let Some(e) = body_error {
         drop(sender);
         let _ = worker.await;
-        log::info!("upload aborted: {e}");
-        return Err(ApiError::IncompleteBody);
+        return Err(e);
     }
     sender.finish().await;
     match worker.await {
@@ -326,14 +325,11 @@ pub fn claimed_digests(headers: &HeaderMap) -> ApiResult<Vec<ClaimedDigest>> {
 /// length, this guards the actual one.
 pub async fn read_small_body<S>(mut body: S, max: usize) -> ApiResult<Bytes>
 where
-    S: Stream<Item = Result<Bytes, String>> + Unpin,
+    S: Stream<Item = ApiResult<Bytes>> + Unpin,
 {
     let mut buf = actix_web::web::BytesMut::with_capacity(max);
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            log::info!("upload aborted: {e}");
-            ApiError::IncompleteBody
-        })?;
+        let chunk = chunk?;
         if buf.len() + chunk.len() > max {
             return Err(ApiError::BadRequest(
                 "request body longer than its Content-Length".to_owned(),

@@ -100,6 +100,11 @@ proptest! {
         prop_assert_eq!(plan(&h, &content(3)), Plan::Full);
         let h = headers(&[(header::IF_NONE_MATCH, format!("\"{other}\", {etag}"))]);
         prop_assert_eq!(plan(&h, &content(3)), Plan::NotModified);
+        // If-Match compares strongly (RFC 9110): the weak form of the current tag fails.
+        let h = headers(&[(header::IF_MATCH, format!("W/{etag}"))]);
+        prop_assert_eq!(plan(&h, &content(3)), Plan::PreconditionFailed);
+        let h = headers(&[(header::IF_NONE_MATCH, format!("W/{etag}"))]);
+        prop_assert_eq!(plan(&h, &content(3)), Plan::NotModified);
         prop_assume!(other != SHA);
         let h = headers(&[(header::IF_MATCH, format!("\"{other}\""))]);
         prop_assert_eq!(plan(&h, &content(3)), Plan::PreconditionFailed);

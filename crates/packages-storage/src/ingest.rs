@@ -1,7 +1,7 @@
 //! The upload pipeline: request body chunks in, a [`PendingBlob`] and its [`Digests`] out.
 //!
 //! An async handler must not block on file I/O or spend milliseconds hashing, so the work
-//! runs on a blocking thread fed through a bounded channel: the handler's `send` waits when
+//! runs on a thread of its own fed through a bounded channel: the handler's `send` waits when
 //! the worker falls behind, which keeps memory bounded whatever the body size. Each chunk is
 //! the `Bytes` the HTTP layer received; it is written once and shared, never copied, with the
 //! hashing threads.
@@ -36,7 +36,6 @@ use bytes::Bytes;
 use packages_core::digest::{HalfDigests, HalfHasher};
 use packages_core::{BlobStore, Digests, PendingBlob, StorageError};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 /// Body size past which hashing moves from the worker thread to two hashing threads.
 pub const PARALLEL_HASH_THRESHOLD: u64 = 4 << 20;
@@ -153,15 +152,15 @@ impl IngestSender {
 /// Dropping it does not stop the worker: it still ends with the body, or when the sender is
 /// dropped, and cleans up after itself.
 pub struct IngestHandle {
-    join: JoinHandle<Result<Ingested, IngestError>>,
+    result: tokio::sync::oneshot::Receiver<Result<Ingested, IngestError>>,
 }
 
 impl Future for IngestHandle {
     type Output = Result<Ingested, IngestError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.join).poll(cx).map(|joined| {
-            joined.unwrap_or_else(|e| Err(IngestError::Failed(format!("upload worker: {e}"))))
+        Pin::new(&mut self.result).poll(cx).map(|received| {
+            received.unwrap_or_else(|_| Err(IngestError::Failed("upload worker stopped".into())))
         })
     }
 }
@@ -169,21 +168,31 @@ impl Future for IngestHandle {
 /// Starts an upload into `store`: returns the sender the handler feeds with body chunks and
 /// the handle that yields the pending blob and its digests.
 ///
-/// Must be called within a Tokio runtime (actix-web handlers are); the worker runs on the
-/// runtime's blocking pool.
+/// The worker is a thread of its own, not one of the runtime's blocking pool: it waits for
+/// the client as long as the body takes to arrive, and a pool that database calls share
+/// must not fill up with uploads of slow clients.
 pub fn start_ingest(
     store: Arc<dyn BlobStore>,
     opts: IngestOptions,
 ) -> (IngestSender, IngestHandle) {
     let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
     let max_size = opts.max_size;
-    let join = tokio::task::spawn_blocking(move || ingest(store.as_ref(), rx, max_size));
+    let (result_tx, result) = tokio::sync::oneshot::channel();
+    let spawned = thread::Builder::new()
+        .name("forge-ingest".to_owned())
+        .spawn(move || {
+            let _ = result_tx.send(ingest(store.as_ref(), rx, max_size));
+        });
+    if let Err(e) = spawned {
+        // The handle reports the failure: its sender is gone with the closure.
+        log::error!("cannot start an upload worker: {e}");
+    }
     let sender = IngestSender {
         tx,
         sent: 0,
         max_size,
     };
-    (sender, IngestHandle { join })
+    (sender, IngestHandle { result })
 }
 
 fn ingest(

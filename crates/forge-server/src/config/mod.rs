@@ -59,6 +59,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Seconds an upload's body or a download may go without progress before the server
+    /// cuts it (408 for an upload); 0 never cuts.
+    #[serde(rename = "idle_timeout", with = "secs")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +71,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:3000".to_owned(),
             data_dir: PathBuf::from("./data"),
             workers: 0,
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -48,7 +48,10 @@ pub async fn upload(
     let claimed = claimed_digests(req.headers())?;
     let mode = WriteMode::of(req.headers())?;
     let app = state.clone().into_inner();
-    let body = payload.map(|c| c.map_err(|e| e.to_string()));
+    let body = crate::idle::body_with_timeout(
+        payload.map(|c| c.map_err(|e| e.to_string())),
+        state.settings.idle_timeout,
+    );
     if let Some(len) = announced.filter(|&n| n <= SMALL_BODY) {
         // A small body costs nothing to read, so the duplicate check is left to the insert
         // and the checks before the body can run from cached reads on this worker.

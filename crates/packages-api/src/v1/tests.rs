@@ -46,6 +46,7 @@ impl World {
                 max_ttl_secs: 3600,
             },
             allow_replace: true,
+            idle_timeout: std::time::Duration::from_secs(60),
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }
