@@ -5,6 +5,7 @@
 mod admin;
 mod admin_cli;
 mod auth;
+mod backup;
 mod binary;
 mod common;
 mod concurrency;
@@ -37,6 +38,7 @@ mod storage;
 mod sweep;
 mod tls;
 mod tokens;
+mod verify;
 mod visibility;
 mod web_browser;
 mod web_pages;

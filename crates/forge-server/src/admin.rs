@@ -15,6 +15,8 @@ pub enum AdminError {
     Server(#[from] ServerError),
     #[error("database: {0}")]
     Database(#[from] packages_db::DbError),
+    #[error("storage: {0}")]
+    Storage(#[from] packages_core::StorageError),
     #[error("{0}")]
     Invalid(String),
     /// Refused by the rules the API applies too.
@@ -121,4 +123,14 @@ fn find_user(db: &Database, username: &str) -> Result<User, AdminError> {
     db.user_by_name(username)?
         .filter(|u| u.kind == OwnerKind::User)
         .ok_or_else(|| AdminError::NoSuchUser(username.to_owned()))
+}
+
+/// Checks stored content against the database (`admin verify`); see [`crate::verify`].
+pub fn verify(
+    config: &Config,
+    options: &crate::verify::VerifyOptions,
+    out: &mut dyn std::io::Write,
+) -> Result<crate::verify::VerifyReport, AdminError> {
+    let (db, store) = open_backends(config)?;
+    crate::verify::verify(&db, &*store, options, out).map_err(AdminError::Invalid)
 }

@@ -2,6 +2,7 @@
 //! the background sweep, and the operations behind the admin command line.
 
 pub mod admin;
+pub mod backup;
 pub mod config;
 pub mod link_keys;
 pub mod logging;
@@ -10,6 +11,7 @@ pub mod periodic;
 pub mod server;
 pub mod sweep;
 pub mod tls;
+pub mod verify;
 
 pub use config::Config;
 pub use server::{start, Running, ServerError};

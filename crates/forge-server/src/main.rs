@@ -63,6 +63,27 @@ enum AdminCommand {
     },
     /// Remove unreferenced content older than the grace period now.
     Cleanup,
+    /// Check that every file's content is stored, with its recorded size (and digests), and
+    /// that no unreferenced content outlives the grace period; exits non-zero on a problem.
+    Verify {
+        /// Only this owner's files.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Read every file and compare all four digests.
+        #[arg(long)]
+        rehash: bool,
+        /// Remove the rows of files whose content is missing (each is listed first).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Write a consistent backup (database and content) of the running registry into DIR.
+    Backup {
+        /// A new or empty directory.
+        dir: PathBuf,
+    },
+    /// Restore a backup from DIR into the configured (fresh) data directory and database,
+    /// then verify every file.
+    Restore { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +201,35 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
                 let (db, store) = forge_server::server::open_backends(&config)?;
                 let report = sweep::run_once(&db, &*store, config.cleanup.blob_grace_period)?;
                 println!("{report:?}");
+            }
+            AdminCommand::Verify {
+                owner,
+                rehash,
+                repair,
+            } => {
+                let options = forge_server::verify::VerifyOptions {
+                    owner,
+                    rehash,
+                    repair,
+                    grace: config.cleanup.blob_grace_period,
+                };
+                let report = admin::verify(&config, &options, &mut std::io::stdout())?;
+                let unrepaired = report.problems.len() as u64 - report.rows_removed;
+                if unrepaired > 0 {
+                    return Err(format!("{unrepaired} problems found").into());
+                }
+            }
+            AdminCommand::Backup { dir } => {
+                let report = forge_server::backup::backup(&config, &dir)?;
+                println!(
+                    "backed up the database and {} blobs ({} bytes) into {}",
+                    report.blobs,
+                    report.bytes,
+                    dir.display()
+                );
+            }
+            AdminCommand::Restore { dir } => {
+                forge_server::backup::restore(&config, &dir, &mut std::io::stdout())?;
             }
         },
     }

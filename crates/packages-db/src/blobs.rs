@@ -140,6 +140,48 @@ impl Database {
         Ok(!self.blob_keys_in_use(&[key.to_owned()])?.is_empty())
     }
 
+    /// Every blob as `(sha256, store key, size)`, by id; for backups.
+    pub fn all_blobs(&self) -> Result<Vec<(String, String, i64)>, DbError> {
+        self.read(|c| {
+            let rows: Vec<(String, Option<String>, i64)> = run!(c, |c| package_blob::table
+                .select((
+                    package_blob::hash_sha256,
+                    package_blob::storage_key,
+                    package_blob::size,
+                ))
+                .order(package_blob::id.asc())
+                .load(c))?;
+            Ok(rows
+                .into_iter()
+                .map(|(sha256, key, size)| {
+                    let key = key.unwrap_or_else(|| sha256.clone());
+                    (sha256, key, size)
+                })
+                .collect())
+        })
+    }
+
+    /// Writes a consistent copy of an SQLite database to `path` (`VACUUM INTO`) while
+    /// others keep reading and writing. Not for PostgreSQL, which `pg_dump` copies.
+    pub fn vacuum_into(&self, path: &std::path::Path) -> Result<(), DbError> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| DbError::Other("backup path is not UTF-8".into()))?
+            .replace('\'', "''");
+        self.read(|c| match c {
+            crate::pool::Conn::Lite(lite) => {
+                diesel::connection::SimpleConnection::batch_execute(
+                    *lite,
+                    &format!("VACUUM INTO '{target}'"),
+                )?;
+                Ok(())
+            }
+            crate::pool::Conn::Pg(_) => {
+                Err(DbError::Other("VACUUM INTO is for SQLite; use pg_dump".into()).into())
+            }
+        })
+    }
+
     /// The blob with this SHA-256 (lowercase hex).
     pub fn blob_by_sha256(&self, sha256: &str) -> Result<Option<PackageBlob>, DbError> {
         self.read(|c| blob_by_hash(c, sha256))
