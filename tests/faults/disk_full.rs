@@ -70,10 +70,19 @@ pub fn disk_full(backend: Backend) {
 
     // Larger than the whole file system.
     let huge = vec![9u8; 40 << 20];
-    let r = put_raw(&s, &file_path("alice", "app", "1.0", "huge.bin"), &auth, huge);
+    let r = put_raw(
+        &s,
+        &file_path("alice", "app", "1.0", "huge.bin"),
+        &auth,
+        huge,
+    );
     assert_eq!(r.status, 507, "{}", r.text());
     assert!(r.text().contains("insufficient storage"), "{}", r.text());
-    assert!(temp_files(&s).is_empty(), "temporary file left: {:?}", temp_files(&s));
+    assert!(
+        temp_files(&s).is_empty(),
+        "temporary file left: {:?}",
+        temp_files(&s)
+    );
 
     // Now with the disk full to the last byte.
     let filler = fill(s.data_dir());

@@ -87,7 +87,9 @@ impl Drop for Server {
 /// the status when a complete answer arrived.
 fn upload(port: u16, token: &str, path: &str, body: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let head = format!(
         "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: token {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -157,13 +159,9 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
     env.config.cleanup.blob_grace_period = Duration::ZERO;
     forge_server::admin::create_user(&env.config, "alice", "password", "a@example.com", false)
         .expect("create user");
-    let token = forge_server::admin::generate_access_token(
-        &env.config,
-        "alice",
-        "ci",
-        "write:package",
-    )
-    .expect("token");
+    let token =
+        forge_server::admin::generate_access_token(&env.config, "alice", "ci", "write:package")
+            .expect("token");
     let mut figures = Figures::default();
     let mut acknowledged: Vec<(String, Vec<u8>)> = Vec::new();
     for round in 0..ROUNDS {
@@ -174,7 +172,12 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
                 let (start, token, port) = (start.clone(), token.clone(), server.port);
                 std::thread::spawn(move || {
                     let body = content(round, i);
-                    let path = file_path("alice", "app", &format!("{round}.{}", i % 3), &format!("f{i}.bin"));
+                    let path = file_path(
+                        "alice",
+                        "app",
+                        &format!("{round}.{}", i % 3),
+                        &format!("f{i}.bin"),
+                    );
                     start.wait();
                     let status = upload(port, &token, &path, &body);
                     (path, body, status)
@@ -193,7 +196,10 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
         }
         let server = Server::spawn(&env);
         for (path, body) in &acknowledged {
-            assert!(download(&server.base, path) == *body, "{path} differs after the kill");
+            assert!(
+                download(&server.base, path) == *body,
+                "{path} differs after the kill"
+            );
         }
         figures.files_checked += check_listed_files(&server.base, &token);
         server.kill();

@@ -41,11 +41,22 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     let mut buf = vec![0u8; 64 * 1024];
     while Instant::now() < deadline {
-        let _ = stream.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))));
+        let _ = stream.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ));
         match stream.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return false,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
             Err(_) => return true,
         }
     }
@@ -123,7 +134,10 @@ pub fn slow_clients(backend: Backend) -> Figures {
         assert_eq!(r.status, 200);
         samples.push(took);
     }
-    assert!(started.elapsed() < IDLE, "probing took longer than the idle timeout");
+    assert!(
+        started.elapsed() < IDLE,
+        "probing took longer than the idle timeout"
+    );
     let mut figures = Figures {
         p99: p99(&mut samples),
         ..Figures::default()
@@ -146,12 +160,17 @@ pub fn slow_clients(backend: Backend) -> Figures {
         }
     }
     for mut stream in downloads {
-        assert!(closed_within(&mut stream, limit), "a stalled download was not cut");
+        assert!(
+            closed_within(&mut stream, limit),
+            "a stalled download was not cut"
+        );
         figures.downloads_cut += 1;
     }
     stop.store(true, Ordering::Relaxed);
     assert_eq!(s.get("/api/healthz", &ANON).status, 200);
-    eventually("no temporary file", Duration::from_secs(5), || temp_files(&s).is_empty());
+    eventually("no temporary file", Duration::from_secs(5), || {
+        temp_files(&s).is_empty()
+    });
     assert!(s.stored_version("alice", "app", "2.0").is_none());
     println!("slow clients on {backend:?}: {figures:?}");
     figures

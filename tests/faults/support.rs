@@ -65,7 +65,10 @@ pub fn content_files(s: &TestServer) -> Vec<PathBuf> {
 pub fn is_consistent(s: &TestServer) -> bool {
     temp_files(s).is_empty()
         && content_files(s).iter().all(|path| {
-            let sha = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let sha = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             matches!(s.db().blob_by_sha256(sha), Ok(Some(_)))
         })
         && s.blob_count() == content_files(s).len()
@@ -248,7 +251,12 @@ pub fn eventually(what: &str, timeout: Duration, check: impl FnMut() -> bool) {
 
 /// A PUT over a raw socket whose body is written on another thread, so an answer the server
 /// gives before reading the whole body (and the reset that may follow) is still seen.
-pub fn put_raw(s: &TestServer, path: &str, auth: &forge_e2e::Auth, body: Vec<u8>) -> forge_e2e::RawResponse {
+pub fn put_raw(
+    s: &TestServer,
+    path: &str,
+    auth: &forge_e2e::Auth,
+    body: Vec<u8>,
+) -> forge_e2e::RawResponse {
     use std::io::Write;
     let mut stream = s.connect();
     let head = format!(

@@ -122,22 +122,21 @@ pub fn backup(config: &Config, dir: &Path) -> Result<BackupReport, AdminError> {
     };
     let mut manifest = String::new();
     let mut report = BackupReport::default();
-    for (sha256, size) in blobs {
+    for (sha256, key, size) in blobs {
         let target = content_path(dir, &sha256)?;
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| invalid(e.to_string()))?;
         }
-        let copied = match store
-            .open(&sha256)
+        let mut reader: Box<dyn Read> = match store
+            .open(&key, None)
             .map_err(|e| invalid(format!("{sha256}: {e}")))?
         {
-            BlobReader::File(mut file, _) => {
-                let mut out = fs::File::create(&target).map_err(|e| invalid(e.to_string()))?;
-                let n = std::io::copy(&mut file, &mut out).map_err(|e| invalid(e.to_string()))?;
-                out.sync_all().map_err(|e| invalid(e.to_string()))?;
-                n
-            }
+            BlobReader::File(file, _) => Box::new(file),
+            BlobReader::Stream(stream, _) => stream,
         };
+        let mut out = fs::File::create(&target).map_err(|e| invalid(e.to_string()))?;
+        let copied = std::io::copy(&mut reader, &mut out).map_err(|e| invalid(e.to_string()))?;
+        out.sync_all().map_err(|e| invalid(e.to_string()))?;
         if i64::try_from(copied).ok() != Some(size) {
             return Err(invalid(format!(
                 "{sha256}: stored content is {copied} bytes, the row says {size}"
@@ -221,6 +220,13 @@ fn store_content(store: &dyn BlobStore, path: &Path, sha256: &str) -> Result<(),
             path.display()
         )));
     }
-    store.persist(pending, sha256)?.confirm()?;
+    let stored = store.persist(pending, sha256)?;
+    if stored.key() != sha256 {
+        // The rows of the backup name content by its SHA-256, as the local store does.
+        return Err(invalid(
+            "restore needs a store that names content by its SHA-256 (the local store)",
+        ));
+    }
+    stored.confirm(true)?;
     Ok(())
 }

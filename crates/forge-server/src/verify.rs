@@ -87,7 +87,9 @@ pub fn verify(
                         report
                             .problems
                             .push(format!("{label}: content {} is missing", blob.hash_sha256));
-                        if let Ok(ptype) = row.package.package_type.parse() {
+                        if let Some(format) = packages_api::formats::find(&row.package.package_type)
+                        {
+                            let ptype = format.package_type();
                             dangling.push(Dangling {
                                 owner_id: owner.id,
                                 ptype,
@@ -107,15 +109,26 @@ pub fn verify(
         let cutoff = SystemTime::now()
             .checked_sub(opts.grace)
             .unwrap_or(UNIX_EPOCH);
-        for key in store.keys_older_than(cutoff).map_err(|e| e.to_string())? {
-            if db
-                .blob_by_sha256(&key)
-                .map_err(|e| e.to_string())?
-                .is_none()
-            {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .list(after.as_deref(), 1000)
+                .map_err(|e| e.to_string())?;
+            let old: Vec<String> = page
+                .keys
+                .iter()
+                .filter(|k| k.modified < cutoff)
+                .map(|k| k.key.clone())
+                .collect();
+            let used = db.blob_keys_in_use(&old).map_err(|e| e.to_string())?;
+            for key in old.iter().filter(|k| !used.contains(*k)) {
                 report.problems.push(format!(
                     "content {key} is referenced by no row and older than the grace period (the sweep removes it)"
                 ));
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
     }
@@ -178,8 +191,15 @@ enum Finding {
 
 /// Checks one blob's content; returns its size.
 fn check_content(store: &dyn BlobStore, blob: &PackageBlob, rehash: bool) -> Result<u64, Finding> {
-    let (mut file, len) = match store.open(&blob.hash_sha256) {
-        Ok(BlobReader::File(file, len)) => (file, len),
+    let (mut file, len): (Box<dyn Read>, u64) = match store.open(blob.store_key(), None) {
+        Ok(BlobReader::File(file, _)) => {
+            let len = file
+                .metadata()
+                .map_err(|e| Finding::Failed(e.to_string()))?
+                .len();
+            (Box::new(file), len)
+        }
+        Ok(BlobReader::Stream(stream, len)) => (stream, len),
         Err(StorageError::NotFound(_)) => return Err(Finding::Missing),
         Err(e) => return Err(Finding::Failed(e.to_string())),
     };

@@ -92,9 +92,14 @@ pub async fn download(
     };
     Ok(match resolved.body {
         Body::Redirect(url) => serve::redirect(&url),
-        Body::Source(source) => {
-            serve::respond(req.headers(), resolved.plan, &content, source, head, &transfer)
-        }
+        Body::Source(source) => serve::respond(
+            req.headers(),
+            resolved.plan,
+            &content,
+            source,
+            head,
+            &transfer,
+        ),
     })
 }
 

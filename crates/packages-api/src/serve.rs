@@ -6,8 +6,8 @@ use std::future::Future;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -403,7 +403,11 @@ impl FileStream {
 
     /// Starts reading the first `len` bytes `reader` yields.
     pub fn from_reader(reader: Box<dyn Read + Send>, len: u64) -> Self {
-        Self::new(Input::Reader(Arc::new(std::sync::Mutex::new(reader))), 0, len)
+        Self::new(
+            Input::Reader(Arc::new(std::sync::Mutex::new(reader))),
+            0,
+            len,
+        )
     }
 
     fn new(input: Input, start: u64, len: u64) -> Self {

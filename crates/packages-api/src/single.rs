@@ -146,7 +146,10 @@ async fn upload(
         })
     })
     .await?;
-    let body = payload.map(|c| c.map_err(|e| e.to_string()));
+    let body = crate::idle::body_with_timeout(
+        payload.map(|c| c.map_err(|e| e.to_string())),
+        state.settings.idle_timeout,
+    );
     let ingested = receive_body(&state, body, plan.body_limit).await?;
     store_upload(state.into_inner(), plan, ingested).await?;
     Ok(HttpResponse::Created().finish())

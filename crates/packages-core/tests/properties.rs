@@ -1,10 +1,8 @@
 //! Property tests of the validation rules and size parsing: no input panics, accepted values
 //! come back unchanged, and acceptance agrees with the written rules.
 
-use packages_core::validation::validate_upload;
-use packages_core::{
-    parse_size_limit, FileName, Limit, PackageName, PackageVersion, MAX_FIELD_BYTES,
-};
+use packages_core::generic::{validate_upload, FileName, PackageName, PackageVersion};
+use packages_core::{parse_size_limit, Limit, MAX_FIELD_BYTES};
 use proptest::prelude::*;
 
 fn name_char(c: char) -> bool {

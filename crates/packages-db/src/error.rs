@@ -181,7 +181,10 @@ impl TxError {
     /// contains `name` (PostgreSQL names the index, SQLite the columns).
     pub(crate) fn is_unique_violation_of(&self, name: &str) -> bool {
         match self {
-            TxError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            TxError::Diesel(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                info,
+            )) => {
                 info.constraint_name().is_some_and(|c| c.contains(name))
                     || info.message().contains(name)
             }

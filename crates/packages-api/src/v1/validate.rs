@@ -22,9 +22,7 @@ pub fn name_taken<'a>(
         packages_db::DbError::Conflict(_) => {
             ApiError::Unprocessable(format!("user already exists [name: {name}]"))
         }
-        packages_db::DbError::EmailTaken => {
-            ApiError::Unprocessable(email_taken_message(email))
-        }
+        packages_db::DbError::EmailTaken => ApiError::Unprocessable(email_taken_message(email)),
         other => other.into(),
     }
 }

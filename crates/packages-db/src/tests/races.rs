@@ -137,8 +137,16 @@ fn uploads_race_the_sweeps(db: &Database) {
 fn one_account_per_email_address(db: &Database) {
     let results = race(db, |db, i| {
         // The same address in different casings.
-        let email = if i % 2 == 0 { "Same@Example.com" } else { "same@example.COM" };
-        db.create_user(&NewUser::user(&format!("mail{i}"), email, Some("hash".into())))
+        let email = if i % 2 == 0 {
+            "Same@Example.com"
+        } else {
+            "same@example.COM"
+        };
+        db.create_user(&NewUser::user(
+            &format!("mail{i}"),
+            email,
+            Some("hash".into()),
+        ))
     });
     let created = results.iter().filter(|r| r.is_ok()).count();
     let taken = results
@@ -152,7 +160,10 @@ fn one_account_per_email_address(db: &Database) {
         email: Some("SAME@example.com".into()),
         ..UserChanges::default()
     };
-    assert!(matches!(db.update_user(other.id, &change), Err(DbError::EmailTaken)));
+    assert!(matches!(
+        db.update_user(other.id, &change),
+        Err(DbError::EmailTaken)
+    ));
     // Organisations carry no address of their own and are not held to it.
     let org = NewUser::org("org-a", packages_core::Visibility::Public);
     let org_b = NewUser::org("org-b", packages_core::Visibility::Public);
