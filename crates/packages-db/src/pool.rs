@@ -308,7 +308,10 @@ impl Database {
             Ok(conn) => Ok(conn),
             Err(e) => {
                 let e = self.noted(DbError::from_pool(e));
-                if matches!(e, DbError::Unavailable) || self.health.suspect() {
+                if self.health.suspect() {
+                    // No connection came while the database was lately unreachable.
+                    Err(DbError::Unavailable)
+                } else if matches!(e, DbError::Unavailable) {
                     Err(e)
                 } else {
                     get(POOL_TIMEOUT.saturating_sub(FAIL_FAST_TIMEOUT))
