@@ -276,7 +276,7 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
         Err(packages_db::DbError::FileExists) => {
             drop(stored);
             if !was_present {
-                discard_content(&*state.store, &state.db, &key);
+                state.leftovers.discard(&*state.store, &state.db, &key);
             }
             Err(mode.exists_error())
         }
