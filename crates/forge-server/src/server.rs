@@ -119,6 +119,15 @@ impl Drop for Running {
 }
 
 /// The HTTP service over one connection, before its transport (TCP or TLS) is chosen.
+/// Records a plain TCP connection's socket so a stalled download can be cut; TLS
+/// connections are not recorded, so their stalled downloads wait for the client.
+fn record_socket<T: 'static>(io: &T, ext: &mut actix_web::dev::Extensions) {
+    let io: &dyn std::any::Any = io;
+    if let Some(tcp) = io.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        packages_api::idle::on_connect(std::os::fd::AsRawFd::as_raw_fd(tcp), ext);
+    }
+}
+
 macro_rules! http_service {
     ($state:expr, $shutdown:expr, $local_addr:expr) => {{
         let state = $state.clone();
@@ -133,9 +142,7 @@ macro_rules! http_service {
             // Small responses would otherwise wait for delayed ACKs (Nagle).
             .tcp_nodelay(true)
             // Lets a stalled download's timer shut its connection down.
-            .on_connect_ext(|io: &actix_web::rt::net::TcpStream, ext| {
-                packages_api::idle::on_connect(std::os::fd::AsRawFd::as_raw_fd(io), ext);
-            })
+            .on_connect_ext(|io, ext| record_socket(io, ext))
             .client_request_timeout(Duration::from_secs(5))
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr($local_addr)
