@@ -181,7 +181,10 @@ pub async fn upload(
                     blake2.update(&bytes);
                     Ok(bytes)
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => {
+                    log::info!("upload aborted: {e}");
+                    Err(ApiError::IncompleteBody)
+                }
             });
             let ingested = receive_body(&state, body, limit).await?;
             received = Some(Received {
