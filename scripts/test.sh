@@ -13,6 +13,8 @@
 #                                (set here when unset)
 #   FORGE_TEST_PYPI_MARKER       file the real-client PyPI tests (twine, pip, uv) append one
 #                                line to per scenario that ran (set here when unset)
+#   FORGE_TEST_REQUIRE_S3        1 = fail instead of skipping when SeaweedFS (weed) is missing
+#   FORGE_TEST_S3_MARKER         the same for the object storage (S3) tests
 # Extra arguments are passed to `cargo test --workspace`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,3 +136,6 @@ fi
 echo "test.sh: browser tests run: $browser_ran (screenshots in target/web-screenshots)"
 pypi_ran=$(grep -c . "$FORGE_TEST_PYPI_MARKER" 2>/dev/null || true)
 echo "test.sh: real-client PyPI tests run: ${pypi_ran:-0}"
+if [ -n "${FORGE_TEST_S3_MARKER:-}" ] && [ -f "$FORGE_TEST_S3_MARKER" ]; then
+    echo "test.sh: S3 end-to-end tests run: $(grep -c . "$FORGE_TEST_S3_MARKER" || true)"
+fi

@@ -63,3 +63,4 @@ fn different_files_into_one_new_version(backend: Backend) {
 }
 
 forge_e2e::backends!(same_new_file_once, different_files_into_one_new_version);
+forge_e2e::s3_backend!(same_new_file_once, different_files_into_one_new_version);

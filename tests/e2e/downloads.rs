@@ -290,3 +290,10 @@ forge_e2e::backends!(
     public_packages_are_readable_by_anyone,
     empty_and_larger_files,
 );
+forge_e2e::s3_backend!(
+    download_headers,
+    range_requests,
+    conditional_requests,
+    head_is_served,
+    empty_and_larger_files,
+);

@@ -202,3 +202,4 @@ forge_e2e::backends!(
     delete_file,
     delete_version
 );
+forge_e2e::s3_backend!(upload, download, delete_file, delete_version);

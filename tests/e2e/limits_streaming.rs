@@ -97,3 +97,7 @@ forge_e2e::backends!(
     owner_quota_is_enforced_while_streaming,
     type_limit_is_enforced_while_streaming
 );
+forge_e2e::s3_backend!(
+    owner_quota_is_enforced_while_streaming,
+    type_limit_is_enforced_while_streaming
+);

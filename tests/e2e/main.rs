@@ -23,6 +23,7 @@ mod limits_streaming;
 mod logs;
 mod manifests;
 mod metrics;
+mod object_store;
 mod operations;
 mod package_access;
 mod package_api;

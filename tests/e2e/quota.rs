@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use forge_e2e::forge_server::config::Config;
 use forge_e2e::{
-    file_path, files_under, read_final_response, wait_until, Auth, Backend, RawResponse,
-    TestServer, ANON, PASSWORD,
+    file_path, read_final_response, wait_until, Auth, Backend, RawResponse, TestServer, ANON,
+    PASSWORD,
 };
 use packages_core::Limit;
 
@@ -101,11 +101,7 @@ fn announced_size_is_refused_before_the_body(backend: Backend) {
         }
         assert!(s.stored_versions("user10").is_empty());
         assert_eq!(s.blob_count(), 0);
-        assert!(
-            files_under(&s.packages_dir()).is_empty(),
-            "{:?}",
-            files_under(&s.packages_dir())
-        );
+        assert!(s.stored_items().is_empty(), "{:?}", s.stored_items());
     }
 }
 
@@ -174,14 +170,8 @@ fn chunked_put(s: &TestServer, path: &str, auth: &Auth, chunks: &[&[u8]]) -> Raw
 /// Waits until the blob store holds no file at all (the temporary directory included).
 #[track_caller]
 fn assert_store_empty(s: &TestServer) {
-    let empty = wait_until(Duration::from_secs(10), || {
-        files_under(&s.packages_dir()).is_empty()
-    });
-    assert!(
-        empty,
-        "files left in the blob store: {:?}",
-        files_under(&s.packages_dir())
-    );
+    let empty = wait_until(Duration::from_secs(10), || s.stored_items().is_empty());
+    assert!(empty, "left in the blob store: {:?}", s.stored_items());
 }
 
 /// A chunked body that grows past LIMIT_SIZE_GENERIC is refused; neither a temporary file,
@@ -194,7 +184,7 @@ fn chunked_upload_over_the_type_limit_leaves_nothing(backend: Backend) {
     raw_status(&r, 403);
     assert_eq!(r.text().trim(), TYPE_SIZE_EXCEEDED);
     assert_store_empty(&s);
-    assert!(files_under(&s.upload_tmp_dir()).is_empty());
+    assert_eq!(s.pending_uploads(), 0);
     assert!(s.stored_versions("user10").is_empty());
     assert_eq!(s.blob_count(), 0);
 
@@ -258,4 +248,9 @@ forge_e2e::backends!(
     chunked_upload_over_the_type_limit_leaves_nothing,
     chunked_upload_over_the_owner_limit_leaves_nothing,
     zero_limits_let_an_empty_chunked_body_through,
+);
+forge_e2e::s3_backend!(
+    announced_size_is_refused_before_the_body,
+    chunked_upload_over_the_type_limit_leaves_nothing,
+    chunked_upload_over_the_owner_limit_leaves_nothing,
 );

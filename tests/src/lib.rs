@@ -38,7 +38,11 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// SQLite metadata with the content in a SeaweedFS bucket ([`s3`]).
+    S3,
 }
+
+pub mod s3;
 
 /// Generates `sqlite::<name>` and `postgres::<name>` tests for each listed scenario function
 /// (`fn name(backend: Backend)` in the invoking module).
@@ -64,6 +68,23 @@ macro_rules! backends {
     };
 }
 
+/// Generates `s3::<name>` tests: each listed scenario again with the content in an S3
+/// bucket (SeaweedFS started by the harness). Listed beside [`backends!`] for the scenarios
+/// that concern stored content.
+#[macro_export]
+macro_rules! s3_backend {
+    ($($name:ident),* $(,)?) => {
+        mod s3 {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::run_scenario($crate::Backend::S3, stringify!($name), super::$name);
+                }
+            )*
+        }
+    };
+}
+
 /// Runs one scenario on one backend. The PostgreSQL variant needs `FORGE_TEST_DATABASE_URL`;
 /// without it the test reports that it was skipped, unless `FORGE_TEST_REQUIRE_POSTGRES=1`.
 pub fn run_scenario(backend: Backend, name: &str, scenario: fn(Backend)) {
@@ -74,10 +95,25 @@ pub fn run_scenario(backend: Backend, name: &str, scenario: fn(Backend)) {
         println!("skipped: no PostgreSQL (set FORGE_TEST_DATABASE_URL)");
         return;
     }
-    scenario(backend);
-    if backend == Backend::Postgres {
-        record_postgres_run(name);
+    if backend == Backend::S3 {
+        if let Err(e) = s3::shared_seaweed() {
+            if require_s3() {
+                panic!("FORGE_TEST_REQUIRE_S3=1 but SeaweedFS is not available: {e}");
+            }
+            println!("skipped: no SeaweedFS ({e})");
+            return;
+        }
     }
+    scenario(backend);
+    match backend {
+        Backend::Postgres => record_postgres_run(name),
+        Backend::S3 => append_marker("FORGE_TEST_S3_MARKER", name),
+        Backend::Sqlite => {}
+    }
+}
+
+fn require_s3() -> bool {
+    std::env::var("FORGE_TEST_REQUIRE_S3").is_ok_and(|v| v.trim() == "1")
 }
 
 fn postgres_base_url() -> Option<String> {
@@ -168,7 +204,7 @@ impl TestEnv {
             .tempdir()
             .expect("create temporary data dir");
         let pg = match backend {
-            Backend::Sqlite => None,
+            Backend::Sqlite | Backend::S3 => None,
             Backend::Postgres => Some(PgDatabase::create()),
         };
         let database_url = pg.as_ref().map(|p| p.url().to_owned()).unwrap_or_default();
@@ -183,6 +219,10 @@ impl TestEnv {
         // Scenarios read download counters right after a GET; the batched mode has its own
         // test.
         config.database.download_count_flush = Duration::ZERO;
+        if backend == Backend::S3 {
+            let weed = s3::shared_seaweed().unwrap_or_else(|e| panic!("SeaweedFS: {e}"));
+            s3::use_s3(&mut config, &weed.endpoint);
+        }
         TestEnv {
             backend,
             tmp,
@@ -266,6 +306,53 @@ impl TestServer {
     }
 
     /// Root of the blob store.
+    /// Everything the blob store holds: content and uploads in progress (local: every file
+    /// under the store's directory; S3: every object under the test's prefix and every
+    /// unfinished multipart upload).
+    pub fn stored_items(&self) -> Vec<String> {
+        if self.env.backend != Backend::S3 {
+            return files_under(&self.packages_dir())
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+        }
+        let store = self.s3_store();
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = packages_core::BlobStore::list(&store, after.as_deref(), 1000)
+                .unwrap_or_else(|e| panic!("listing the bucket: {e}"));
+            items.extend(page.keys.into_iter().map(|k| k.key));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let unfinished = store
+            .unfinished_uploads()
+            .unwrap_or_else(|e| panic!("listing multipart uploads: {e}"));
+        items.extend((0..unfinished).map(|i| format!("unfinished multipart upload {i}")));
+        items
+    }
+
+    /// Uploads in progress in the blob store (local: temporary files; S3: unfinished
+    /// multipart uploads).
+    pub fn pending_uploads(&self) -> usize {
+        if self.env.backend != Backend::S3 {
+            return files_under(&self.upload_tmp_dir()).len();
+        }
+        self.s3_store()
+            .unfinished_uploads()
+            .unwrap_or_else(|e| panic!("listing multipart uploads: {e}"))
+    }
+
+    /// A client of the test's bucket and prefix.
+    pub fn s3_store(&self) -> packages_storage::S3BlobStore {
+        let settings = forge_server::storage::s3_settings(&self.env.config)
+            .unwrap_or_else(|e| panic!("S3 settings: {e}"));
+        packages_storage::S3BlobStore::new(&settings).unwrap_or_else(|e| panic!("S3 client: {e}"))
+    }
+
     pub fn packages_dir(&self) -> PathBuf {
         self.data_dir().join("packages")
     }

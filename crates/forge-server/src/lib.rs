@@ -9,6 +9,7 @@ pub mod logging;
 pub mod password_input;
 pub mod periodic;
 pub mod server;
+pub mod storage;
 pub mod sweep;
 pub mod tls;
 pub mod verify;

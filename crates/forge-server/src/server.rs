@@ -16,7 +16,6 @@ use packages_api::expect::ExpectGate;
 use packages_api::{AppState, LinkSettings, Settings};
 use packages_core::BlobStore;
 use packages_db::Database;
-use packages_storage::LocalBlobStore;
 
 use crate::config::Config;
 use crate::periodic::Periodic;
@@ -29,6 +28,9 @@ pub enum ServerError {
     Database(#[from] packages_db::DbError),
     #[error("storage: {0}")]
     Storage(#[from] packages_core::StorageError),
+    /// The storage settings cannot work; the message names the setting.
+    #[error("{0}")]
+    StorageSetup(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -55,7 +57,7 @@ pub fn open_backends(config: &Config) -> Result<(Database, Arc<dyn BlobStore>), 
     )))?;
     let db = Database::connect(&config.effective_database_url(), config.database.pool_size)?;
     db.run_migrations()?;
-    let store: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(config.packages_dir())?);
+    let store = crate::storage::open_store(config)?;
     Ok((db, store))
 }
 
@@ -210,7 +212,10 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         .unwrap_or_default(),
         metrics_enabled: config.metrics.enabled,
         metrics_token: config.metrics.token.clone(),
-        serve_direct: None,
+        serve_direct: config
+            .storage
+            .serve_direct
+            .then_some(config.storage.serve_direct_ttl),
         links: LinkSettings {
             keys: Arc::new(crate::link_keys::load(&config)?),
             max_ttl_secs: config.links.max_ttl.as_secs().max(1),

@@ -122,9 +122,10 @@ pub struct ListedKey {
 /// One page of [`BlobStore::list`].
 #[derive(Debug, Clone, Default)]
 pub struct KeyPage {
-    /// Keys in ascending order.
+    /// Keys in the store's listing order.
     pub keys: Vec<ListedKey>,
-    /// Where the next page starts (pass it as `after`); `None` on the last page.
+    /// Where the next page starts, to pass as `after` (an opaque cursor); `None` on the
+    /// last page. A page may hold fewer keys than asked for and still have a next one.
     pub next: Option<String>,
 }
 
@@ -167,9 +168,9 @@ pub trait BlobStore: Send + Sync + 'static {
         still_referenced: &mut dyn FnMut() -> Result<bool, StorageError>,
     ) -> Result<bool, StorageError>;
 
-    /// Up to `limit` keys after `after` (all from the start when `None`), in ascending
-    /// order, with when each was written. The sweep pages through them to find content no
-    /// row refers to.
+    /// Up to `limit` keys, from the start (`after` is `None`) or from where the previous
+    /// page's [`KeyPage::next`] points, with when each was written. The sweep pages through
+    /// them to find content no row refers to.
     fn list(&self, after: Option<&str>, limit: usize) -> Result<KeyPage, StorageError>;
 
     /// Removes upload leftovers (from crashes or aborted transfers) older than `cutoff`;

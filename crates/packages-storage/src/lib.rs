@@ -8,9 +8,11 @@
 
 pub mod ingest;
 pub mod local;
+pub mod s3;
 
 pub use ingest::{
     digest_parallel, hash_rate_probe, start_ingest, IngestError, IngestHandle, IngestOptions,
     IngestSender, Ingested, PARALLEL_HASH_THRESHOLD,
 };
 pub use local::LocalBlobStore;
+pub use s3::{S3BlobStore, S3Problem, S3Settings};

@@ -119,11 +119,72 @@ impl Default for DatabaseConfig {
 }
 
 /// `[storage]`: where package files are kept.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
+    /// `local` (a directory) or `s3` (an S3-compatible bucket, `[storage.s3]`).
+    #[serde(rename = "type")]
+    pub kind: StorageType,
     /// Directory of the local blob store; empty means `packages/` in the data directory.
     pub path: PathBuf,
+    /// Answer downloads with a redirect to a presigned URL of the bucket (S3 only).
+    pub serve_direct: bool,
+    /// How long a presigned download URL stays valid, in seconds.
+    #[serde(with = "secs")]
+    pub serve_direct_ttl: Duration,
+    pub s3: S3Config,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            kind: StorageType::Local,
+            path: PathBuf::new(),
+            serve_direct: false,
+            serve_direct_ttl: Duration::from_secs(300),
+            s3: S3Config::default(),
+        }
+    }
+}
+
+/// Where package content lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageType {
+    Local,
+    S3,
+}
+
+/// `[storage.s3]`: the bucket, when `type = "s3"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// `http://host:port` or `https://host`.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// Empty: `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// Empty: `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Secret,
+    /// `endpoint/bucket/key` (true) or `bucket.endpoint/key` (false).
+    pub path_style: bool,
+    /// Prefix of every object written, e.g. `packages/`.
+    pub prefix: String,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".to_owned(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            path_style: true,
+            prefix: String::new(),
+        }
+    }
 }
 
 /// `[cache]`.
@@ -399,6 +460,33 @@ impl Config {
         if !self.links.keys.is_empty() {
             if let Err(e) = LinkKeys::parse(&self.links.keys, &self.links.signing_key) {
                 return bad("links.keys", &e.to_string());
+            }
+        }
+        match self.storage.kind {
+            StorageType::Local if self.storage.serve_direct => {
+                return bad(
+                    "storage.serve_direct",
+                    "needs storage.type = \"s3\" (FORGE_STORAGE_TYPE=s3)",
+                );
+            }
+            StorageType::Local => {}
+            StorageType::S3 => {
+                let s3 = &self.storage.s3;
+                if s3.endpoint.trim().is_empty() {
+                    return bad("storage.s3.endpoint", "must be set when storage.type is s3");
+                }
+                if s3.bucket.trim().is_empty() {
+                    return bad("storage.s3.bucket", "must be set when storage.type is s3");
+                }
+                if !s3.prefix.is_empty() && !s3.prefix.ends_with('/') {
+                    return bad("storage.s3.prefix", "must end with / (e.g. packages/)");
+                }
+                if !(1..=604_800).contains(&self.storage.serve_direct_ttl.as_secs()) {
+                    return bad(
+                        "storage.serve_direct_ttl",
+                        "must be between 1 and 604800 seconds (7 days)",
+                    );
+                }
             }
         }
         Ok(())

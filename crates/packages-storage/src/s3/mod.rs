@@ -1,0 +1,604 @@
+//! Package content in an S3-compatible object store (AWS S3, MinIO, SeaweedFS, Ceph RGW,
+//! Garage, R2, …).
+//!
+//! Layout under the configured prefix:
+//!
+//! ```text
+//! <prefix>upload/<32 hex>   content of one upload; the blob row records this key
+//! <prefix>sha256/<hex>      content named by its SHA-256 (moved in from a local store)
+//! ```
+//!
+//! Every upload writes an object of its own, as a multipart upload whose parts are sent
+//! while the body still arrives; the object appears only when the upload is completed, so no
+//! reader sees partial content. Giving each upload its own key avoids copying the object to
+//! a name known only at the end (a second transfer, and a single copy is limited to 5 GiB
+//! on AWS). Identical content is stored once all the same: the database keeps one blob row
+//! per SHA-256, and an upload whose content was already there removes its own object after
+//! its commit ([`StoredBlob::confirm`] with `used == false`).
+//!
+//! Memory per upload is bounded by two parts: the one being filled and the one being sent.
+//! Content smaller than a part is sent with one PUT.
+
+mod client;
+mod xml;
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use packages_core::{
+    BlobReader, BlobStore, Digests, DirectDownload, KeyPage, ListedKey, PendingBlob, StorageError,
+    StoredBlob,
+};
+
+use client::{Client, S3Failure};
+
+/// Size of the parts of a multipart upload (S3 takes 5 MiB to 5 GiB). With at most 10,000
+/// parts this allows objects of up to 78 GiB; larger bodies are refused, never truncated.
+pub const PART_SIZE: usize = 8 << 20;
+/// S3's limit on the number of parts.
+const MAX_PARTS: usize = 10_000;
+
+const UPLOAD_DIR: &str = "upload/";
+const SHA256_DIR: &str = "sha256/";
+
+/// A secret that `Debug` does not show.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretKey(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where the bucket is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `http://host:port` or `https://host` (TLS with rustls and the Mozilla roots).
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretKey,
+    /// Address the bucket as `endpoint/bucket/key` (true) or `bucket.endpoint/key`.
+    pub path_style: bool,
+    /// Prefix of every object this store writes, e.g. `packages/`.
+    pub prefix: String,
+}
+
+/// What is wrong with the settings, found by [`S3BlobStore::probe`].
+#[derive(Debug, thiserror::Error)]
+pub enum S3Problem {
+    #[error("not a usable endpoint: {0}")]
+    Endpoint(String),
+    #[error("cannot reach the object store: {0}")]
+    Unreachable(String),
+    #[error("the object store refuses the credentials ({0})")]
+    Credentials(String),
+    #[error("the bucket does not exist")]
+    NoBucket,
+    #[error("the object store answered {0}")]
+    Other(String),
+}
+
+/// A [`BlobStore`] in an S3 bucket.
+pub struct S3BlobStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    prefix: String,
+}
+
+impl fmt::Debug for S3BlobStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3BlobStore")
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3BlobStore {
+    /// Sets up the client; no request is sent (see [`S3BlobStore::probe`]).
+    pub fn new(settings: &S3Settings) -> Result<Self, S3Problem> {
+        let client = Client::new(settings).map_err(S3Problem::Endpoint)?;
+        Ok(S3BlobStore {
+            inner: Arc::new(Inner {
+                client,
+                prefix: settings.prefix.clone(),
+            }),
+        })
+    }
+
+    /// Asks the store for the bucket: reachable, credentials accepted, bucket present.
+    pub fn probe(&self) -> Result<(), S3Problem> {
+        match self.inner.client.head_bucket() {
+            Ok(()) => Ok(()),
+            Err(S3Failure::Transport(e)) => Err(S3Problem::Unreachable(e)),
+            Err(S3Failure::Status { code: 404, .. }) => Err(S3Problem::NoBucket),
+            Err(S3Failure::Status {
+                code: 401 | 403,
+                s3_code,
+            }) => Err(S3Problem::Credentials(if s3_code.is_empty() {
+                "access denied".to_owned()
+            } else {
+                s3_code
+            })),
+            Err(S3Failure::Status { code, s3_code }) => {
+                Err(S3Problem::Other(format!("{code} {s3_code}")))
+            }
+        }
+    }
+
+    /// Multipart uploads begun and neither completed nor aborted.
+    pub fn unfinished_uploads(&self) -> Result<usize, StorageError> {
+        let prefix = format!("{}{UPLOAD_DIR}", self.inner.prefix);
+        self.inner
+            .client
+            .unfinished_uploads(&prefix)
+            .map(|u| u.len())
+            .map_err(|e| e.into_storage("multipart uploads"))
+    }
+
+    /// Stores `data` under the key of its SHA-256 (moving content in from a local store).
+    pub fn put_by_digest(&self, sha256: &str, data: &[u8]) -> Result<(), StorageError> {
+        let object = self.inner.object_of(sha256)?;
+        self.inner
+            .client
+            .put_object(&object, data)
+            .map_err(|e| e.into_storage(sha256))
+    }
+
+    /// Streams a file into the object named by its SHA-256, part by part.
+    pub fn put_by_digest_from(
+        &self,
+        sha256: &str,
+        mut reader: impl std::io::Read,
+    ) -> Result<u64, StorageError> {
+        let object = self.inner.object_of(sha256)?;
+        let mut pending = S3Pending::new(self.inner.clone(), object);
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            pending.write_all(&buf[..n])?;
+        }
+        let len = pending.len;
+        pending.finish()?;
+        Ok(len)
+    }
+}
+
+impl Inner {
+    /// The object name of a key; refuses anything this store did not hand out.
+    fn object_of(&self, key: &str) -> Result<String, StorageError> {
+        if Digests::is_sha256_hex(key) {
+            return Ok(format!("{}{SHA256_DIR}{key}", self.prefix));
+        }
+        match key.strip_prefix(UPLOAD_DIR) {
+            Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(format!("{}{key}", self.prefix))
+            }
+            _ => Err(StorageError::InvalidKey),
+        }
+    }
+
+    /// The key of an object name, if it is one of this store's.
+    fn key_of(&self, object: &str) -> Option<String> {
+        let rest = object.strip_prefix(&self.prefix)?;
+        if let Some(hex) = rest.strip_prefix(SHA256_DIR) {
+            return Digests::is_sha256_hex(hex).then(|| hex.to_owned());
+        }
+        self.object_of(rest)
+            .ok()
+            .filter(|_| rest.starts_with(UPLOAD_DIR))
+            .map(|_| rest.to_owned())
+    }
+}
+
+impl BlobStore for S3BlobStore {
+    fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        let key = format!("{UPLOAD_DIR}{}", hex::encode(id));
+        let object = self.inner.object_of(&key)?;
+        Ok(Box::new(S3Pending::new(self.inner.clone(), object)))
+    }
+
+    fn persist(
+        &self,
+        pending: Box<dyn PendingBlob>,
+        _sha256: &str,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        let pending = pending.into_any().downcast::<S3Pending>().map_err(|_| {
+            StorageError::Io(std::io::Error::other(
+                "pending blob was not begun by an S3 store",
+            ))
+        })?;
+        let object = pending.object.clone();
+        pending.finish()?;
+        let key = object
+            .strip_prefix(&self.inner.prefix)
+            .unwrap_or(&object)
+            .to_owned();
+        Ok(Box::new(S3Stored {
+            inner: self.inner.clone(),
+            object,
+            key,
+        }))
+    }
+
+    fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader, StorageError> {
+        let object = self.inner.object_of(key)?;
+        let (reader, len) = self
+            .inner
+            .client
+            .get(&object, range)
+            .map_err(|e| e.into_storage(key))?;
+        Ok(BlobReader::Stream(reader, len))
+    }
+
+    fn direct_url(
+        &self,
+        key: &str,
+        download: &DirectDownload<'_>,
+    ) -> Result<Option<String>, StorageError> {
+        let object = self.inner.object_of(key)?;
+        let url = self.inner.client.presign_get(
+            &object,
+            download.content_disposition,
+            download.content_type,
+            download.ttl,
+        );
+        Ok(Some(url.to_string()))
+    }
+
+    fn contains(&self, key: &str) -> Result<bool, StorageError> {
+        let object = self.inner.object_of(key)?;
+        match self.inner.client.head(&object) {
+            Ok(()) => Ok(true),
+            Err(S3Failure::Status { code: 404, .. }) => Ok(false),
+            Err(e) => Err(e.into_storage(key)),
+        }
+    }
+
+    /// Keys are never reused by later uploads (each gets a new one; content named by its
+    /// digest is only ever written by a move from a local store), so once no row refers to
+    /// a key none will: asking before the delete suffices.
+    fn remove(
+        &self,
+        key: &str,
+        still_referenced: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        let object = self.inner.object_of(key)?;
+        if still_referenced()? {
+            return Ok(false);
+        }
+        if !self.contains(key)? {
+            return Ok(false);
+        }
+        self.inner
+            .client
+            .delete(&object)
+            .map_err(|e| e.into_storage(key))?;
+        Ok(true)
+    }
+
+    fn list(&self, after: Option<&str>, limit: usize) -> Result<KeyPage, StorageError> {
+        let start_after = after.map(|a| format!("{}{a}", self.inner.prefix));
+        let (objects, more) = self
+            .inner
+            .client
+            .list(
+                &self.inner.prefix,
+                start_after.as_deref(),
+                limit.clamp(1, 1000),
+            )
+            .map_err(|e| e.into_storage("listing"))?;
+        let next = objects
+            .last()
+            .and_then(|o| o.object.strip_prefix(&self.inner.prefix))
+            .map(str::to_owned)
+            .filter(|_| more);
+        let keys = objects
+            .into_iter()
+            .filter_map(|o| {
+                self.inner.key_of(&o.object).map(|key| ListedKey {
+                    key,
+                    modified: o.modified,
+                })
+            })
+            .collect();
+        Ok(KeyPage { keys, next })
+    }
+
+    fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError> {
+        let prefix = format!("{}{UPLOAD_DIR}", self.inner.prefix);
+        let uploads = self
+            .inner
+            .client
+            .unfinished_uploads(&prefix)
+            .map_err(|e| e.into_storage("multipart uploads"))?;
+        let mut removed = 0;
+        for upload in uploads {
+            if upload.initiated.is_some_and(|t| t < cutoff) {
+                self.inner
+                    .client
+                    .abort_multipart(&upload.object, &upload.upload_id)
+                    .map_err(|e| e.into_storage(&upload.object))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn check(&self) -> Result<(), StorageError> {
+        self.probe()
+            .map_err(|e| StorageError::Unavailable(e.to_string()))
+    }
+}
+
+/// A part on its way to the sender thread.
+struct Part {
+    number: u16,
+    data: Vec<u8>,
+}
+
+/// The thread that sends the parts of one multipart upload, one at a time, while the next
+/// part fills.
+struct PartSender {
+    upload_id: String,
+    tx: Option<SyncSender<Part>>,
+    thread: Option<JoinHandle<Result<Vec<String>, StorageError>>>,
+}
+
+impl PartSender {
+    fn start(inner: Arc<Inner>, object: String, upload_id: String) -> Result<Self, StorageError> {
+        // A rendezvous channel: a part is handed over only once the previous one is sent, so
+        // at most one part waits besides the one being filled.
+        let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(0);
+        let id = upload_id.clone();
+        let thread = std::thread::Builder::new()
+            .name("s3-parts".into())
+            .spawn(move || {
+                let mut etags = Vec::new();
+                for part in rx {
+                    let etag = inner
+                        .client
+                        .upload_part(&object, &id, part.number, &part.data)
+                        .map_err(|e| e.into_storage(&object))?;
+                    etags.push(etag);
+                }
+                Ok(etags)
+            })?;
+        Ok(PartSender {
+            upload_id,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a part over, waiting while the previous one is being sent.
+    fn send(&mut self, part: Part) -> Result<(), StorageError> {
+        let delivered = self.tx.as_ref().map(|tx| tx.send(part).is_ok());
+        if delivered == Some(true) {
+            return Ok(());
+        }
+        // The thread stopped: its result says why.
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(StorageError::Io(std::io::Error::other(
+                "the part sender stopped",
+            ))),
+        }
+    }
+
+    /// Waits for every part; returns their ETags in order.
+    fn join(&mut self) -> Result<Vec<String>, StorageError> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| {
+                Err(StorageError::Io(std::io::Error::other(
+                    "part sender panicked",
+                )))
+            }),
+            None => Err(StorageError::Io(std::io::Error::other(
+                "the part sender already stopped",
+            ))),
+        }
+    }
+}
+
+/// An upload being written. Dropped before [`S3Pending::finish`], it aborts its multipart
+/// upload so that no parts stay behind.
+struct S3Pending {
+    inner: Arc<Inner>,
+    object: String,
+    buf: Vec<u8>,
+    parts_sent: usize,
+    sender: Option<PartSender>,
+    len: u64,
+    /// The first failure; later writes repeat it.
+    failed: bool,
+}
+
+impl S3Pending {
+    fn new(inner: Arc<Inner>, object: String) -> Self {
+        S3Pending {
+            inner,
+            object,
+            buf: Vec::new(),
+            parts_sent: 0,
+            sender: None,
+            len: 0,
+            failed: false,
+        }
+    }
+
+    fn send_part(&mut self) -> Result<(), StorageError> {
+        if self.parts_sent + 1 >= MAX_PARTS {
+            return Err(StorageError::TooLarge);
+        }
+        if self.sender.is_none() {
+            let upload_id = self
+                .inner
+                .client
+                .create_multipart(&self.object)
+                .map_err(|e| e.into_storage(&self.object))?;
+            self.sender = Some(PartSender::start(
+                self.inner.clone(),
+                self.object.clone(),
+                upload_id,
+            )?);
+        }
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_SIZE));
+        self.parts_sent += 1;
+        let number = self.parts_sent as u16;
+        match &mut self.sender {
+            Some(sender) => sender.send(Part { number, data }),
+            None => unreachable!("the sender was started above"),
+        }
+    }
+
+    /// Sends what is left and completes the object.
+    fn finish(mut self) -> Result<(), StorageError> {
+        if self.failed {
+            return Err(StorageError::Io(std::io::Error::other(
+                "upload failed earlier",
+            )));
+        }
+        let Some(mut sender) = self.sender.take() else {
+            // Smaller than a part: one PUT.
+            let data = std::mem::take(&mut self.buf);
+            return self
+                .inner
+                .client
+                .put_object(&self.object, &data)
+                .map_err(|e| e.into_storage(&self.object));
+        };
+        let result = (|| {
+            if !self.buf.is_empty() {
+                let data = std::mem::take(&mut self.buf);
+                self.parts_sent += 1;
+                sender.send(Part {
+                    number: self.parts_sent as u16,
+                    data,
+                })?;
+            }
+            let etags = sender.join()?;
+            self.inner
+                .client
+                .complete_multipart(&self.object, &sender.upload_id, &etags)
+                .map_err(|e| e.into_storage(&self.object))
+        })();
+        if result.is_err() {
+            // Put back so that drop aborts the upload.
+            self.sender = Some(sender);
+        }
+        result
+    }
+}
+
+impl PendingBlob for S3Pending {
+    fn write_all(&mut self, mut data: &[u8]) -> Result<(), StorageError> {
+        if self.failed {
+            return Err(StorageError::Io(std::io::Error::other(
+                "upload failed earlier",
+            )));
+        }
+        self.len += data.len() as u64;
+        while !data.is_empty() {
+            let room = PART_SIZE - self.buf.len();
+            let take = room.min(data.len());
+            if self.buf.capacity() < self.buf.len() + take {
+                // Grow in steps up to one part, never past it.
+                let want = (self.buf.len() + take)
+                    .max(self.buf.capacity() * 2)
+                    .clamp(64 << 10, PART_SIZE);
+                self.buf.reserve_exact(want - self.buf.len());
+            }
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == PART_SIZE {
+                if let Err(e) = self.send_part() {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
+impl Drop for S3Pending {
+    fn drop(&mut self) {
+        if let Some(mut sender) = self.sender.take() {
+            // Let the thread end (a part in flight finishes or fails) before aborting.
+            let _ = sender.join();
+            if let Err(e) = self
+                .inner
+                .client
+                .abort_multipart(&self.object, &sender.upload_id)
+            {
+                log::warn!(
+                    "could not abort the multipart upload of {}: {:?}; the sweep retries",
+                    self.object,
+                    e
+                );
+            }
+        }
+    }
+}
+
+/// Content completed under its key, waiting for the commit.
+struct S3Stored {
+    inner: Arc<Inner>,
+    object: String,
+    key: String,
+}
+
+impl StoredBlob for S3Stored {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn was_present(&self) -> bool {
+        false
+    }
+
+    fn confirm(self: Box<Self>, used: bool) -> Result<(), StorageError> {
+        if !used {
+            // The row reuses content stored earlier; this copy is not needed. Failing to
+            // delete it only leaves an orphan for the sweep.
+            if let Err(e) = self.inner.client.delete(&self.object) {
+                log::warn!("could not remove duplicate content {}: {e:?}", self.object);
+            }
+        }
+        Ok(())
+    }
+}
