@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use forge_server::config::Config;
+
+pub mod cluster;
 pub use packages_core::{AccessMode, Visibility};
 pub use packages_db::UserChanges;
 
@@ -262,7 +264,36 @@ impl TestEnv {
     }
 }
 
-fn agent() -> ureq::Agent {
+/// Sends one request to `url`; any status is an answer, a transport error fails the test.
+pub fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    auth: &Auth,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let mut req = agent.request(method, url);
+    if let Some(value) = auth.header_value() {
+        req = req.set("Authorization", &value);
+    }
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let result = match body {
+        Some(bytes) => req.send_bytes(bytes),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: transport error: {e}"),
+    };
+    Resp::from_ureq(method, response)
+}
+
+/// An HTTP client with the tests' settings.
+pub fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout(HTTP_TIMEOUT)
         // Redirects are part of what is tested, so they are never followed.
@@ -362,9 +393,14 @@ impl TestServer {
         self.packages_dir().join("tmp")
     }
 
-    /// The database as the server sees it.
+    /// The database as the server sees it: while the server runs, through the server's own
+    /// pool, so that direct changes reach its read cache as the server's own writes do (on
+    /// SQLite nothing else would tell it).
     pub fn db(&self) -> &Database {
-        self.db.as_ref().expect("database handle")
+        match &self.running {
+            Some(running) => running.database(),
+            None => self.db.as_ref().expect("database handle"),
+        }
     }
 
     /// Creates a user through the admin operations (as `forge-server admin user create`).
@@ -468,23 +504,7 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Resp {
-        let mut req = self.agent.request(method, &self.url(path));
-        if let Some(value) = auth.header_value() {
-            req = req.set("Authorization", &value);
-        }
-        for (name, value) in headers {
-            req = req.set(name, value);
-        }
-        let result = match body {
-            Some(bytes) => req.send_bytes(bytes),
-            None => req.call(),
-        };
-        let response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: transport error: {e}"),
-        };
-        Resp::from_ureq(method, response)
+        send(&self.agent, method, &self.url(path), auth, headers, body)
     }
 
     pub fn put(&self, path: &str, body: &[u8], auth: &Auth) -> Resp {

@@ -15,7 +15,7 @@ use actix_web::{web, App};
 use packages_api::expect::ExpectGate;
 use packages_api::{AppState, LinkSettings, Settings};
 use packages_core::BlobStore;
-use packages_db::Database;
+use packages_db::{ChangeFeed, Database};
 
 use crate::config::Config;
 use crate::periodic::Periodic;
@@ -69,12 +69,20 @@ pub struct Running {
     /// Background jobs, stopped after the HTTP server so that work of the last requests
     /// (gathered download counts) is still written.
     background: Vec<Periodic>,
+    /// Other instances' changes on the same PostgreSQL database, for the read cache.
+    feed: Option<ChangeFeed>,
+    db: Database,
 }
 
 impl Running {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server's database pool; writes through it reach the server's read cache.
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Stops gracefully: in-flight requests finish (or are cut after the shutdown timeout,
@@ -110,6 +118,9 @@ impl Running {
     fn stop_background(&mut self) {
         for job in self.background.drain(..) {
             job.stop();
+        }
+        if let Some(feed) = self.feed.take() {
+            feed.stop();
         }
     }
 }
@@ -227,6 +238,11 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         AppState::new(db.clone(), store.clone(), settings)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
+    // The read cache hears this process's writes directly and other instances' through
+    // the feed (PostgreSQL); on PostgreSQL it keeps nothing until the feed is connected.
+    let feed = db
+        .start_change_feed(state.cache.clone())
+        .map_err(io_context("cannot start the change feed"))?;
     let downloads = state.downloads.clone();
     let metrics = state.metrics.clone();
     // The store as the handlers see it, so the sweep's operations are counted too.
@@ -234,6 +250,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
     let leftover_store = store.clone();
     let state_token_uses = state.token_uses.clone();
     let leftovers = state.leftovers.clone();
+    let state_db = db.clone();
     let listen = &config.server.listen;
     let listener =
         TcpListener::bind(listen).map_err(io_context(format!("cannot listen on {listen}")))?;
@@ -347,6 +364,8 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         handle,
         thread: Some(thread),
         background,
+        feed,
+        db: state_db,
     })
 }
 

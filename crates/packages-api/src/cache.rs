@@ -1,44 +1,45 @@
 //! Reads that almost every request repeats (owner by name, token, team membership, file
 //! look-up, the bytes of small files), kept in memory.
 //!
-//! An entry is used only while the database's write generation is the one it was read at
-//! (any delete, permission or account change moves it on, so this process never serves a
-//! stale answer), and for at most the time-to-live, which bounds how long a change made by
-//! another server instance on the same database can go unseen. Only positive answers are
-//! kept: a name that does not exist is always asked again. File contents are keyed by their
-//! SHA-256 and so can never be stale.
+//! Each kind of read has its own bounded cache (moka: eviction by recency and frequency,
+//! a time-to-live, and one load for many concurrent misses of a key, so an entry that
+//! expires under load costs one database query rather than one per waiting request).
+//! Committed writes say which kinds they change ([`packages_db::Change`]); this process
+//! hears of its own writes at once and, on PostgreSQL, of other processes' writes through
+//! the change feed. While that feed is down nothing is cached, since a change could go
+//! unheard; the time-to-live is the backstop for writers that cannot announce themselves
+//! (another process on the same SQLite file). Only positive answers of owners, tokens and
+//! file look-ups are kept: a name that does not exist is always asked again. File contents
+//! are keyed by their SHA-256 and so can never be stale.
 
-use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web::Bytes;
-use packages_db::{AccessToken, FileLookup, MembershipRow, User};
+use moka::sync::Cache;
+use packages_db::{AccessToken, Change, ChangeSink, DbError, FileLookup, MembershipRow, User};
 
-/// Entries per map; when full the map starts over, which is cheap and keeps memory bounded.
-const MAX_ENTRIES: usize = 20_000;
+/// Entries per kind.
+const MAX_ENTRIES: u64 = 20_000;
 /// Bytes of file content kept.
-const MAX_BLOB_BYTES: usize = 16 << 20;
+const MAX_BLOB_BYTES: u64 = 16 << 20;
+/// Largest file whose content is kept.
+const MAX_BLOB_SIZE: usize = 256 << 10;
 
-struct Entry<V> {
-    value: V,
-    generation: u64,
-    stored: Instant,
+/// How a load ended when its answer is not to be kept.
+enum Uncached<V> {
+    /// An answer not worth keeping (a negative look-up), handed to every waiting caller.
+    Answer(V),
+    Failed(DbError),
 }
 
-/// One map of cached reads.
-struct Map<K, V> {
-    entries: Mutex<HashMap<K, Entry<V>>>,
-    /// Look-ups answered and not answered, for the metrics.
-    counts: HitsMisses,
-}
-
-/// Hit and miss counts of one kind of cached read.
+/// Hit and miss counts of one kind of cached read, for the metrics.
 #[derive(Default)]
 struct HitsMisses {
-    hits: std::sync::atomic::AtomicU64,
-    misses: std::sync::atomic::AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl HitsMisses {
@@ -48,47 +49,81 @@ impl HitsMisses {
         } else {
             &self.misses
         };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counter.fetch_add(1, Ordering::Relaxed);
         found
     }
 
     fn get(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 }
 
-impl<K: Eq + Hash, V: Clone> Map<K, V> {
-    fn new() -> Self {
-        Map {
-            entries: Mutex::new(HashMap::new()),
+/// The cached reads of one kind.
+struct Kind<K, V> {
+    entries: Cache<K, V>,
+    /// Look-ups answered and not answered.
+    counts: HitsMisses,
+    /// Moves on whenever the kind is invalidated, so a load that raced with an invalidation
+    /// does not leave its (possibly older) answer behind.
+    generation: AtomicU64,
+}
+
+impl<K, V> Kind<K, V>
+where
+    K: Hash + Eq + Send + Sync + Clone + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(ttl: Duration) -> Self {
+        Kind {
+            entries: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl.max(Duration::from_millis(1)))
+                .build(),
             counts: HitsMisses::default(),
+            generation: AtomicU64::new(0),
         }
     }
 
-    fn get(&self, key: &K, generation: u64, ttl: Duration) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        self.counts.count(
-            entries
-                .get(key)
-                .filter(|e| e.generation == generation && e.stored.elapsed() < ttl)
-                .map(|e| e.value.clone()),
-        )
+    fn get(&self, key: &K) -> Option<V> {
+        self.counts.count(self.entries.get(key))
     }
 
-    fn put(&self, key: K, value: V, generation: u64) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(
-            key,
-            Entry {
-                value,
-                generation,
-                stored: Instant::now(),
+    /// The cached answer, or `load`'s: `(answer, keep)`. Concurrent callers of one key wait
+    /// for a single load and share its answer, kept or not.
+    fn get_or_load(
+        &self,
+        key: K,
+        load: impl FnOnce() -> Result<(V, bool), DbError>,
+    ) -> Result<V, DbError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let result = self.entries.try_get_with(key.clone(), || match load() {
+            Ok((value, true)) => Ok(value),
+            Ok((value, false)) => Err(Uncached::Answer(value)),
+            Err(e) => Err(Uncached::Failed(e)),
+        });
+        match result {
+            Ok(value) => {
+                // An invalidation that began after the load's query may have run before the
+                // answer was stored: drop it again. (The invalidation bumps the generation
+                // before it clears, so one of the two always removes the entry.)
+                if self.generation.load(Ordering::SeqCst) != generation {
+                    self.entries.invalidate(&key);
+                }
+                Ok(value)
+            }
+            Err(uncached) => match &*uncached {
+                Uncached::Answer(value) => Ok(value.clone()),
+                Uncached::Failed(e) => Err(e.clone()),
             },
-        );
+        }
+    }
+
+    fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate_all();
     }
 }
 
@@ -98,24 +133,31 @@ pub type FileKey = (i64, &'static str, String, String, String);
 /// The cached reads of one server process.
 pub struct ReadCache {
     ttl: Duration,
-    owners: Map<String, Arc<User>>,
-    tokens: Map<String, Arc<(AccessToken, User)>>,
-    memberships: Map<(i64, i64), MembershipRow>,
-    files: Map<FileKey, Arc<FileLookup>>,
-    blobs: Mutex<(HashMap<String, Bytes>, usize)>,
+    /// Set while the feed of other processes' changes is down.
+    suspended: AtomicBool,
+    owners: Kind<String, Option<Arc<User>>>,
+    tokens: Kind<String, Option<Arc<(AccessToken, User)>>>,
+    memberships: Kind<(i64, i64), MembershipRow>,
+    files: Kind<FileKey, Arc<FileLookup>>,
+    blobs: Cache<String, Bytes>,
     blob_counts: HitsMisses,
 }
 
 impl ReadCache {
-    /// A cache whose entries live at most `ttl`; zero turns caching off.
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache whose entries live at most `ttl` (zero turns caching off). With
+    /// `wait_for_feed` nothing is cached until [`ChangeSink::feed_restored`] is called.
+    pub fn new(ttl: Duration, wait_for_feed: bool) -> Self {
         ReadCache {
             ttl,
-            owners: Map::new(),
-            tokens: Map::new(),
-            memberships: Map::new(),
-            files: Map::new(),
-            blobs: Mutex::new((HashMap::new(), 0)),
+            suspended: AtomicBool::new(wait_for_feed),
+            owners: Kind::new(ttl),
+            tokens: Kind::new(ttl),
+            memberships: Kind::new(ttl),
+            files: Kind::new(ttl),
+            blobs: Cache::builder()
+                .max_capacity(MAX_BLOB_BYTES)
+                .weigher(|_, bytes: &Bytes| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
+                .build(),
             blob_counts: HitsMisses::default(),
         }
     }
@@ -132,73 +174,155 @@ impl ReadCache {
         ]
     }
 
-    /// Whether anything is cached at all.
+    /// Whether answers may be kept and used now.
     pub fn enabled(&self) -> bool {
-        !self.ttl.is_zero()
+        !self.ttl.is_zero() && !self.suspended.load(Ordering::SeqCst)
     }
 
-    pub fn owner(&self, lower_name: &str, generation: u64) -> Option<Arc<User>> {
+    /// A cached owner by lowercased name.
+    pub fn owner(&self, lower_name: &str) -> Option<Arc<User>> {
+        self.enabled()
+            .then(|| self.owners.get(&lower_name.to_owned()).flatten())
+            .flatten()
+    }
+
+    /// The cached owner, or `load`'s answer (kept when it found one).
+    pub fn owner_or_load(
+        &self,
+        lower_name: String,
+        load: impl FnOnce() -> Result<Option<Arc<User>>, DbError>,
+    ) -> Result<Option<Arc<User>>, DbError> {
+        if !self.enabled() {
+            return load();
+        }
         self.owners
-            .get(&lower_name.to_owned(), generation, self.ttl)
+            .get_or_load(lower_name, || load().map(|u| (u.clone(), u.is_some())))
     }
 
-    pub fn put_owner(&self, user: Arc<User>, generation: u64) {
-        if self.enabled() {
-            self.owners.put(user.lower_name.clone(), user, generation);
+    /// A cached token (with its user) by the hash of its secret.
+    pub fn token(&self, hash: &str) -> Option<Arc<(AccessToken, User)>> {
+        self.enabled()
+            .then(|| self.tokens.get(&hash.to_owned()).flatten())
+            .flatten()
+    }
+
+    /// The cached token, or `load`'s answer (kept when it found one).
+    pub fn token_or_load(
+        &self,
+        hash: String,
+        load: impl FnOnce() -> Result<Option<Arc<(AccessToken, User)>>, DbError>,
+    ) -> Result<Option<Arc<(AccessToken, User)>>, DbError> {
+        if !self.enabled() {
+            return load();
         }
+        self.tokens
+            .get_or_load(hash, || load().map(|t| (t.clone(), t.is_some())))
     }
 
-    pub fn token(&self, hash: &str, generation: u64) -> Option<Arc<(AccessToken, User)>> {
-        self.tokens.get(&hash.to_owned(), generation, self.ttl)
+    /// What a user is in an organisation, if cached.
+    pub fn membership(&self, org_id: i64, user_id: i64) -> Option<MembershipRow> {
+        self.enabled()
+            .then(|| self.memberships.get(&(org_id, user_id)))
+            .flatten()
     }
 
-    pub fn put_token(&self, hash: String, found: Arc<(AccessToken, User)>, generation: u64) {
-        if self.enabled() {
-            self.tokens.put(hash, found, generation);
+    /// The cached membership, or `load`'s answer (always kept, "no member" too).
+    pub fn membership_or_load(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        load: impl FnOnce() -> Result<MembershipRow, DbError>,
+    ) -> Result<MembershipRow, DbError> {
+        if !self.enabled() {
+            return load();
         }
-    }
-
-    pub fn membership(&self, org_id: i64, user_id: i64, generation: u64) -> Option<MembershipRow> {
         self.memberships
-            .get(&(org_id, user_id), generation, self.ttl)
+            .get_or_load((org_id, user_id), || load().map(|m| (m, true)))
     }
 
-    pub fn put_membership(&self, org_id: i64, user_id: i64, m: MembershipRow, generation: u64) {
-        if self.enabled() {
-            self.memberships.put((org_id, user_id), m, generation);
+    /// A cached file look-up.
+    pub fn file(&self, key: &FileKey) -> Option<Arc<FileLookup>> {
+        self.enabled().then(|| self.files.get(key)).flatten()
+    }
+
+    /// The cached file look-up, or `load`'s answer (kept when it found the file).
+    pub fn file_or_load(
+        &self,
+        key: FileKey,
+        load: impl FnOnce() -> Result<Arc<FileLookup>, DbError>,
+    ) -> Result<Arc<FileLookup>, DbError> {
+        if !self.enabled() {
+            return load();
         }
-    }
-
-    pub fn file(&self, key: &FileKey, generation: u64) -> Option<Arc<FileLookup>> {
-        self.files.get(key, generation, self.ttl)
-    }
-
-    pub fn put_file(&self, key: FileKey, found: Arc<FileLookup>, generation: u64) {
-        if self.enabled() && matches!(*found, FileLookup::Found { .. }) {
-            self.files.put(key, found, generation);
-        }
+        self.files.get_or_load(key, || {
+            load().map(|f| {
+                let keep = matches!(*f, FileLookup::Found { .. });
+                (f, keep)
+            })
+        })
     }
 
     /// The content stored under `sha256`, if it is held in memory.
     pub fn blob(&self, sha256: &str) -> Option<Bytes> {
-        let blobs = self.blobs.lock().unwrap_or_else(PoisonError::into_inner);
-        self.blob_counts.count(blobs.0.get(sha256).cloned())
+        self.blob_counts.count(self.blobs.get(sha256))
     }
 
     /// Keeps the content of a small file.
     pub fn put_blob(&self, sha256: &str, bytes: Bytes) {
-        if !self.enabled() || bytes.len() > MAX_BLOB_BYTES / 64 {
-            return;
+        if !self.ttl.is_zero() && bytes.len() <= MAX_BLOB_SIZE {
+            self.blobs.insert(sha256.to_owned(), bytes);
         }
-        let mut blobs = self.blobs.lock().unwrap_or_else(PoisonError::into_inner);
-        if blobs.1 + bytes.len() > MAX_BLOB_BYTES {
-            blobs.0.clear();
-            blobs.1 = 0;
+    }
+
+    /// Drops every cached read (file contents stay: they cannot go stale).
+    fn clear_reads(&self) {
+        self.owners.clear();
+        self.tokens.clear();
+        self.memberships.clear();
+        self.files.clear();
+    }
+}
+
+impl ChangeSink for ReadCache {
+    fn changed(&self, changes: &[Change]) {
+        let (mut owners, mut tokens, mut teams, mut files) = (false, false, false, false);
+        for change in changes {
+            match change {
+                // A token entry carries its user.
+                Change::Owner(_) => (owners, tokens) = (true, true),
+                Change::Tokens(_) => tokens = true,
+                Change::Teams(_) => teams = true,
+                Change::Files(_) => files = true,
+            }
         }
-        blobs.1 += bytes.len();
-        if let Some(old) = blobs.0.insert(sha256.to_owned(), bytes) {
-            blobs.1 -= old.len();
+        if owners {
+            self.owners.clear();
         }
+        if tokens {
+            self.tokens.clear();
+        }
+        if teams {
+            self.memberships.clear();
+        }
+        if files {
+            self.files.clear();
+        }
+    }
+
+    fn changed_unknown(&self) {
+        self.clear_reads();
+    }
+
+    fn feed_lost(&self) {
+        // Suspend first: a read that starts now neither uses nor keeps anything.
+        self.suspended.store(true, Ordering::SeqCst);
+        self.clear_reads();
+    }
+
+    fn feed_restored(&self) {
+        // Whatever changed while the feed was down went unheard.
+        self.clear_reads();
+        self.suspended.store(false, Ordering::SeqCst);
     }
 }
 
@@ -206,24 +330,117 @@ impl ReadCache {
 mod tests {
     use super::*;
 
+    use packages_core::{AccessMode, OwnerKind, Visibility};
+
+    fn user(id: i64, name: &str) -> Arc<User> {
+        Arc::new(User {
+            id,
+            name: name.into(),
+            lower_name: name.into(),
+            kind: OwnerKind::User,
+            full_name: String::new(),
+            description: String::new(),
+            email: String::new(),
+            lower_email: String::new(),
+            password_hash: None,
+            is_admin: false,
+            is_active: true,
+            prohibit_login: false,
+            is_restricted: false,
+            visibility: Visibility::Public,
+            must_change_password: false,
+            created_unix: 0,
+            updated_unix: 0,
+            last_login_unix: 0,
+            website: String::new(),
+            location: String::new(),
+        })
+    }
+
+    fn no_member() -> MembershipRow {
+        MembershipRow {
+            is_member: false,
+            is_owner: false,
+            max_team_authorize: AccessMode::None,
+            max_packages_unit: AccessMode::None,
+        }
+    }
+
     #[test]
-    fn entries_expire_with_the_generation_and_the_ttl() {
-        let map: Map<&str, u32> = Map::new();
-        map.put("a", 1, 7);
-        assert_eq!(map.get(&"a", 7, Duration::from_secs(60)), Some(1));
-        assert_eq!(map.get(&"a", 8, Duration::from_secs(60)), None);
-        assert_eq!(map.get(&"a", 7, Duration::ZERO), None);
+    fn positive_answers_are_kept_until_their_kind_changes() {
+        let cache = ReadCache::new(Duration::from_secs(60), false);
+        let alice = user(1, "alice");
+        let got = cache
+            .owner_or_load("alice".into(), || Ok(Some(alice.clone())))
+            .unwrap();
+        assert_eq!(got.map(|u| u.id), Some(1));
+        assert_eq!(cache.owner("alice").map(|u| u.id), Some(1));
+        // A negative answer is not kept.
+        assert!(cache
+            .owner_or_load("bob".into(), || Ok(None))
+            .unwrap()
+            .is_none());
+        assert!(cache.owner("bob").is_none());
+        // Other kinds leave owners alone; an owner change drops them.
+        cache.changed(&[Change::Files(1), Change::Teams(0)]);
+        assert!(cache.owner("alice").is_some());
+        cache.changed(&[Change::Owner(1)]);
+        assert!(cache.owner("alice").is_none());
+    }
+
+    #[test]
+    fn a_lost_feed_suspends_caching_until_it_is_back() {
+        let cache = ReadCache::new(Duration::from_secs(60), true);
+        let alice = user(1, "alice");
+        cache
+            .owner_or_load("alice".into(), || Ok(Some(alice.clone())))
+            .unwrap();
+        assert!(
+            cache.owner("alice").is_none(),
+            "nothing kept before the feed"
+        );
+        cache.feed_restored();
+        cache
+            .owner_or_load("alice".into(), || Ok(Some(alice.clone())))
+            .unwrap();
+        assert!(cache.owner("alice").is_some());
+        cache.feed_lost();
+        assert!(cache.owner("alice").is_none());
+        cache.feed_restored();
+        assert!(cache.owner("alice").is_none(), "flushed, not resumed");
+    }
+
+    #[test]
+    fn a_load_that_races_an_invalidation_is_not_kept() {
+        let cache = ReadCache::new(Duration::from_secs(60), false);
+        let stale = user(1, "alice");
+        cache
+            .owner_or_load("alice".into(), || {
+                // The change commits while this (older) answer is on its way.
+                cache.changed(&[Change::Owner(1)]);
+                Ok(Some(stale.clone()))
+            })
+            .unwrap();
+        assert!(cache.owner("alice").is_none());
+    }
+
+    #[test]
+    fn entries_expire() {
+        let cache = ReadCache::new(Duration::from_millis(30), false);
+        cache.membership_or_load(1, 2, || Ok(no_member())).unwrap();
+        assert!(cache.membership(1, 2).is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.membership(1, 2).is_none());
     }
 
     #[test]
     fn blob_bytes_are_bounded() {
-        let cache = ReadCache::new(Duration::from_secs(1));
+        let cache = ReadCache::new(Duration::from_secs(1), false);
         cache.put_blob("x", Bytes::from_static(b"abc"));
         assert_eq!(cache.blob("x").as_deref(), Some(&b"abc"[..]));
-        let big = Bytes::from(vec![0u8; MAX_BLOB_BYTES]);
-        cache.put_blob("big", big);
+        cache.put_blob("big", Bytes::from(vec![0u8; MAX_BLOB_SIZE + 1]));
         assert!(cache.blob("big").is_none());
-        let off = ReadCache::new(Duration::ZERO);
+        let off = ReadCache::new(Duration::ZERO, false);
         off.put_blob("x", Bytes::from_static(b"abc"));
         assert!(off.blob("x").is_none());
     }

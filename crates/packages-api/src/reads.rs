@@ -55,44 +55,37 @@ impl<'a> Reads<'a> {
     /// A user or organisation by name, case-insensitively.
     pub fn user_by_name(&self, name: &str) -> ApiResult<Option<Arc<User>>> {
         let cache = &self.state.cache;
-        let generation = self.state.db.generation();
-        if let Some(user) = cache.owner(&lower(name), generation) {
+        let lower_name = lower(name);
+        if let Some(user) = cache.owner(&lower_name) {
             return Ok(Some(user));
         }
         self.need_blocking()?;
-        let found = self.state.db.user_by_name(name)?.map(Arc::new);
-        if let Some(user) = &found {
-            cache.put_owner(user.clone(), generation);
-        }
-        Ok(found)
+        let db = &self.state.db;
+        Ok(cache.owner_or_load(lower_name, || Ok(db.user_by_name(name)?.map(Arc::new)))?)
     }
 
     /// A personal access token by the hash of its secret, with its user.
     pub fn token_with_user(&self, hash: &str) -> ApiResult<Option<Arc<(AccessToken, User)>>> {
         let cache = &self.state.cache;
-        let generation = self.state.db.generation();
-        if let Some(found) = cache.token(hash, generation) {
+        if let Some(found) = cache.token(hash) {
             return Ok(Some(found));
         }
         self.need_blocking()?;
-        let found = self.state.db.token_with_user(hash)?.map(Arc::new);
-        if let Some(found) = &found {
-            cache.put_token(hash.to_owned(), found.clone(), generation);
-        }
-        Ok(found)
+        let db = &self.state.db;
+        Ok(cache.token_or_load(hash.to_owned(), || {
+            Ok(db.token_with_user(hash)?.map(Arc::new))
+        })?)
     }
 
     /// What a user is in an organisation.
     pub fn membership(&self, org_id: i64, user_id: i64) -> ApiResult<MembershipRow> {
         let cache = &self.state.cache;
-        let generation = self.state.db.generation();
-        if let Some(m) = cache.membership(org_id, user_id, generation) {
+        if let Some(m) = cache.membership(org_id, user_id) {
             return Ok(m);
         }
         self.need_blocking()?;
-        let m = self.state.db.membership(org_id, user_id)?;
-        cache.put_membership(org_id, user_id, m, generation);
-        Ok(m)
+        let db = &self.state.db;
+        Ok(cache.membership_or_load(org_id, user_id, || db.membership(org_id, user_id))?)
     }
 
     /// A file of a package version, looked up case-insensitively.
@@ -105,7 +98,6 @@ impl<'a> Reads<'a> {
         file: &str,
     ) -> ApiResult<Arc<FileLookup>> {
         let cache = &self.state.cache;
-        let generation = self.state.db.generation();
         let key: FileKey = (
             owner_id,
             package_type.as_str(),
@@ -113,17 +105,19 @@ impl<'a> Reads<'a> {
             lower(version),
             lower(file),
         );
-        if let Some(found) = cache.file(&key, generation) {
+        if let Some(found) = cache.file(&key) {
             return Ok(found);
         }
         self.need_blocking()?;
-        let found =
-            Arc::new(
-                self.state
-                    .db
-                    .find_file(owner_id, package_type, &key.2, &key.3, &key.4)?,
-            );
-        cache.put_file(key, found.clone(), generation);
-        Ok(found)
+        let db = &self.state.db;
+        Ok(cache.file_or_load(key.clone(), || {
+            Ok(Arc::new(db.find_file(
+                owner_id,
+                package_type,
+                &key.2,
+                &key.3,
+                &key.4,
+            )?))
+        })?)
     }
 }

@@ -10,7 +10,7 @@ use crate::downloads::DownloadCounter;
 use crate::leftovers::Leftovers;
 use crate::token_uses::TokenUses;
 use packages_core::BlobStore;
-use packages_db::Database;
+use packages_db::{Backend, Database};
 
 /// Package limits, with one size limit per registered format.
 pub use crate::formats::Limits;
@@ -75,13 +75,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Bundles the parts.
+    /// Bundles the parts. The read cache hears of the database's committed changes made
+    /// through this process; on PostgreSQL it keeps nothing until the caller connects the
+    /// feed of other processes' changes to it (`Database::start_change_feed`).
     pub fn new(
         db: Database,
         store: Arc<dyn BlobStore>,
         settings: Settings,
     ) -> Result<Self, forge_auth::AuthError> {
-        let cache = Arc::new(ReadCache::new(settings.read_cache_ttl));
+        let on_postgres = db.backend() == Backend::Postgres;
+        let cache = Arc::new(ReadCache::new(settings.read_cache_ttl, on_postgres));
+        db.set_change_sink(cache.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new(db.clone(), cache.clone()));
         // Every blob store operation is counted, whatever the store.
         let store = Arc::new(crate::metered_store::MeteredStore::new(

@@ -5,6 +5,7 @@ use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use packages_core::{lower, PackageType};
 
+use crate::changes::Change;
 use crate::error::{DbError, TxResult};
 use crate::models::DeleteFileOutcome;
 use crate::packages::{find_package_id, find_version, REF_FILE, REF_PACKAGE, REF_VERSION};
@@ -60,7 +61,7 @@ impl Database {
         lower_version: &str,
     ) -> Result<bool, DbError> {
         let (name, version) = (lower(lower_name), lower(lower_version));
-        self.write(|c| {
+        self.write(&[Change::Files(owner_id)], |c| {
             let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
                 return Ok(false);
             };
@@ -79,7 +80,7 @@ impl Database {
         lower_file: &str,
     ) -> Result<DeleteFileOutcome, DbError> {
         let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
-        self.write(|c| {
+        self.write(&[Change::Files(owner_id)], |c| {
             let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
                 return Ok(DeleteFileOutcome::NoVersion);
             };
@@ -121,7 +122,7 @@ impl Database {
         lower_name: &str,
     ) -> Result<bool, DbError> {
         let name = lower(lower_name);
-        self.write(|c| {
+        self.write(&[Change::Files(owner_id)], |c| {
             let Some(package_id) = find_package_id(c, owner_id, ptype.as_str(), &name)? else {
                 return Ok(false);
             };
@@ -147,7 +148,8 @@ impl Database {
     /// Deletes every package that has no version left, with its properties; returns how
     /// many. A package that an upload is adding a version to at the same time is kept.
     pub fn delete_packages_without_versions(&self) -> Result<u64, DbError> {
-        self.write(|c| {
+        // Only packages without versions go: no file look-up can change.
+        self.write(&[], |c| {
             let without_versions = not(exists(
                 package_version::table.filter(package_version::package_id.eq(package::id)),
             ));

@@ -8,11 +8,14 @@ mod pool;
 
 mod blobs;
 mod browse;
+mod changes;
 mod counters;
 mod deletes;
 mod directory;
 mod error;
+mod feed;
 mod index;
+mod jobs;
 mod listing;
 mod models;
 mod orgs;
@@ -27,9 +30,12 @@ mod tokens;
 mod users;
 
 pub use browse::PackageSearch;
+pub use changes::{decode_payload, Change, ChangeSink, CHANGES_CHANNEL};
 pub use directory::OwnerQuery;
 pub use error::DbError;
+pub use feed::ChangeFeed;
 pub use index::IndexedFile;
+pub use jobs::Job;
 pub use models::{
     access_mode_from_i16, access_mode_to_i16, AccessToken, AddedFile, DeleteFileOutcome,
     FileDetails, FileLookup, MembershipRow, NewAccessToken, NewProperty, NewTeam, NewUpload,

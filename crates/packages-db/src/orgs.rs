@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use packages_core::{lower, AccessMode, OwnerKind};
 
+use crate::changes::Change;
 use crate::error::{DbError, TxError, TxResult};
 use crate::models::{
     access_mode_from_i16, access_mode_to_i16, MembershipRow, NewTeam, NewUser, Team,
@@ -158,7 +159,8 @@ impl Database {
     /// the creator and grants admin on packages. A taken name is [`DbError::Conflict`]; an
     /// unknown creator is [`DbError::NotFound`].
     pub fn create_org(&self, new: &NewUser, creator_id: i64) -> Result<(User, Team), DbError> {
-        self.write(|c| {
+        // Memberships are cached as negative answers too.
+        self.write(&[Change::Teams(0)], |c| {
             let org = insert_user(c, new, OwnerKind::Organization)?;
             let owners = NewTeam {
                 org_id: org.id,
@@ -193,7 +195,8 @@ impl Database {
         new: &NewTeam,
         can_create_org_repo: bool,
     ) -> Result<Team, DbError> {
-        self.write(|c| {
+        // A team without members changes no membership.
+        self.write_additive(|c| {
             let kind: Option<i16> = run!(c, |c| users::table
                 .find(new.org_id)
                 .select(users::kind)
@@ -249,7 +252,7 @@ impl Database {
     /// Adds a user to a team and so to its organisation; adding twice is no error. An unknown
     /// team or user is [`DbError::NotFound`].
     pub fn add_team_member(&self, team_id: i64, user_id: i64) -> Result<(), DbError> {
-        self.write(|c| {
+        self.write(&[Change::Teams(0)], |c| {
             let org_id = org_of_team(c, team_id)?.ok_or(DbError::NotFound)?;
             insert_member(c, org_id, team_id, user_id).map_err(|e| {
                 if e.is_foreign_key_violation() {
@@ -265,7 +268,7 @@ impl Database {
     /// the user. False when the user was not in the team. Keeping an owner is the caller's
     /// policy.
     pub fn remove_team_member(&self, team_id: i64, user_id: i64) -> Result<bool, DbError> {
-        self.write(|c| remove_member(c, team_id, user_id))
+        self.write(&[Change::Teams(0)], |c| remove_member(c, team_id, user_id))
     }
 
     /// Removes a user from a team unless that would leave the team's organisation without
@@ -276,7 +279,7 @@ impl Database {
         team_id: i64,
         user_id: i64,
     ) -> Result<TeamMemberRemoval, DbError> {
-        self.write(|c| {
+        self.write(&[Change::Teams(0)], |c| {
             let team: Option<(i64, i16)> = run!(c, |c| team::table
                 .find(team_id)
                 .select((team::org_id, team::authorize))
@@ -309,7 +312,7 @@ impl Database {
     /// Deletes a team with its units; its members leave the organisation unless another of
     /// its teams holds them. False when there is no such team.
     pub fn delete_team(&self, team_id: i64) -> Result<bool, DbError> {
-        self.write(|c| {
+        self.write(&[Change::Teams(0)], |c| {
             let members: Vec<i64> = run!(c, |c| team_user::table
                 .filter(team_user::team_id.eq(team_id))
                 .select(team_user::user_id)

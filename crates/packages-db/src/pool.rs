@@ -10,7 +10,9 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Poo
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::changes::{encode_payload, Change, ChangeSink, SinkSlot, CHANGES_CHANNEL};
 use crate::error::{DbError, TxError, TxResult};
+use crate::feed::ChangeFeed;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -155,10 +157,12 @@ pub struct Database {
     /// handler, which sleeps in growing steps and turns contention into long tail latency.
     sqlite_writer: Arc<WriterQueue>,
     health: Arc<Health>,
-    /// Counts committed writes that may change what reads return; see [`Database::generation`].
-    generation: Arc<AtomicU64>,
     /// Connections taken from the pool and the nanoseconds spent waiting for them.
     checkouts: Arc<(AtomicU64, AtomicU64)>,
+    /// Told about every committed write that changes what cached reads return.
+    sink: SinkSlot,
+    /// The PostgreSQL URL, for connections of the change feed.
+    pg_url: Option<Arc<str>>,
 }
 
 /// A connection taken from the pool.
@@ -233,7 +237,9 @@ impl Database {
     pub fn connect(url: &str, max_connections: u32) -> Result<Database, DbError> {
         let max = max_connections.max(1);
         let health = Arc::new(Health::default());
+        let mut pg_url = None;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            pg_url = Some(Arc::from(url));
             let manager = PgManager {
                 inner: ConnectionManager::<PgConnection>::new(url),
                 health: health.clone(),
@@ -281,8 +287,9 @@ impl Database {
             pool: Arc::new(pool),
             sqlite_writer: Arc::default(),
             health,
-            generation: Arc::default(),
             checkouts: Arc::default(),
+            sink: SinkSlot::default(),
+            pg_url,
         })
     }
 
@@ -416,30 +423,64 @@ impl Database {
         }
     }
 
-    /// A number that grows after every committed write that may change an existing row's
-    /// meaning for readers (deletes, permission and account changes). A reader that notes it
-    /// before a query may keep the result for as long as it stays the same. Writes that only
-    /// add rows or bump counters ([`Database::add_file`], download counts, token use) leave it.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// Sets where committed changes are reported (once per pool; later calls are ignored and
+    /// answer false).
+    pub fn set_change_sink(&self, sink: Arc<dyn ChangeSink>) -> bool {
+        self.sink.set(sink)
+    }
+
+    /// The URL of the PostgreSQL server, `None` on SQLite.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
+    }
+
+    /// On PostgreSQL, starts hearing the changes other processes commit (on a connection of
+    /// its own) and hands them to `sink`; `None` on SQLite, whose writes other processes
+    /// cannot announce.
+    pub fn start_change_feed(
+        &self,
+        sink: Arc<dyn ChangeSink>,
+    ) -> std::io::Result<Option<ChangeFeed>> {
+        match &self.pg_url {
+            Some(url) => ChangeFeed::start(url, sink).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Runs `f` in a write transaction, again when it lost a race with a concurrent one.
     /// SQLite transactions begin IMMEDIATE: the write lock is taken up front, so concurrent
     /// writers wait on the busy timeout instead of failing when a read lock would be upgraded.
-    /// Afterwards the generation moves on, so cached reads are taken again.
+    ///
+    /// `changes` names what the write may change for cached reads. On PostgreSQL they are
+    /// sent with `NOTIFY` inside the transaction, so other processes hear of them exactly
+    /// when the write commits; this process's sink hears of them right after the commit (and
+    /// after a failure too, which costs a few cache misses at most).
     pub(crate) fn write<T>(
         &self,
-        f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
+        changes: &[Change],
+        mut f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
     ) -> Result<T, DbError> {
-        let result = self.write_raw(Retry::Conflicts, f).map_err(DbError::from);
-        // After the commit (or failure): a reader that saw the old generation must not keep
-        // what it read before this write became visible.
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let payload = encode_payload(changes);
+        let result = self
+            .write_raw(Retry::Conflicts, |c| {
+                let value = f(c)?;
+                notify(c, &payload)?;
+                Ok(value)
+            })
+            .map_err(DbError::from);
+        self.report(changes);
         result
     }
 
-    /// A write transaction that only adds rows or bumps counters, so cached reads stay valid.
+    /// Tells this process's sink about committed changes.
+    pub(crate) fn report(&self, changes: &[Change]) {
+        if let (Some(sink), false) = (self.sink.get(), changes.is_empty()) {
+            sink.changed(changes);
+        }
+    }
+
+    /// A write transaction that only adds rows or bumps counters (download counts, token
+    /// use, sign-in times): nothing a cache keeps goes stale, so nobody is told.
     pub(crate) fn write_additive<T>(
         &self,
         f: impl FnMut(&mut Conn<'_>) -> TxResult<T>,
@@ -504,6 +545,18 @@ impl Database {
             }
         }
     }
+}
+
+/// Sends `payload` on the changes channel from inside the current transaction (PostgreSQL
+/// delivers it at commit); nothing on SQLite, whose only process is told directly.
+pub(crate) fn notify(c: &mut Conn<'_>, payload: &str) -> TxResult<()> {
+    if let (Conn::Pg(pg), false) = (c, payload.is_empty()) {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANGES_CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(payload)
+            .execute(&mut **pg)?;
+    }
+    Ok(())
 }
 
 /// Which failures of a write transaction are worth another attempt.

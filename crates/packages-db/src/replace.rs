@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use packages_core::{lower, Limit};
 
 use crate::blobs::get_or_create_blob;
+use crate::changes::Change;
 use crate::error::{DbError, TxResult};
 use crate::models::{AddedFile, NewUpload, PackageBlob, PackageFile};
 use crate::packages::{find_version, owner_size};
@@ -82,6 +83,9 @@ impl Database {
         upload: &NewUpload,
         expected_sha256: Option<&[String]>,
     ) -> Result<AddedFile, DbError> {
-        self.write(|c| replace_file_tx(c, upload, expected_sha256))
+        // The file's cached look-up names the old content.
+        self.write(&[Change::Files(upload.owner_id)], |c| {
+            replace_file_tx(c, upload, expected_sha256)
+        })
     }
 }

@@ -90,6 +90,45 @@ pub fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), DbErro
     Ok(())
 }
 
+impl Database {
+    /// Makes an owner private behind every cache's back: no change is announced, as when
+    /// someone edits the database by hand. Tests use it to show that reads are cached.
+    pub fn make_private_unannounced(&self, owner_id: i64) -> Result<(), DbError> {
+        self.write_additive(|c| {
+            run!(c, |c| diesel::update(
+                crate::schema::users::table.find(owner_id)
+            )
+            .set(crate::schema::users::visibility.eq(packages_core::Visibility::Private.as_i16()))
+            .execute(c))?;
+            Ok(())
+        })
+    }
+
+    /// Ends the connections of every change feed on this PostgreSQL database (as a network
+    /// failure or a server restart would); returns how many were ended.
+    pub fn end_change_feed_connections(&self) -> Result<u64, DbError> {
+        self.feed_connections("pg_terminate_backend(pid)")
+    }
+
+    /// How many change feeds are connected to this PostgreSQL database.
+    pub fn change_feed_connections(&self) -> Result<u64, DbError> {
+        self.feed_connections("pid")
+    }
+
+    /// Runs `SELECT <expr>` over the feed connections' rows of `pg_stat_activity`.
+    fn feed_connections(&self, expr: &str) -> Result<u64, DbError> {
+        self.read(|c| {
+            let rows = run!(c, |c| diesel::sql_query(format!(
+                "SELECT {expr} FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = '{}'",
+                crate::feed::APPLICATION_NAME
+            ))
+            .execute(c))?;
+            Ok(rows as u64)
+        })
+    }
+}
+
 /// Packages seeded per transaction: big transactions load faster, small ones keep locks short.
 const SEED_PACKAGES_PER_TX: u64 = 10;
 
@@ -216,11 +255,11 @@ impl Database {
         blob: &Digests,
     ) -> Result<u64, DbError> {
         let now = now_unix();
-        let blob_id = self.write(|c| Ok(get_or_create_blob(c, blob, None, now)?.0))?;
+        let blob_id = self.write_additive(|c| Ok(get_or_create_blob(c, blob, None, now)?.0))?;
         let mut done = 0u64;
         while done < count {
             let tx_end = count.min(done + SEED_BATCH * SEED_PACKAGES_PER_TX);
-            self.write(|c| {
+            self.write_additive(|c| {
                 if let Conn::Pg(pg) = c {
                     // Seeded rows are test data: not waiting for each commit's flush to disk
                     // speeds bulk loading up.

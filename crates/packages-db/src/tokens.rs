@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::changes::Change;
 use crate::error::{DbError, TxError};
 use crate::models::{AccessToken, NewAccessToken, User, UserRow};
 use crate::pool::{now_unix, Database};
@@ -90,7 +91,7 @@ impl Database {
     /// name. A number that is no id of the user's tokens is tried as a name too, so tokens
     /// named like numbers stay deletable. False when nothing matched.
     pub fn delete_token(&self, user_id: i64, id_or_name: &str) -> Result<bool, DbError> {
-        self.write(|c| {
+        self.write(&[Change::Tokens(user_id)], |c| {
             if let Ok(id) = id_or_name.parse::<i64>() {
                 let n = run!(c, |c| diesel::delete(
                     access_token::table

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use packages_core::{lower, OwnerKind};
 
+use crate::changes::Change;
 use crate::error::{DbError, TxError, TxResult};
 use crate::models::{NewUser, OwnerDeletion, User, UserChanges, UserRow};
 use crate::pool::{now_unix, Conn, Database};
@@ -126,11 +127,22 @@ struct UserChangeset<'a> {
     updated_unix: i64,
 }
 
+/// What deleting an owner changes: the owner, its tokens, its memberships and its files.
+fn owner_deleted(id: i64) -> [Change; 4] {
+    [
+        Change::Owner(id),
+        Change::Tokens(id),
+        Change::Teams(id),
+        Change::Files(id),
+    ]
+}
+
 impl Database {
     /// Creates a user (or, with `kind` organisation, an organisation without teams; prefer
     /// [`Database::create_org`]). A name taken in any casing is [`DbError::Conflict`].
     pub fn create_user(&self, new: &NewUser) -> Result<User, DbError> {
-        self.write(|c| insert_user(c, new, new.kind))
+        // Only positive look-ups are cached: a new user changes nothing cached.
+        self.write_additive(|c| insert_user(c, new, new.kind))
     }
 
     /// The user or organisation with this name, compared case-insensitively.
@@ -190,7 +202,7 @@ impl Database {
             location: changes.location.as_deref(),
             updated_unix: now_unix(),
         };
-        self.write(|c| {
+        self.write(&[Change::Owner(id)], |c| {
             if changes.is_admin == Some(false) {
                 keep_an_admin(c, id)?;
             }
@@ -214,7 +226,7 @@ impl Database {
     /// Deletes a user or organisation with its tokens, memberships, teams and packages.
     /// Blobs stay for the sweep. False when there was no such user.
     pub fn delete_user(&self, id: i64) -> Result<bool, DbError> {
-        self.write(|c| {
+        self.write(&owner_deleted(id), |c| {
             delete_owner_properties(c, id)?;
             let n = run!(c, |c| diesel::delete(users::table.find(id)).execute(c))?;
             Ok(n > 0)
@@ -224,7 +236,8 @@ impl Database {
     /// Records a successful sign-in now.
     pub fn touch_last_login(&self, id: i64) -> Result<(), DbError> {
         let now = now_unix();
-        self.write(|c| {
+        // Bookkeeping only: what cached reads use of the user stays the same.
+        self.write_additive(|c| {
             run!(c, |c| diesel::update(users::table.find(id))
                 .set(users::last_login_unix.eq(now))
                 .execute(c))?;
@@ -268,7 +281,7 @@ impl Database {
     /// reference server refuses both so that nothing is lost by accident. Checks and delete
     /// run in one transaction; blobs stay for the sweep.
     pub fn delete_owner_if_unused(&self, id: i64) -> Result<OwnerDeletion, DbError> {
-        self.write(|c| {
+        self.write(&owner_deleted(id), |c| {
             let kind: Option<i16> = run!(c, |c| users::table
                 .find(id)
                 .select(users::kind)

@@ -192,8 +192,9 @@ impl Default for S3Config {
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// How long cached reads (owners, tokens, memberships, file look-ups) may be used; 0
-    /// turns the cache off. Changes made through this server are seen at once; this bounds
-    /// how long a change made through another instance on the same database can go unseen.
+    /// turns the cache off. Changes made through this server are seen at once, and on
+    /// PostgreSQL those of other instances as soon as their `NOTIFY` arrives; this bounds what
+    /// nothing announces (another process writing the same SQLite file).
     #[serde(rename = "read_ttl_ms", with = "millis")]
     pub read_ttl: Duration,
 }

@@ -1,9 +1,13 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use packages_core::{Limit, PackageType};
 
 use super::{backend_tests, digests, user};
 use crate::{
-    Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page, UploadLimits, UserChanges,
-    VersionFilter,
+    Change, ChangeSink, Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page,
+    UploadLimits, UserChanges, VersionFilter,
 };
 
 const GENERIC: PackageType = PackageType::Generic;
@@ -29,7 +33,7 @@ pub(crate) fn upload(
 }
 
 backend_tests!(
-    generation_moves_on_changes_not_on_additions,
+    changes_are_reported_by_kind_not_on_additions,
     add_file_keeps_first_casing_and_shares_blobs,
     count_limit,
     size_limit,
@@ -83,16 +87,52 @@ fn blob_keys_in_use_by_digest_or_storage_key(db: &Database) {
     assert!(db.blob_keys_in_use(&[]).unwrap().is_empty());
 }
 
-fn generation_moves_on_changes_not_on_additions(db: &Database) {
+/// Remembers what it is told.
+#[derive(Default)]
+struct Recorder {
+    changes: Mutex<Vec<Change>>,
+    restored: AtomicUsize,
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<Change> {
+        std::mem::take(&mut *self.changes.lock().unwrap())
+    }
+}
+
+impl ChangeSink for Recorder {
+    fn changed(&self, changes: &[Change]) {
+        self.changes.lock().unwrap().extend_from_slice(changes);
+    }
+    fn changed_unknown(&self) {}
+    fn feed_lost(&self) {}
+    fn feed_restored(&self) {
+        self.restored.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn changes_are_reported_by_kind_not_on_additions(db: &Database) {
+    let recorder = Arc::new(Recorder::default());
+    assert!(db.set_change_sink(recorder.clone()));
     let u = user(db, "gen");
-    let start = db.generation();
     let added = db.add_file(&upload(u.id, "p", "1", "f", b"x")).unwrap();
     db.count_download(added.version_id).unwrap();
     db.count_downloads(&[(added.version_id, 2)]).unwrap();
-    assert_eq!(db.generation(), start, "additions keep cached reads valid");
+    db.touch_last_login(u.id).unwrap();
+    let token = db
+        .create_token(&crate::NewAccessToken {
+            user_id: u.id,
+            name: "ci".into(),
+            token_hash: "h".repeat(64),
+            token_last_eight: "hhhhhhhh".into(),
+            scope: "all".into(),
+        })
+        .unwrap();
+    // A token's use is bookkeeping: a fleet of CI tokens must not clear the caches.
+    db.touch_token(token.id).unwrap();
+    assert_eq!(recorder.take(), vec![], "additions keep cached reads valid");
     db.delete_version(u.id, GENERIC, "p", "1").unwrap();
-    let after_delete = db.generation();
-    assert!(after_delete > start);
+    assert_eq!(recorder.take(), vec![Change::Files(u.id)]);
     db.update_user(
         u.id,
         &UserChanges {
@@ -101,7 +141,42 @@ fn generation_moves_on_changes_not_on_additions(db: &Database) {
         },
     )
     .unwrap();
-    assert!(db.generation() > after_delete);
+    assert_eq!(recorder.take(), vec![Change::Owner(u.id)]);
+    db.delete_token(u.id, "ci").unwrap();
+    assert_eq!(recorder.take(), vec![Change::Tokens(u.id)]);
+
+    // Other processes hear of the changes through the feed (PostgreSQL only).
+    let heard = Arc::new(Recorder::default());
+    let Some(feed) = db.start_change_feed(heard.clone()).unwrap() else {
+        assert_eq!(db.backend(), crate::Backend::Sqlite);
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while heard.restored.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        heard.restored.load(Ordering::SeqCst),
+        1,
+        "the feed connects"
+    );
+    db.touch_token(token.id).unwrap();
+    db.delete_user(u.id).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 4 && Instant::now() < deadline {
+        got.extend(heard.take());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        got,
+        vec![
+            Change::Owner(u.id),
+            Change::Tokens(u.id),
+            Change::Teams(u.id),
+            Change::Files(u.id)
+        ]
+    );
+    feed.stop();
 }
 
 fn add_file_keeps_first_casing_and_shares_blobs(db: &Database) {
