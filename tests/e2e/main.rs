@@ -7,6 +7,7 @@ mod admin_cli;
 mod auth;
 mod backup;
 mod binary;
+mod cluster;
 mod common;
 mod concurrency;
 mod config;

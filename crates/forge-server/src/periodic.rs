@@ -4,6 +4,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use packages_db::{Database, Job};
+
 /// A thread that runs a job every interval until stopped.
 pub struct Periodic {
     stop_tx: mpsc::Sender<()>,
@@ -42,5 +44,19 @@ impl Periodic {
     pub fn stop(self) {
         let _ = self.stop_tx.send(());
         let _ = self.thread.join();
+    }
+}
+
+/// Wraps `job` so that of all processes on the database only one runs it at a time: the
+/// others skip their turn (PostgreSQL advisory lock; see [`Database::run_exclusive`]).
+pub fn one_process_at_a_time(
+    db: Database,
+    kind: Job,
+    mut job: impl FnMut() + Send + 'static,
+) -> impl FnMut() + Send + 'static {
+    move || match db.run_exclusive(kind, &mut job) {
+        Ok(Some(())) => {}
+        Ok(None) => log::debug!("{kind:?} skipped: another process is running it"),
+        Err(e) => log::warn!("{kind:?} skipped: {e}"),
     }
 }

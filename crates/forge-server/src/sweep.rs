@@ -11,9 +11,9 @@ use packages_api::metrics::Metrics;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use packages_core::{BlobStore, StorageError};
-use packages_db::Database;
+use packages_db::{Database, Job};
 
-use crate::periodic::Periodic;
+use crate::periodic::{one_process_at_a_time, Periodic};
 
 /// Upload leftovers (from a crash mid-upload) older than this are removed.
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -131,7 +131,8 @@ fn remove_unless_referenced(
         .map_err(|e| e.to_string())
 }
 
-/// Starts the sweep on its own thread: right after start-up, then every `interval`.
+/// Starts the sweep on its own thread: right after start-up, then every `interval`, skipped
+/// while another process on the same database is sweeping.
 pub fn start_sweeper(
     db: Database,
     store: Arc<dyn BlobStore>,
@@ -139,7 +140,8 @@ pub fn start_sweeper(
     interval: Duration,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<Periodic> {
-    Periodic::start("forge-sweep", interval, true, false, move || {
+    let exclusive_db = db.clone();
+    let job = move || {
         let started = std::time::Instant::now();
         let removed = match run_once(&db, &*store, grace) {
             Ok(report) => {
@@ -157,5 +159,12 @@ pub fn start_sweeper(
             }
         };
         metrics.job_ran("sweep", started.elapsed().as_secs_f64(), removed);
-    })
+    };
+    Periodic::start(
+        "forge-sweep",
+        interval,
+        true,
+        false,
+        one_process_at_a_time(exclusive_db, Job::Sweep, job),
+    )
 }

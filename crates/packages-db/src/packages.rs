@@ -12,7 +12,9 @@ use crate::models::{
     PropertyOf,
 };
 use crate::pool::{now_unix, Conn, Database, Retry};
-use crate::schema::{package, package_blob, package_file, package_property, package_version};
+use crate::schema::{
+    package, package_blob, package_file, package_property, package_version, users,
+};
 
 /// `package_property.ref_type` of a version's properties.
 pub(crate) const REF_VERSION: i16 = 0;
@@ -198,13 +200,37 @@ fn add_properties(
     Ok(())
 }
 
+/// Makes uploads into one owner that check its limits take turns on PostgreSQL: at READ
+/// COMMITTED two of them would otherwise both count the owner's usage without the other's
+/// file and both pass. The owner's row is locked in a mode that conflicts only with itself
+/// and with updates of the row, not with the foreign-key checks of other inserts. (SQLite
+/// runs one writer at a time anyway.)
+fn lock_owner_for_limits(c: &mut Conn<'_>, owner_id: i64) -> TxResult<()> {
+    if let Conn::Pg(pg) = c {
+        users::table
+            .find(owner_id)
+            .select(users::id)
+            .for_no_key_update()
+            .first::<i64>(&mut **pg)
+            .optional()?;
+    }
+    Ok(())
+}
+
 /// The whole upload transaction: package, version, limits, blob, file, properties.
 fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload, details: &FileDetails) -> TxResult<AddedFile> {
     let now = now_unix();
     let lower_name = &details.lower_name;
+    let limits = u.limits;
+    if !limits.exempt
+        && (limits.total_owner_count != packages_core::Limit::None
+            || limits.total_owner_size != packages_core::Limit::None)
+    {
+        // Before the version is created, so that its count includes every earlier winner.
+        lock_owner_for_limits(c, u.owner_id)?;
+    }
     let (package_id, package_created) = get_or_create_package(c, u, lower_name)?;
     let (version_id, version_created) = get_or_create_version(c, u, details, package_id, now)?;
-    let limits = u.limits;
     if version_created && !limits.exempt && limits.total_owner_count != packages_core::Limit::None {
         let count = owner_version_count(c, u.owner_id)?;
         if limits.total_owner_count.exceeded_by(count.max(0) as u64) {

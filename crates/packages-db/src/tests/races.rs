@@ -4,7 +4,11 @@ use packages_core::PackageType;
 
 use super::packages::upload;
 use super::{backend_tests, user};
-use crate::{AddedFile, Database, DbError, FileLookup, NewUser, UserChanges};
+use packages_core::Limit;
+
+use crate::{
+    AddedFile, Backend, Database, DbError, FileLookup, Job, NewUser, UploadLimits, UserChanges,
+};
 
 const THREADS: usize = 20;
 
@@ -14,6 +18,8 @@ backend_tests!(
     uploads_race_the_sweeps,
     one_account_per_email_address,
     the_last_two_admins_cannot_both_step_down,
+    concurrent_uploads_respect_the_owner_limits,
+    exclusive_jobs_run_in_one_process_at_a_time,
 );
 
 /// Runs `f(i)` on `THREADS` threads that start together and collects the results.
@@ -201,4 +207,85 @@ fn the_last_two_admins_cannot_both_step_down(db: &Database) {
         assert_eq!(db.count_admins().unwrap(), 1, "round {round}: {results:?}");
         assert!(results.iter().any(|r| matches!(r, Err(DbError::LastAdmin))));
     }
+}
+
+/// Races `THREADS` uploads of version `<prefix>.<i>` of `name` under `limits`; returns how
+/// many passed and how many were refused with `refusal`.
+fn limited_race(
+    db: &Database,
+    owner: i64,
+    prefix: &'static str,
+    limits: UploadLimits,
+    refusal: fn(&DbError) -> bool,
+) -> (usize, usize) {
+    let results = race(db, move |db, i| {
+        let content = format!("{i:010}");
+        let mut up = upload(
+            owner,
+            prefix,
+            &format!("{prefix}.{i}"),
+            "f.bin",
+            content.as_bytes(),
+        );
+        up.limits = limits;
+        db.add_file(&up)
+    });
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(refusal))
+        .count();
+    (ok, refused)
+}
+
+/// Twenty uploads that together exceed the owner's limits, all at once: exactly as many pass
+/// as the limits allow.
+fn concurrent_uploads_respect_the_owner_limits(db: &Database) {
+    let owner = user(db, "quota").id;
+    // Ten bytes per file, room for five.
+    let size = UploadLimits {
+        total_owner_size: Limit::AtMost(55),
+        ..UploadLimits::default()
+    };
+    let outcome = limited_race(db, owner, "1", size, |e| matches!(e, DbError::SizeLimit));
+    assert_eq!(outcome, (5, THREADS - 5));
+    assert_eq!(db.owner_usage(owner).unwrap(), (5, 50));
+    // Room for three more versions.
+    let count = UploadLimits {
+        total_owner_count: Limit::AtMost(8),
+        ..UploadLimits::default()
+    };
+    let outcome = limited_race(db, owner, "2", count, |e| matches!(e, DbError::CountLimit));
+    assert_eq!(outcome, (3, THREADS - 3));
+    assert_eq!(db.owner_usage(owner).unwrap().0, 8);
+}
+
+/// While one pool (standing for one process) runs a job, another pool on the same database
+/// skips it; afterwards it runs again. SQLite has one process per file and always runs it.
+fn exclusive_jobs_run_in_one_process_at_a_time(db: &Database) {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = db.clone();
+    let running = std::thread::spawn(move || {
+        holder
+            .run_exclusive(Job::Sweep, || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                "first"
+            })
+            .unwrap()
+    });
+    started_rx.recv().unwrap();
+    let other = db.run_exclusive(Job::Sweep, || "second").unwrap();
+    let expected = match db.backend() {
+        Backend::Postgres => None,
+        Backend::Sqlite => Some("second"),
+    };
+    assert_eq!(other, expected);
+    release_tx.send(()).unwrap();
+    assert_eq!(running.join().unwrap(), Some("first"));
+    assert_eq!(
+        db.run_exclusive(Job::Sweep, || "third").unwrap(),
+        Some("third")
+    );
 }
