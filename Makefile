@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Extra arguments for `cargo test`, e.g. `make test ARGS="-p forge-e2e sqlite::"`.
 ARGS ?=
 
-.PHONY: run test test-faults build lint fmt clean bench
+.PHONY: run test test-faults build lint fmt clean bench bench-cluster cluster
 
 # Serves on FORGE_LISTEN (default 127.0.0.1:3000) with SQLite in ./data unless
 # FORGE_DATA_DIR / FORGE_DATABASE_URL say otherwise.
@@ -27,6 +27,15 @@ build:
 # rewrites the results in docs/PERFORMANCE.md. About 10 minutes on 2 cores.
 bench:
 	CARGO=$(CARGO) scripts/bench.sh
+
+# P3/P4 through nginx in front of one and of three instances on PostgreSQL, and the P3 latency
+# tail of each database; rewrites the "Several instances" section of docs/PERFORMANCE.md.
+bench-cluster:
+	CARGO=$(CARGO) scripts/bench-cluster.sh
+
+# PostgreSQL, SeaweedFS, three instances and nginx in front, on loopback; Ctrl-C stops all.
+cluster:
+	CARGO=$(CARGO) scripts/cluster.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
