@@ -473,8 +473,32 @@ fn access_and_limits(backend: Backend) {
     );
 }
 
+/// The web interface's version page links PyPI files and offers the pip command.
+fn version_page_offers_pip(backend: Backend) {
+    let s = start(backend);
+    let whl = upload_wheel(&s, "My.Pkg", "1.0");
+    let page = s.get(&format!("/{OWNER}/-/packages/pypi/My.Pkg/1.0"), &ANON);
+    status(&page, 200);
+    let html = page.text();
+    let base = format!("http://{}", s.addr);
+    let file = format!("/api/packages/{OWNER}/pypi/files/My.Pkg/1.0/my_pkg-1.0-py3-none-any.whl");
+    for expected in [
+        format!("pip install --index-url {base}/api/packages/{OWNER}/pypi/simple/ 'My.Pkg==1.0'"),
+        format!("href=\"{file}\""),
+        format!("curl -fL -o 'my_pkg-1.0-py3-none-any.whl' '{base}{file}'"),
+        sha256_hex(&whl),
+    ] {
+        assert!(html.contains(&expected), "missing {expected:?} in {html}");
+    }
+    // The linked file is the uploaded wheel.
+    let download = s.get(&file, &ANON);
+    status(&download, 200);
+    assert_eq!(download.body, whl);
+}
+
 forge_e2e::backends!(
     upload_index_download,
+    version_page_offers_pip,
     malformed_uploads_store_nothing,
     access_and_limits
 );

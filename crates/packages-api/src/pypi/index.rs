@@ -103,12 +103,12 @@ fn escape(s: &str) -> String {
 }
 
 /// Percent-encodes one path segment.
-fn seg(s: &str) -> String {
+pub(super) fn seg(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, super::SEGMENT).to_string()
 }
 
 /// The registry's path for this owner: `/api/packages/{owner}/pypi`.
-fn registry_path(owner: &str) -> String {
+pub(super) fn registry_path(owner: &str) -> String {
     format!("{}/{}/pypi", crate::registry::path::PREFIX, seg(owner))
 }
 

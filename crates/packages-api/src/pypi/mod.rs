@@ -81,6 +81,33 @@ impl Format for Pypi {
         })
     }
 
+    fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
+        Some(format!(
+            "{}/files/{}/{}/{}",
+            index::registry_path(owner),
+            index::seg(name),
+            index::seg(version),
+            index::seg(file)
+        ))
+    }
+
+    /// pip resolves through the owner's simple index, so the page offers that command.
+    fn install_commands(
+        &self,
+        base_url: &str,
+        owner: &str,
+        name: &str,
+        version: &str,
+    ) -> Vec<(&'static str, String)> {
+        vec![(
+            "Install with pip",
+            format!(
+                "pip install --index-url {base_url}{}/simple/ '{name}=={version}'",
+                index::registry_path(owner)
+            ),
+        )]
+    }
+
     fn metadata_fields(&self, metadata_json: Option<&str>) -> Vec<(&'static str, String)> {
         let m: Metadata = metadata_json
             .and_then(|m| serde_json::from_str(m).ok())
