@@ -1,5 +1,6 @@
 //! Native TLS: HTTPS with a self-signed certificate through curl and a rustls client, HTTP/2
-//! over ALPN, and a certificate reload on SIGHUP that keeps open connections.
+//! over ALPN, a certificate reload on SIGHUP that keeps open connections, and stalled
+//! downloads cut after the idle timeout as on plain TCP.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -118,9 +119,14 @@ fn get(tls: &mut Tls, path: &str) -> std::io::Result<(u16, String)> {
 }
 
 fn serve_tls(data: &Path, cert: &str, key: &str) -> Served {
+    serve_tls_with(data, cert, key, &[])
+}
+
+fn serve_tls_with(data: &Path, cert: &str, key: &str, env: &[(&str, &str)]) -> Served {
     for _ in 0..3 {
         let addr = format!("127.0.0.1:{}", free_port());
         let child = forge(&["serve"])
+            .envs(env.iter().copied())
             .env("FORGE_DATA_DIR", data)
             .env("FORGE_LISTEN", &addr)
             .env("FORGE_TLS_CERT", cert)
@@ -254,4 +260,109 @@ fn a_missing_key_stops_start_up() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A client that asks for a large file over HTTPS and stops reading is disconnected after
+/// the idle timeout, as on plain TCP, instead of holding the connection forever.
+#[test]
+fn a_stalled_download_over_tls_is_cut() {
+    const SIZE: usize = 24 << 20;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = certificate(dir.path(), "stall");
+    let data = dir.path().join("data");
+    let created = forge(&[
+        "admin",
+        "user",
+        "create",
+        "--username",
+        "alice",
+        "--password",
+        "pa55word-x",
+        "--email",
+        "a@example.com",
+    ])
+    .env("FORGE_DATA_DIR", &data)
+    .env("FORGE_BCRYPT_COST", "4")
+    .stderr(Stdio::null())
+    .status()
+    .expect("create user");
+    assert!(created.success());
+    let served = serve_tls_with(&data, &cert, &key, &[("FORGE_IDLE_TIMEOUT", "2")]);
+    let port = served
+        .addr
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+
+    let body = dir.path().join("big.bin");
+    std::fs::write(&body, vec![7u8; SIZE]).expect("write file");
+    let url = format!("https://localhost:{port}/api/packages/alice/generic/app/1.0/big.bin");
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", &cert, "--resolve"])
+        .arg(format!("localhost:{port}:127.0.0.1"))
+        .args(["-u", "alice:pa55word-x", "-T"])
+        .arg(&body)
+        .args(["-o", "/dev/null", "-w", "%{http_code}", &url])
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "201",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut tls = connect(&served.addr, &cert, &[b"http/1.1"]).expect("TLS");
+    let size: libc::c_int = 256 * 1024;
+    // SAFETY: a valid socket and a correctly sized option value.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&tls.sock),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    write!(
+        tls,
+        "GET /api/packages/alice/generic/app/1.0/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    .expect("send request");
+    tls.flush().expect("flush");
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = tls.read(&mut buf).expect("the answer starts");
+
+    // Stall well past the idle timeout, then read what is left: a cut connection ends
+    // before the whole file arrived; one left open delivers it all and then waits.
+    std::thread::sleep(Duration::from_secs(6));
+    tls.sock
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let closed = loop {
+        match tls.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => received += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break false
+            }
+            Err(_) => break true,
+        }
+    };
+    assert!(closed, "the stalled download's connection stayed open");
+    assert!(
+        received < SIZE,
+        "the whole file arrived ({received} bytes), so nothing was cut"
+    );
+    // The server serves on.
+    let mut fresh = connect(&served.addr, &cert, &[b"http/1.1"]).expect("TLS");
+    let (status, _) = get(&mut fresh, "/api/healthz").expect("request");
+    assert_eq!(status, 200);
+    served.stop();
 }

@@ -132,13 +132,21 @@ impl Drop for Running {
 }
 
 /// The HTTP service over one connection, before its transport (TCP or TLS) is chosen.
-/// Records a plain TCP connection's socket so a stalled download can be cut; TLS
-/// connections are not recorded, so their stalled downloads wait for the client.
+/// Records the connection's TCP socket, under TLS too, so a stalled download can be cut.
 fn record_socket<T: 'static>(io: &T, ext: &mut actix_web::dev::Extensions) {
+    use actix_web::rt::net::TcpStream;
+    use std::os::fd::AsRawFd;
     let io: &dyn std::any::Any = io;
-    if let Some(tcp) = io.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        packages_api::idle::on_connect(std::os::fd::AsRawFd::as_raw_fd(tcp), ext);
-    }
+    let tcp = if let Some(tcp) = io.downcast_ref::<TcpStream>() {
+        tcp
+    } else if let Some(tls) =
+        io.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<TcpStream>>()
+    {
+        tls.get_ref().0
+    } else {
+        return;
+    };
+    packages_api::idle::on_connect(tcp.as_raw_fd(), ext);
 }
 
 macro_rules! http_service {
