@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use forge_e2e::{server_binary, Auth, Backend, TestServer, PASSWORD};
+use forge_e2e::{
+    agent, free_port, send, server_binary, wait_until, Auth, Backend, TestServer, PASSWORD,
+};
 
 /// The fenced block after each `<!-- check: NAME -->` marker.
 fn checked_snippets() -> BTreeMap<String, String> {
@@ -32,7 +34,13 @@ fn checked_snippets() -> BTreeMap<String, String> {
             .collect();
         snippets.insert(name.to_owned(), body.join("\n") + "\n");
     }
-    for name in ["systemd-unit", "config", "nginx", "prometheus-rules"] {
+    for name in [
+        "systemd-unit",
+        "config",
+        "nginx",
+        "caddy",
+        "prometheus-rules",
+    ] {
         assert!(
             snippets.contains_key(name),
             "docs/OPERATIONS.md lost its {name} snippet"
@@ -136,6 +144,101 @@ fn nginx_site_passes_nginx_t() {
         format!("pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n{site}}}\n");
     std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
     run_ok(Command::new("nginx").args(["-t", "-p", d, "-c", &format!("{d}/nginx.conf")]));
+}
+
+/// The Caddy site validates as written, and, on loopback in front of a real server, passes a
+/// large upload and its download through with the links and request ids the guide promises.
+#[test]
+fn caddy_site_validates_and_streams() {
+    if !have("caddy") {
+        println!("skipped: caddy is not installed");
+        return;
+    }
+    let site = checked_snippets()["caddy"].clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let caddy = |args: &[&str]| {
+        let mut cmd = Command::new("caddy");
+        cmd.args(args)
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"));
+        cmd
+    };
+    let as_written = dir.path().join("Caddyfile.guide");
+    std::fs::write(&as_written, &site).expect("write Caddyfile");
+    let path = as_written.to_str().expect("utf-8");
+    run_ok(&mut caddy(&[
+        "validate",
+        "--adapter",
+        "caddyfile",
+        "--config",
+        path,
+    ]));
+
+    let s = TestServer::start(Backend::Sqlite);
+    s.create_user("ops", PASSWORD, false);
+    let token = s.token("ops", "ci", "write:package");
+    let upstream = s.url("").trim_start_matches("http://").to_owned();
+    let port = free_port();
+    let local = format!(
+        "{{\n    admin off\n    persist_config off\n}}\n{}",
+        site.replace("packages.example.com", &format!("http://127.0.0.1:{port}"))
+            .replace("127.0.0.1:3000", &upstream)
+    );
+    let local_file = dir.path().join("Caddyfile");
+    std::fs::write(&local_file, local).expect("write Caddyfile");
+    let mut child = caddy(&[
+        "run",
+        "--adapter",
+        "caddyfile",
+        "--config",
+        local_file.to_str().expect("utf-8"),
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start caddy");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = agent();
+    let up = wait_until(std::time::Duration::from_secs(20), || {
+        http.get(&format!("{base}/api/healthz")).call().is_ok()
+    });
+    if !up {
+        let _ = child.kill();
+        panic!("caddy did not start");
+    }
+
+    // Larger than any default body limit a proxy might keep.
+    let body: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
+    let file = "/api/packages/ops/generic/app/1.0/app.bin";
+    let put = send(
+        &http,
+        "PUT",
+        &format!("{base}{file}"),
+        &Auth::token(&token),
+        &[],
+        Some(&body),
+    );
+    let got = send(
+        &http,
+        "GET",
+        &format!("{base}{file}"),
+        &Auth::Anonymous,
+        &[],
+        None,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(put.status, 201, "{}", put.text());
+    assert_eq!(
+        put.header("location"),
+        Some(format!("{base}{file}").as_str()),
+        "links must name the proxy's address"
+    );
+    let id = put.header("x-request-id").unwrap_or_default();
+    assert_eq!(id.len(), 36, "the proxy's request id: {id:?}");
+    assert_eq!(got.status, 200);
+    assert!(got.body == body, "the download differs from the upload");
 }
 
 /// Every metric an alert rule names is one the server exposes.
