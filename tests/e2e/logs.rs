@@ -74,6 +74,19 @@ fn request_ids_reach_every_line_and_the_access_log_is_json() {
         .call()
         .expect("healthz");
     assert_eq!(r.header("x-request-id").map(str::len), Some(32));
+    // An upload refused from its headers (`Expect: 100-continue`) never reaches the
+    // handlers; the refusal still carries the request's id, and so does its log line.
+    let mut stream = std::net::TcpStream::connect(&served.addr).expect("connect");
+    let head = "PUT /api/packages/logger/generic/app/1.0/b.bin HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Basic bG9nZ2VyOndyb25n\r\nX-Request-Id: refused-9\r\n\
+         Expect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+    std::io::Write::write_all(&mut stream, head.as_bytes()).expect("send head");
+    let (interim, refused) =
+        forge_e2e::read_final_response(&mut stream, std::time::Duration::from_secs(10))
+            .expect("an answer");
+    assert!(interim.is_empty(), "{interim:?}");
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("x-request-id"), Some("refused-9"));
     served.stop();
 
     let text = std::fs::read_to_string(&log).expect("read log");
@@ -84,6 +97,12 @@ fn request_ids_reach_every_line_and_the_access_log_is_json() {
     let of = |id: &str| -> Vec<&serde_json::Value> {
         lines.iter().filter(|l| l["request_id"] == id).collect()
     };
+    assert!(
+        of("refused-9").iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("refused before its body"))),
+        "the refusal's log line lacks its id:\n{text}"
+    );
     let upload = of("upload-42");
     let access: Vec<_> = upload
         .iter()

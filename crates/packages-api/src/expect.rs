@@ -10,13 +10,16 @@ use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 
 use actix_http::body::BoxBody;
-use actix_http::{Method, Request, Response};
+use actix_http::{HttpMessage, Method, Request, Response};
 use actix_web::dev::{Service, ServiceFactory};
 use actix_web::{web, ResponseError};
+
+use actix_web::http::header::HeaderValue;
 
 use crate::error::ApiResult;
 use crate::formats;
 use crate::registry::path;
+use crate::request::{self, RequestContext, REQUEST_ID};
 use crate::state::AppState;
 
 /// The expectation handler to install in the HTTP service.
@@ -54,7 +57,11 @@ impl Service<Request> for ExpectGate {
 
     fn call(&self, req: Request) -> Self::Future {
         let state = self.state.clone();
-        Box::pin(async move {
+        // The request's id starts here, so the gate's log lines and a refusal carry it; a
+        // request let through keeps it (`request::of_request`).
+        let ctx = RequestContext::from_headers(req.headers());
+        req.extensions_mut().insert(ctx.clone());
+        Box::pin(request::scope(ctx.clone(), async move {
             match verdict(&state, &req).await {
                 Ok(()) => Ok(req),
                 Err(e) => {
@@ -65,10 +72,14 @@ impl Service<Request> for ExpectGate {
                         req.uri().path(),
                         e.status_code()
                     );
-                    Err(e.error_response().into())
+                    let mut response = e.error_response();
+                    if let Ok(id) = HeaderValue::from_str(&ctx.id) {
+                        response.headers_mut().insert(REQUEST_ID, id);
+                    }
+                    Err(response.into())
                 }
             }
-        })
+        }))
     }
 }
 

@@ -15,19 +15,17 @@ use std::time::Instant;
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::request::{self, RequestContext};
+use crate::request::{self, RequestContext, REQUEST_ID};
 use crate::state::AppState;
 
 /// Route label of a request no route matched; keeps metric labels bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the access log and the metrics learn about one finished request.
 #[derive(Debug)]
@@ -49,7 +47,7 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
-    let ctx = RequestContext::from_headers(req.headers());
+    let ctx = RequestContext::of_request(&req.extensions(), req.headers());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let peer = req.peer_addr().map(|a| a.ip());
     let client = match &state {

@@ -8,7 +8,11 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-use actix_web::http::header::HeaderMap;
+use actix_web::dev::Extensions;
+use actix_web::http::header::{HeaderMap, HeaderName};
+
+/// The header a request's id arrives in and is returned in.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest request id taken from a client; longer ones are replaced by a generated id.
 const MAX_ID_LEN: usize = 128;
@@ -24,6 +28,19 @@ pub struct RequestContext {
 impl RequestContext {
     /// A context with the client's `X-Request-Id` when it is usable, a new id otherwise.
     pub fn from_headers(headers: &HeaderMap) -> Arc<Self> {
+        Self::make(headers)
+    }
+
+    /// The context the `Expect: 100-continue` gate already made for this request, or a new
+    /// one from its headers.
+    pub fn of_request(extensions: &Extensions, headers: &HeaderMap) -> Arc<Self> {
+        extensions
+            .get::<Arc<RequestContext>>()
+            .cloned()
+            .unwrap_or_else(|| Self::make(headers))
+    }
+
+    fn make(headers: &HeaderMap) -> Arc<Self> {
         let id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())

@@ -163,6 +163,8 @@ where
         state.store.clone(),
         IngestOptions {
             max_size: limit.map(|l| l.max),
+            // Log lines the worker writes name the request.
+            wrap_worker: Some(|work| Box::new(crate::request::carry(work))),
             ..IngestOptions::default()
         },
     );

@@ -67,6 +67,10 @@ pub enum IngestError {
     Storage(#[from] StorageError),
 }
 
+/// Wraps the worker's work on the calling thread before it moves to the worker's own; the
+/// HTTP layer uses it to carry the request's logging context along.
+pub type WorkerWrap = fn(Box<dyn FnOnce() + Send>) -> Box<dyn FnOnce() + Send>;
+
 /// Settings of one upload.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -74,6 +78,8 @@ pub struct IngestOptions {
     pub max_size: Option<u64>,
     /// Chunks buffered between the handler and the worker (at least 1).
     pub channel_capacity: usize,
+    /// Applied to the worker's work before it is started.
+    pub wrap_worker: Option<WorkerWrap>,
 }
 
 impl Default for IngestOptions {
@@ -81,6 +87,7 @@ impl Default for IngestOptions {
         Self {
             max_size: None,
             channel_capacity: 8,
+            wrap_worker: None,
         }
     }
 }
@@ -178,11 +185,16 @@ pub fn start_ingest(
     let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
     let max_size = opts.max_size;
     let (result_tx, result) = tokio::sync::oneshot::channel();
+    let work: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let _ = result_tx.send(ingest(store.as_ref(), rx, max_size));
+    });
+    let work = match opts.wrap_worker {
+        Some(wrap) => wrap(work),
+        None => work,
+    };
     let spawned = thread::Builder::new()
         .name("forge-ingest".to_owned())
-        .spawn(move || {
-            let _ = result_tx.send(ingest(store.as_ref(), rx, max_size));
-        });
+        .spawn(work);
     if let Err(e) = spawned {
         // The handle reports the failure: its sender is gone with the closure.
         log::error!("cannot start an upload worker: {e}");

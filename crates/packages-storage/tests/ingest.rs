@@ -101,6 +101,7 @@ async fn large_body_in_odd_chunks_matches_multihasher() {
     let opts = IngestOptions {
         max_size: Some(20 << 20),
         channel_capacity: 3,
+        ..IngestOptions::default()
     };
     let sizes = [1, 4093, 65_537, 1_000_003, 7, 333_333];
     let Ingested { pending, digests } = ingest_chunks(store.clone(), opts, &data, &sizes)
@@ -141,6 +142,7 @@ async fn body_over_the_limit_is_too_large() {
         let opts = IngestOptions {
             max_size: Some(if len < 2000 { 1000 } else { limit }),
             channel_capacity: 8,
+            ..IngestOptions::default()
         };
         let data = Bytes::from(body(len));
         let (mut sender, handle) = start_ingest(store.clone(), opts);
@@ -172,6 +174,7 @@ async fn body_at_the_limit_is_accepted() {
     let opts = IngestOptions {
         max_size: Some(1000),
         channel_capacity: 0,
+        ..IngestOptions::default()
     };
     let ingested = ingest_chunks(store, opts, &data, &[999, 1]).await.unwrap();
     assert_eq!(ingested.digests, digests_of(&data));
@@ -273,4 +276,26 @@ fn hash_rate_probe_hashes_everything() {
     let (digests, _elapsed) = hash_rate_probe(5 << 20).unwrap();
     assert_eq!(digests.size, 5 << 20);
     assert!(Digests::is_sha256_hex(&digests.sha256));
+}
+
+/// The worker runs what `wrap_worker` made of its work, on its own thread; the HTTP layer
+/// relies on it to carry the request's id into the worker's log lines.
+#[tokio::test]
+async fn the_worker_runs_wrapped() {
+    static RAN_ON: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let (_dir, store) = store();
+    let opts = IngestOptions {
+        wrap_worker: Some(|work| {
+            Box::new(move || {
+                let name = std::thread::current().name().unwrap_or("").to_owned();
+                RAN_ON.lock().unwrap().push(name);
+                work();
+            })
+        }),
+        ..IngestOptions::default()
+    };
+    let data = Bytes::from(body(1000));
+    let Ingested { digests, .. } = ingest_chunks(store, opts, &data, &[100]).await.unwrap();
+    assert_eq!(digests, digests_of(&data));
+    assert_eq!(*RAN_ON.lock().unwrap(), ["forge-ingest"]);
 }
