@@ -24,6 +24,7 @@ mod limits_streaming;
 mod logs;
 mod manifests;
 mod metrics;
+mod migrate_storage;
 mod object_store;
 mod operations;
 mod package_access;

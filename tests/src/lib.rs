@@ -114,7 +114,7 @@ pub fn run_scenario(backend: Backend, name: &str, scenario: fn(Backend)) {
     }
 }
 
-fn require_s3() -> bool {
+pub(crate) fn require_s3() -> bool {
     std::env::var("FORGE_TEST_REQUIRE_S3").is_ok_and(|v| v.trim() == "1")
 }
 

@@ -180,6 +180,22 @@ pub fn shared_seaweed() -> Result<&'static Seaweed, String> {
         .map_err(Clone::clone)
 }
 
+/// The shared SeaweedFS for a scenario that needs a bucket besides its database backend, or
+/// `None` (after saying the test is skipped) when it cannot start and
+/// `FORGE_TEST_REQUIRE_S3=1` is not set.
+pub fn seaweed_or_skip() -> Option<&'static Seaweed> {
+    match shared_seaweed() {
+        Ok(weed) => Some(weed),
+        Err(e) if crate::require_s3() => {
+            panic!("FORGE_TEST_REQUIRE_S3=1 but SeaweedFS is not available: {e}")
+        }
+        Err(e) => {
+            println!("skipped: no SeaweedFS ({e})");
+            None
+        }
+    }
+}
+
 /// Data directories of test processes that are gone.
 fn remove_stale_dirs() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {

@@ -134,3 +134,23 @@ pub fn verify(
     let (db, store) = open_backends(config)?;
     crate::verify::verify(&db, &*store, options, out).map_err(AdminError::Invalid)
 }
+
+/// Copies the local store (`storage.path`, or `packages/` in the data directory) into the
+/// configured bucket and records each copy (`admin storage migrate --to s3`); see
+/// [`crate::migrate`]. The local files are kept.
+pub fn migrate_to_s3(
+    config: &Config,
+    out: &mut dyn std::io::Write,
+) -> Result<crate::migrate::MigrateReport, AdminError> {
+    let root = config.packages_dir();
+    if !root.is_dir() {
+        return Err(AdminError::Invalid(format!(
+            "no local store at {} (storage.path / FORGE_STORAGE_PATH, or packages/ in FORGE_DATA_DIR)",
+            root.display()
+        )));
+    }
+    let db = crate::server::open_database(config)?;
+    let bucket = crate::storage::open_s3(config)?;
+    let local = packages_storage::LocalBlobStore::open(root)?;
+    Ok(crate::migrate::migrate_to_s3(&db, &local, &bucket, out)?)
+}

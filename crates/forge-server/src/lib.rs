@@ -6,6 +6,7 @@ pub mod backup;
 pub mod config;
 pub mod link_keys;
 pub mod logging;
+pub mod migrate;
 pub mod password_input;
 pub mod periodic;
 pub mod server;

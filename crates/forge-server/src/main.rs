@@ -84,6 +84,29 @@ enum AdminCommand {
     /// Restore a backup from DIR into the configured (fresh) data directory and database,
     /// then verify every file.
     Restore { dir: PathBuf },
+    /// Move stored content between stores.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Copy the local store (storage.path) into the bucket of the [storage.s3] settings,
+    /// checking each object's SHA-256 and recording it in the database; running it again
+    /// copies only what is missing. The local files are kept. Exits non-zero if any blob
+    /// could not be moved.
+    Migrate {
+        /// The store to copy into.
+        #[arg(long, value_enum)]
+        to: MigrateTarget,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MigrateTarget {
+    S3,
 }
 
 #[derive(Subcommand)]
@@ -230,6 +253,22 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
             }
             AdminCommand::Restore { dir } => {
                 forge_server::backup::restore(&config, &dir, &mut std::io::stdout())?;
+            }
+            AdminCommand::Storage {
+                command:
+                    StorageCommand::Migrate {
+                        to: MigrateTarget::S3,
+                    },
+            } => {
+                let report = admin::migrate_to_s3(&config, &mut std::io::stdout())?;
+                if !report.failed.is_empty() {
+                    return Err(format!(
+                        "{} blobs could not be moved (listed above); run the command again \
+                         once their cause is fixed",
+                        report.failed.len()
+                    )
+                    .into());
+                }
             }
         },
     }

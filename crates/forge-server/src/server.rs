@@ -51,14 +51,20 @@ fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Serv
 
 /// Opens the database (running migrations) and the blob store.
 pub fn open_backends(config: &Config) -> Result<(Database, Arc<dyn BlobStore>), ServerError> {
+    let db = open_database(config)?;
+    let store = crate::storage::open_store(config)?;
+    Ok((db, store))
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub fn open_database(config: &Config) -> Result<Database, ServerError> {
     std::fs::create_dir_all(&config.server.data_dir).map_err(io_context(format!(
         "cannot create data directory {}",
         config.server.data_dir.display()
     )))?;
     let db = Database::connect(&config.effective_database_url(), config.database.pool_size)?;
     db.run_migrations()?;
-    let store = crate::storage::open_store(config)?;
-    Ok((db, store))
+    Ok(db)
 }
 
 /// A running server. Dropping it leaves the server running; call [`Running::stop`].

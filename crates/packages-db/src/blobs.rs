@@ -161,6 +161,33 @@ impl Database {
         })
     }
 
+    /// Up to `limit` blobs whose id is above `after_id`, by id: the blob table page by page.
+    pub fn blobs_after(&self, after_id: i64, limit: i64) -> Result<Vec<PackageBlob>, DbError> {
+        self.read(|c| {
+            Ok(run!(c, |c| package_blob::table
+                .filter(package_blob::id.gt(after_id))
+                .select(PackageBlob::as_select())
+                .order(package_blob::id.asc())
+                .limit(limit.max(0))
+                .load(c))?)
+        })
+    }
+
+    /// Records the blob store key of a blob's content (after the content was copied to a
+    /// store where it lives under that key); false when the row is gone. Cached file
+    /// look-ups are not told: the only key recorded this way is the SHA-256, which a row
+    /// without a key already stands for.
+    pub fn set_blob_storage_key(&self, blob_id: i64, key: &str) -> Result<bool, DbError> {
+        self.write(&[], |c| {
+            let n = run!(c, |c| diesel::update(
+                package_blob::table.filter(package_blob::id.eq(blob_id))
+            )
+            .set(package_blob::storage_key.eq(key))
+            .execute(c))?;
+            Ok(n > 0)
+        })
+    }
+
     /// Writes a consistent copy of an SQLite database to `path` (`VACUUM INTO`) while
     /// others keep reading and writing. Not for PostgreSQL, which `pg_dump` copies.
     pub fn vacuum_into(&self, path: &std::path::Path) -> Result<(), DbError> {

@@ -245,9 +245,13 @@ impl Client {
         Ok((Box::new(response.into_reader()), len))
     }
 
-    pub fn head(&self, object: &str) -> Result<(), S3Failure> {
+    /// HEAD of an object; its length when the answer says.
+    pub fn head(&self, object: &str) -> Result<Option<u64>, S3Failure> {
         let url = HeadObject::new(&self.bucket, Some(&self.credentials), object).sign(REQUEST_TTL);
-        self.send("HEAD", &url, &[], None).map(drop)
+        let response = self.send("HEAD", &url, &[], None)?;
+        Ok(response
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok()))
     }
 
     pub fn delete(&self, object: &str) -> Result<(), S3Failure> {

@@ -147,12 +147,20 @@ impl S3BlobStore {
 
     /// Multipart uploads begun and neither completed nor aborted.
     pub fn unfinished_uploads(&self) -> Result<usize, StorageError> {
-        let prefix = format!("{}{UPLOAD_DIR}", self.inner.prefix);
-        self.inner
-            .client
-            .unfinished_uploads(&prefix)
-            .map(|u| u.len())
-            .map_err(|e| e.into_storage("multipart uploads"))
+        self.inner.unfinished_uploads().map(|u| u.len())
+    }
+
+    /// The length of the object of `key`, or `None` when there is none.
+    pub fn object_len(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let object = self.inner.object_of(key)?;
+        match self.inner.client.head(&object) {
+            Ok(Some(len)) => Ok(Some(len)),
+            Ok(None) => Err(StorageError::Unavailable(format!(
+                "the object store sent no length for {key}"
+            ))),
+            Err(S3Failure::Status { code: 404, .. }) => Ok(None),
+            Err(e) => Err(e.into_storage(key)),
+        }
     }
 
     /// Stores `data` under the key of its SHA-256 (moving content in from a local store).
@@ -164,7 +172,9 @@ impl S3BlobStore {
             .map_err(|e| e.into_storage(sha256))
     }
 
-    /// Streams a file into the object named by its SHA-256, part by part.
+    /// Streams a file into the object named by its SHA-256, part by part. The object
+    /// appears only once `reader` reached its end without error: a read error (a reader
+    /// that finds the content wrong at its end, say) aborts the upload.
     pub fn put_by_digest_from(
         &self,
         sha256: &str,
@@ -198,6 +208,19 @@ impl Inner {
             }
             _ => Err(StorageError::InvalidKey),
         }
+    }
+
+    /// Unfinished multipart uploads of this store's objects: uploads (`upload/`) and
+    /// content copied in by digest (`sha256/`, left by an interrupted move).
+    fn unfinished_uploads(&self) -> Result<Vec<client::UnfinishedUpload>, StorageError> {
+        let uploads = self
+            .client
+            .unfinished_uploads(&self.prefix)
+            .map_err(|e| e.into_storage("multipart uploads"))?;
+        Ok(uploads
+            .into_iter()
+            .filter(|u| self.key_of(&u.object).is_some())
+            .collect())
     }
 
     /// The key of an object name, if it is one of this store's.
@@ -273,7 +296,7 @@ impl BlobStore for S3BlobStore {
     fn contains(&self, key: &str) -> Result<bool, StorageError> {
         let object = self.inner.object_of(key)?;
         match self.inner.client.head(&object) {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(S3Failure::Status { code: 404, .. }) => Ok(false),
             Err(e) => Err(e.into_storage(key)),
         }
@@ -330,12 +353,7 @@ impl BlobStore for S3BlobStore {
     }
 
     fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError> {
-        let prefix = format!("{}{UPLOAD_DIR}", self.inner.prefix);
-        let uploads = self
-            .inner
-            .client
-            .unfinished_uploads(&prefix)
-            .map_err(|e| e.into_storage("multipart uploads"))?;
+        let uploads = self.inner.unfinished_uploads()?;
         let mut removed = 0;
         for upload in uploads {
             if upload.initiated.is_some_and(|t| t < cutoff) {
