@@ -4,9 +4,11 @@
 
 use std::process::Command;
 
-use forge_e2e::{Auth, Backend, Resp, TestServer, PASSWORD};
+use forge_e2e::{file_path, Auth, Backend, Resp, TestServer, PASSWORD};
 use packages_core::{AccessMode, Visibility};
 use serde_json::{json, Value};
+
+use crate::common::{status, unauthorized};
 
 #[track_caller]
 fn ok(r: &Resp) -> Value {
@@ -255,7 +257,117 @@ fn deleting_a_team(backend: Backend) {
     );
 }
 
+/// PATCH with a JSON body.
+fn patch(s: &TestServer, path: &str, auth: &Auth, body: Value) -> Resp {
+    s.request(
+        "PATCH",
+        path,
+        auth,
+        &[("Content-Type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    )
+}
+
+fn editing_a_team(backend: Backend) {
+    let (s, owners, devs) = setup(backend);
+    let alice = Auth::basic("alice", PASSWORD);
+    let bob = Auth::basic("bob", PASSWORD);
+    let team = format!("/api/v1/teams/{devs}");
+    let file = |n: &str| file_path("acme", "app", "1.0", n);
+    status(&s.put(&file("a.bin"), b"a", &alice), 201);
+
+    // Only the organisation's owners edit; unknown teams are 404; bad fields 422 or 400.
+    status(&patch(&s, &team, &bob, json!({"description": "x"})), 403);
+    status(&patch(&s, "/api/v1/teams/999999", &alice, json!({})), 404);
+    for bad in [
+        json!({"permission": "owner"}),
+        json!({"name": "not a name"}),
+        json!({"name": "owners"}),
+        json!({"description": "d".repeat(256)}),
+    ] {
+        let r = patch(&s, &team, &alice, bad.clone());
+        assert_eq!(r.status, 422, "{bad}: {}", r.describe());
+        assert!(r.json()["message"].as_str().is_some(), "{}", r.describe());
+    }
+    let r = s.request("PATCH", &team, &alice, &[], Some(b"{"));
+    status(&r, 400);
+
+    // bob reads (the caches are warm) but may not write; raising the team lets him at once.
+    status(&s.get(&file("a.bin"), &bob), 200);
+    unauthorized(&s.put(&file("b.bin"), b"b", &bob));
+    let v = ok(&patch(
+        &s,
+        &team,
+        &alice,
+        json!({"permission": "write", "units_map": {"repo.packages": "write"},
+               "description": "builders", "includes_all_repositories": false}),
+    ));
+    assert_eq!(
+        (&v["id"], &v["name"], &v["description"], &v["permission"]),
+        (
+            &json!(devs),
+            &json!("devs"),
+            &json!("builders"),
+            &json!("write")
+        ),
+        "{v}"
+    );
+    assert_eq!(v["units_map"]["repo.packages"], "write", "{v}");
+    assert_eq!(v["includes_all_repositories"], false, "{v}");
+    assert_eq!(v["organization"]["name"], "acme", "{v}");
+    status(&s.put(&file("b.bin"), b"b", &bob), 201);
+
+    // Renamed and lowered back to read: the write access goes at once; GET shows the change.
+    let v = ok(&patch(
+        &s,
+        &team,
+        &alice,
+        json!({"name": "readers", "permission": "read", "units": ["repo.packages"]}),
+    ));
+    assert_eq!(
+        (&v["name"], &v["permission"]),
+        (&json!("readers"), &json!("read"))
+    );
+    assert_eq!(v["description"], "builders", "unchanged when absent: {v}");
+    unauthorized(&s.put(&file("c.bin"), b"c", &bob));
+    status(&s.get(&file("b.bin"), &bob), 200);
+    let v = ok(&s.get(&team, &bob));
+    assert_eq!(
+        (&v["name"], &v["permission"]),
+        (&json!("readers"), &json!("read"))
+    );
+
+    // The Owners team keeps its name and its owner level.
+    let owners_path = format!("/api/v1/teams/{owners}");
+    let r = patch(&s, &owners_path, &alice, json!({"name": "bosses"}));
+    assert_eq!(r.status, 422, "{}", r.describe());
+    let v = ok(&patch(
+        &s,
+        &owners_path,
+        &alice,
+        json!({"name": "Owners", "permission": "read", "description": "the owners",
+               "can_create_org_repo": false}),
+    ));
+    assert_eq!(
+        (
+            &v["name"],
+            &v["permission"],
+            &v["description"],
+            &v["can_create_org_repo"]
+        ),
+        (
+            &json!("Owners"),
+            &json!("owner"),
+            &json!("the owners"),
+            &json!(true)
+        ),
+        "{v}"
+    );
+    status(&s.put(&file("d.bin"), b"d", &alice), 201);
+}
+
 forge_e2e::backends!(
+    editing_a_team,
     deleting_a_team,
     version_settings_and_users,
     organisations_and_members,

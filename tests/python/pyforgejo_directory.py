@@ -35,4 +35,11 @@ assert [u.login for u in alice.organization.org_list_members("acme")] == ["alice
 
 edited = alice.organization.org_edit("acme", description="Rockets")
 assert edited.description == "Rockets" and edited.name == "acme", edited
+team_edit = alice.organization.org_edit_team(
+    team, name="devs", description="SDK", permission="write",
+    units_map={"repo.packages": "write"},
+)
+assert team_edit.permission == "write" and team_edit.description == "SDK", team_edit
+assert team_edit.units_map == {"repo.packages": "write"}, team_edit
+assert alice.organization.org_get_team(team).permission == "write"
 print("ok")

@@ -21,6 +21,16 @@ pub const OWNERS_TEAM: &str = "Owners";
 /// A team with its unit access modes.
 pub type TeamWithUnits = (Team, Vec<(String, AccessMode)>);
 
+/// A team write that broke the unique name of the organisation's teams is a conflict.
+fn name_taken(e: diesel::result::Error, name: &str) -> TxError {
+    let e = TxError::from(e);
+    if e.is_unique_violation() {
+        DbError::Conflict(format!("team {name:?} already exists")).into()
+    } else {
+        e
+    }
+}
+
 /// Inserts a team and its units; a name the organisation already uses is a conflict.
 fn insert_team(c: &mut Conn<'_>, new: &NewTeam, can_create_org_repo: bool) -> TxResult<Team> {
     let lower_name = lower(&new.name);
@@ -36,16 +46,15 @@ fn insert_team(c: &mut Conn<'_>, new: &NewTeam, can_create_org_repo: bool) -> Tx
         ))
         .returning(TeamRow::as_returning())
         .get_result(c));
-    let row = inserted.map_err(|e| {
-        let e = TxError::from(e);
-        if e.is_unique_violation() {
-            DbError::Conflict(format!("team {:?} already exists", new.name)).into()
-        } else {
-            e
-        }
-    })?;
+    let row = inserted.map_err(|e| name_taken(e, &new.name))?;
     let team = Team::from(row);
-    for (unit, mode) in &new.units {
+    insert_units(c, &team, &new.units)?;
+    Ok(team)
+}
+
+/// Gives a team these units (a unit named twice takes the last mode).
+fn insert_units(c: &mut Conn<'_>, team: &Team, units: &[(String, AccessMode)]) -> TxResult<()> {
+    for (unit, mode) in units {
         run!(c, |c| diesel::insert_into(team_unit::table)
             .values((
                 team_unit::org_id.eq(team.org_id),
@@ -58,7 +67,7 @@ fn insert_team(c: &mut Conn<'_>, new: &NewTeam, can_create_org_repo: bool) -> Tx
             .set(team_unit::access_mode.eq(access_mode_to_i16(*mode)))
             .execute(c))?;
     }
-    Ok(team)
+    Ok(())
 }
 
 /// Adds the user to the team and to the team's organisation; already being there is fine.
@@ -306,6 +315,40 @@ impl Database {
             }
             remove_member(c, team_id, user_id)?;
             Ok(TeamMemberRemoval::Removed)
+        })
+    }
+
+    /// Rewrites a team: its name, description, level, flags and (all of) its units, from
+    /// `new` (whose `org_id` is ignored). A name another team of the organisation has is
+    /// [`DbError::Conflict`]; an unknown team is [`DbError::NotFound`]. Levels and units
+    /// decide package access, so memberships' cached reads are dropped.
+    pub fn update_team(
+        &self,
+        team_id: i64,
+        new: &NewTeam,
+        can_create_org_repo: bool,
+    ) -> Result<Team, DbError> {
+        self.write(&[Change::Teams(0)], |c| {
+            let updated = run!(c, |c| diesel::update(team::table.find(team_id))
+                .set((
+                    team::name.eq(&new.name),
+                    team::lower_name.eq(lower(&new.name)),
+                    team::description.eq(&new.description),
+                    team::authorize.eq(access_mode_to_i16(new.authorize)),
+                    team::includes_all_repositories.eq(new.includes_all_repositories),
+                    team::can_create_org_repo.eq(can_create_org_repo),
+                ))
+                .returning(TeamRow::as_returning())
+                .get_result(c)
+                .optional());
+            let row = updated.map_err(|e| name_taken(e, &new.name))?;
+            let team = Team::from(row.ok_or(DbError::NotFound)?);
+            run!(c, |c| diesel::delete(
+                team_unit::table.filter(team_unit::team_id.eq(team_id))
+            )
+            .execute(c))?;
+            insert_units(c, &team, &new.units)?;
+            Ok(team)
         })
     }
 

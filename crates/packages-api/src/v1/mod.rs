@@ -96,6 +96,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/teams/{id}")
                     .route(web::get().to(teams::get))
+                    .route(web::patch().to(teams::edit))
                     .route(web::delete().to(teams::delete)),
             )
             .service(web::resource("/teams/{id}/members").route(web::get().to(teams::members)))

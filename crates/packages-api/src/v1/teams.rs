@@ -1,7 +1,7 @@
 //! Teams of organisations: `/api/v1/orgs/{org}/teams` and `/api/v1/teams/{id}`.
 //!
 //! Who may do what follows Gitea: organisation members list teams; owners (and site admins)
-//! create teams and change members; a team is shown to its members, the organisation's owners
+//! create, edit and delete teams and change members; a team is shown to its members, the organisation's owners
 //! and site admins, refused (403) to other members and hidden (404) from everyone else.
 //! Removing the last owner of an organisation is refused with 422.
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
-use packages_core::{AccessMode, OwnerKind};
+use packages_core::{lower, AccessMode, OwnerKind};
 use packages_db::{DbError, NewTeam, Team, TeamMemberRemoval, User, PACKAGES_UNIT};
 use serde::Deserialize;
 
@@ -71,64 +71,181 @@ fn parse_mode(name: &str) -> AccessMode {
     }
 }
 
+/// A `permission` field: empty means not given; otherwise read, write or admin (422 else).
+fn requested_level(permission: &str) -> ApiResult<Option<AccessMode>> {
+    match permission {
+        "" => Ok(None),
+        "read" | "write" | "admin" => Ok(Some(parse_mode(permission))),
+        _ => Err(ApiError::Unprocessable(
+            "permission must be read, write or admin".to_owned(),
+        )),
+    }
+}
+
+/// The known units of a `units_map`, each granting at most admin; unknown names are ignored.
+fn mapped_units(map: &BTreeMap<String, String>) -> Vec<(String, AccessMode)> {
+    map.iter()
+        .filter(|(unit, _)| REPO_UNITS.contains(&unit.as_str()))
+        .map(|(unit, mode)| (unit.clone(), parse_mode(mode).min(AccessMode::Admin)))
+        .collect()
+}
+
+/// The level a `units_map` sets for a team below admin: the lowest level granted by a unit
+/// that can grant more than read.
+fn lowest_level(units: &[(String, AccessMode)]) -> AccessMode {
+    units
+        .iter()
+        .filter(|(unit, _)| !READ_ONLY_UNITS.contains(&unit.as_str()))
+        .map(|(_, mode)| *mode)
+        .filter(|mode| *mode > AccessMode::None)
+        .min()
+        .unwrap_or(AccessMode::None)
+}
+
+/// Every unit at admin (read for the read-only ones): what an admin team holds.
+fn admin_units() -> Vec<(String, AccessMode)> {
+    REPO_UNITS
+        .iter()
+        .map(|unit| {
+            let mode = if READ_ONLY_UNITS.contains(unit) {
+                AccessMode::Read
+            } else {
+                AccessMode::Admin
+            };
+            ((*unit).to_owned(), mode)
+        })
+        .collect()
+}
+
+/// The units a request gives a team at `level` (below admin): the `units_map` if any, else
+/// the `units` list at the team's level; None when it names neither.
+fn requested_units(
+    level: AccessMode,
+    units: &[String],
+    units_map: &BTreeMap<String, String>,
+) -> Option<Vec<(String, AccessMode)>> {
+    if !units_map.is_empty() {
+        return Some(mapped_units(units_map));
+    }
+    if units.is_empty() {
+        return None;
+    }
+    let mut listed: Vec<(String, AccessMode)> = Vec::new();
+    for unit in units.iter().filter(|u| REPO_UNITS.contains(&u.as_str())) {
+        if !listed.iter().any(|(u, _)| u == unit) {
+            listed.push((unit.clone(), level));
+        }
+    }
+    Some(listed)
+}
+
 /// The team level and units a creation request asks for, with Gitea's rules: a team below
 /// admin takes its units from `units_map` (and then its level is the lowest granted unit
 /// level) or else from `units` at the team level; an admin team gets every unit. Unknown
 /// unit names are ignored.
 pub fn team_grants(body: &CreateTeamOption) -> ApiResult<(AccessMode, Vec<(String, AccessMode)>)> {
-    let mut level = match body.permission.as_str() {
-        "" => AccessMode::None,
-        "read" | "write" | "admin" => parse_mode(&body.permission),
-        _ => {
-            return Err(ApiError::Unprocessable(
-                "permission must be read, write or admin".to_owned(),
-            ))
-        }
-    };
-    let known = |unit: &str| REPO_UNITS.contains(&unit);
-    let map: Vec<(String, AccessMode)> = body
-        .units_map
-        .iter()
-        .filter(|(unit, _)| known(unit))
-        .map(|(unit, mode)| (unit.clone(), parse_mode(mode).min(AccessMode::Admin)))
-        .collect();
+    let mut level = requested_level(&body.permission)?.unwrap_or(AccessMode::None);
     if level < AccessMode::Admin && !body.units_map.is_empty() {
-        level = map
-            .iter()
-            .filter(|(unit, _)| !READ_ONLY_UNITS.contains(&unit.as_str()))
-            .map(|(_, mode)| *mode)
-            .filter(|mode| *mode > AccessMode::None)
-            .min()
-            .unwrap_or(AccessMode::None);
+        level = lowest_level(&mapped_units(&body.units_map));
     }
-    let units = if level >= AccessMode::Admin {
-        REPO_UNITS
-            .iter()
-            .map(|unit| {
-                let mode = if READ_ONLY_UNITS.contains(unit) {
-                    AccessMode::Read
-                } else {
-                    AccessMode::Admin
-                };
-                ((*unit).to_owned(), mode)
-            })
-            .collect()
-    } else if !body.units_map.is_empty() {
-        map
-    } else if !body.units.is_empty() {
-        let mut units: Vec<(String, AccessMode)> = Vec::new();
-        for unit in body.units.iter().filter(|u| known(u)) {
-            if !units.iter().any(|(u, _)| u == unit) {
-                units.push((unit.clone(), level));
-            }
-        }
-        units
-    } else {
-        return Err(ApiError::Unprocessable(
-            "units permission should not be empty".to_owned(),
-        ));
-    };
+    if level >= AccessMode::Admin {
+        return Ok((level, admin_units()));
+    }
+    let units = requested_units(level, &body.units, &body.units_map).ok_or_else(|| {
+        ApiError::Unprocessable("units permission should not be empty".to_owned())
+    })?;
     Ok((level, units))
+}
+
+/// Body of `PATCH /api/v1/teams/{id}` (Gitea's `EditTeamOption`): what is absent (or an
+/// empty name, permission or unit list) stays as it is.
+#[derive(Debug, Default, Deserialize)]
+pub struct EditTeamOption {
+    #[serde(default)]
+    pub name: String,
+    pub description: Option<String>,
+    /// `read`, `write` or `admin`; ignored for the Owners team.
+    #[serde(default)]
+    pub permission: String,
+    #[serde(default)]
+    pub units: Vec<String>,
+    #[serde(default)]
+    pub units_map: BTreeMap<String, String>,
+    /// Changed only together with `permission`, as in Gitea.
+    pub includes_all_repositories: Option<bool>,
+    pub can_create_org_repo: Option<bool>,
+}
+
+/// A team as an edit leaves it, with Gitea's rules: the Owners team keeps its name (422 when
+/// asked to change it), its owner level, its units and may always create repositories; the
+/// level changes only with `permission` (a `units_map` then sets it below admin, as on
+/// creation); units change only when the request names some; an admin team holds every unit.
+pub fn edited_team(
+    team: &Team,
+    units: &[(String, AccessMode)],
+    body: &EditTeamOption,
+) -> ApiResult<(NewTeam, bool)> {
+    let is_owners = team.authorize == AccessMode::Owner;
+    let mut name = team.name.clone();
+    if !body.name.is_empty() {
+        validate::team_name(&body.name)?;
+        if is_owners && lower(&body.name) != team.lower_name {
+            return Err(ApiError::Unprocessable(
+                "the Owners team cannot be renamed".to_owned(),
+            ));
+        }
+        name.clone_from(&body.name);
+    }
+    let description = match &body.description {
+        Some(d) => {
+            validate::max_chars("description", d, 255)?;
+            d.clone()
+        }
+        None => team.description.clone(),
+    };
+    let requested = requested_level(&body.permission)?;
+    let mut level = team.authorize;
+    let mut includes_all_repositories = team.includes_all_repositories;
+    if let (false, Some(mut wanted)) = (is_owners, requested) {
+        if wanted < AccessMode::Admin && !body.units_map.is_empty() {
+            wanted = lowest_level(&mapped_units(&body.units_map));
+        }
+        level = wanted;
+        if let Some(all) = body.includes_all_repositories {
+            includes_all_repositories = all;
+        }
+    }
+    let units = if is_owners {
+        units.to_vec()
+    } else if level >= AccessMode::Admin {
+        admin_units()
+    } else {
+        requested_units(level, &body.units, &body.units_map).unwrap_or_else(|| units.to_vec())
+    };
+    let can_create_org_repo = match body.can_create_org_repo {
+        Some(v) => is_owners || v,
+        None => team.can_create_org_repo,
+    };
+    let new = NewTeam {
+        org_id: team.org_id,
+        name,
+        description,
+        authorize: level,
+        includes_all_repositories,
+        units,
+    };
+    Ok((new, can_create_org_repo))
+}
+
+/// A failed team write as the API answers it: a taken name is 422 with Gitea's message.
+fn team_write_error(e: DbError, org_id: i64, name: &str) -> ApiError {
+    match e {
+        DbError::Conflict(_) => ApiError::Unprocessable(format!(
+            "team already exists [org_id: {org_id}, name: {name}]"
+        )),
+        DbError::NotFound => ApiError::NotFound("team does not exist"),
+        other => other.into(),
+    }
 }
 
 /// A team the caller may see, with its units and organisation.
@@ -238,13 +355,7 @@ pub async fn create(
         let team = state
             .db
             .create_team_with(&new, body.can_create_org_repo)
-            .map_err(|e| match e {
-                DbError::Conflict(_) => ApiError::Unprocessable(format!(
-                    "team already exists [org_id: {}, name: {}]",
-                    org.org.id, body.name
-                )),
-                other => other.into(),
-            })?;
+            .map_err(|e| team_write_error(e, org.org.id, &body.name))?;
         Ok(caller.presenter.team(&team, &new.units, &org.org))
     })
     .await?;
@@ -266,6 +377,36 @@ pub async fn get(
         Ok(caller
             .presenter
             .team(&team.team, &team.units, &team.org.org))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `PATCH /api/v1/teams/{id}` → 200 with the changed team, for the organisation's owners
+/// and site admins (403 for other members). Package access of its members follows at once:
+/// the write drops the cached memberships.
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<EditTeamOption>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(&state, &caller, &id)?;
+        if !team.org.may_manage(&caller) {
+            return Err(ApiError::Forbidden("Must be an organization owner"));
+        }
+        let (new, can_create_org_repo) = edited_team(&team.team, &team.units, &body)?;
+        let changed = state
+            .db
+            .update_team(team.team.id, &new, can_create_org_repo)
+            .map_err(|e| team_write_error(e, team.org.org.id, &new.name))?;
+        Ok(caller.presenter.team(&changed, &new.units, &team.org.org))
     })
     .await?;
     Ok(HttpResponse::Ok().json(json))
@@ -461,6 +602,114 @@ mod tests {
         assert_eq!(units.len(), REPO_UNITS.len());
         assert!(units.contains(&(PACKAGES_UNIT.to_owned(), AccessMode::Admin)));
         assert!(units.contains(&("repo.ext_issues".to_owned(), AccessMode::Read)));
+    }
+
+    fn team(authorize: AccessMode) -> Team {
+        Team {
+            id: 7,
+            org_id: 3,
+            name: "devs".into(),
+            lower_name: "devs".into(),
+            description: "old".into(),
+            authorize,
+            includes_all_repositories: false,
+            can_create_org_repo: false,
+        }
+    }
+
+    #[test]
+    fn an_edit_changes_only_what_it_names() {
+        let units = vec![(PACKAGES_UNIT.to_owned(), AccessMode::Read)];
+        let body = EditTeamOption {
+            description: Some("new".into()),
+            ..EditTeamOption::default()
+        };
+        let (new, can_create) = edited_team(&team(AccessMode::Read), &units, &body).expect("ok");
+        assert_eq!(
+            (new.name.as_str(), new.description.as_str(), new.authorize),
+            ("devs", "new", AccessMode::Read)
+        );
+        assert_eq!(new.units, units);
+        assert!(!can_create);
+        // Without `permission`, `includes_all_repositories` stays.
+        let body = EditTeamOption {
+            includes_all_repositories: Some(true),
+            units: vec!["repo.packages".into()],
+            ..EditTeamOption::default()
+        };
+        let (new, _) = edited_team(&team(AccessMode::Write), &units, &body).expect("ok");
+        assert!(!new.includes_all_repositories);
+        assert_eq!(
+            new.units,
+            vec![(PACKAGES_UNIT.to_owned(), AccessMode::Write)]
+        );
+        let body = EditTeamOption {
+            permission: "write".into(),
+            includes_all_repositories: Some(true),
+            units_map: [("repo.packages".to_owned(), "write".to_owned())].into(),
+            ..EditTeamOption::default()
+        };
+        let (new, _) = edited_team(&team(AccessMode::Read), &units, &body).expect("ok");
+        assert_eq!(new.authorize, AccessMode::Write);
+        assert!(new.includes_all_repositories);
+        assert_eq!(
+            new.units,
+            vec![(PACKAGES_UNIT.to_owned(), AccessMode::Write)]
+        );
+        let body = EditTeamOption {
+            permission: "admin".into(),
+            ..EditTeamOption::default()
+        };
+        let (new, _) = edited_team(&team(AccessMode::Read), &units, &body).expect("ok");
+        assert_eq!(new.units.len(), REPO_UNITS.len());
+    }
+
+    #[test]
+    fn the_owners_team_keeps_its_name_and_level() {
+        let mut owners = team(AccessMode::Owner);
+        owners.name = "Owners".into();
+        owners.lower_name = "owners".into();
+        let units = vec![(PACKAGES_UNIT.to_owned(), AccessMode::Admin)];
+        let body = EditTeamOption {
+            name: "bosses".into(),
+            ..EditTeamOption::default()
+        };
+        assert!(matches!(
+            edited_team(&owners, &units, &body),
+            Err(ApiError::Unprocessable(_))
+        ));
+        let body = EditTeamOption {
+            name: "OWNERS".into(),
+            permission: "read".into(),
+            units_map: [("repo.packages".to_owned(), "read".to_owned())].into(),
+            can_create_org_repo: Some(false),
+            ..EditTeamOption::default()
+        };
+        let (new, can_create) = edited_team(&owners, &units, &body).expect("ok");
+        assert_eq!(new.authorize, AccessMode::Owner);
+        assert_eq!(new.units, units);
+        assert!(can_create);
+    }
+
+    #[test]
+    fn bad_edits() {
+        let t = team(AccessMode::Read);
+        for body in [
+            EditTeamOption {
+                permission: "owner".into(),
+                ..EditTeamOption::default()
+            },
+            EditTeamOption {
+                name: "bad name!".into(),
+                ..EditTeamOption::default()
+            },
+            EditTeamOption {
+                description: Some("x".repeat(256)),
+                ..EditTeamOption::default()
+            },
+        ] {
+            assert!(edited_team(&t, &[], &body).is_err(), "{body:?}");
+        }
     }
 
     #[test]
