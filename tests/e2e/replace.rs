@@ -1,10 +1,11 @@
 //! Conditional uploads: `If-Match` replaces a file atomically, `If-None-Match: *` refuses an
-//! existing one with 412, and a server setting can forbid replacing.
+//! existing one with 412, and a server setting or the owner's own setting can forbid
+//! replacing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
-use forge_e2e::{file_path, sha256_hex, Backend, TestServer, ANON};
+use forge_e2e::{file_path, sha256_hex, Auth, Backend, TestServer, Visibility, ANON, PASSWORD};
 
 use crate::common::*;
 
@@ -199,10 +200,113 @@ fn replace_can_be_forbidden(backend: Backend) {
     // Conditional creation still works.
     status(&put_if(&s, "g", ("If-None-Match", "*"), b"x"), 201);
     status(&put_if(&s, "g", ("If-None-Match", "*"), b"x"), 412);
+    // The server's setting is a ceiling an owner cannot lift.
+    let r = edit_settings(&s, OWNER, &user2(), r#"{"allow_replace": true}"#);
+    status(&r, 200);
+    assert_eq!(r.json()["effective_allow_replace"], false);
+    status_text(
+        &put_if(&s, "f", ("If-Match", &tag), b"two"),
+        403,
+        "replacing files is not allowed",
+    );
+}
+
+fn settings_path(owner: &str) -> String {
+    format!("/api/v1/packages/{owner}/-/settings")
+}
+
+fn edit_settings(s: &TestServer, owner: &str, auth: &Auth, body: &str) -> forge_e2e::Resp {
+    s.request(
+        "PATCH",
+        &settings_path(owner),
+        auth,
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    )
+}
+
+/// An owner makes its namespace immutable: replacing is refused until it says otherwise;
+/// only the owner's admins see or change the setting.
+fn owners_can_forbid_replacing(backend: Backend) {
+    let s = TestServer::start(backend);
+    with_user2(&s);
+    s.create_user("mallory", PASSWORD, false);
+    s.create_user("root", PASSWORD, true);
+    s.create_user_with_visibility("hidden", PASSWORD, Visibility::Private);
+    let mallory = Auth::basic("mallory", PASSWORD);
+    status(&s.put(&path("f"), b"one", &user2()), 201);
+
+    let r = s.get(&settings_path(OWNER), &user2());
+    status(&r, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"allow_replace": null, "effective_allow_replace": true})
+    );
+    // Others: 401 without credentials, 403 on an owner they can see.
+    status(&s.get(&settings_path(OWNER), &ANON), 401);
+    status(&s.get(&settings_path(OWNER), &mallory), 403);
+    status(
+        &edit_settings(&s, OWNER, &mallory, r#"{"allow_replace": false}"#),
+        403,
+    );
+    // A private owner answers exactly as its package listing does.
+    let listing = s.get("/api/v1/packages/hidden", &mallory);
+    assert!(listing.status >= 400, "{}", listing.describe());
+    let r = s.get(&settings_path("hidden"), &mallory);
+    assert_eq!((r.status, r.text()), (listing.status, listing.text()));
+    status(&s.get(&settings_path("nobody"), &user2()), 404);
+    // Malformed changes are refused.
+    status(
+        &edit_settings(&s, OWNER, &user2(), r#"{"allow_replace": "no"}"#),
+        400,
+    );
+    status(
+        &edit_settings(&s, OWNER, &user2(), r#"{"immutable": true}"#),
+        400,
+    );
+
+    let r = edit_settings(&s, OWNER, &user2(), r#"{"allow_replace": false}"#);
+    status(&r, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"allow_replace": false, "effective_allow_replace": false})
+    );
+    let tag = etag(&s, "f");
+    for body in [&b"two"[..], &vec![7u8; 100_000][..]] {
+        let r = put_if(&s, "f", ("If-Match", &tag), body);
+        status_text(&r, 403, "replacing files is not allowed in this namespace");
+    }
+    assert_eq!(s.get(&path("f"), &ANON).body, b"one");
+    // New files still upload.
+    status(&s.put(&path("g"), b"new", &user2()), 201);
+    // An absent field changes nothing; a site admin may change any owner's settings.
+    let r = edit_settings(&s, OWNER, &user2(), "{}");
+    assert_eq!(r.json()["allow_replace"], false);
+    let r = edit_settings(
+        &s,
+        OWNER,
+        &Auth::basic("root", PASSWORD),
+        r#"{"allow_replace": null}"#,
+    );
+    status(&r, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"allow_replace": null, "effective_allow_replace": true})
+    );
+    status(&put_if(&s, "f", ("If-Match", &tag), b"two"), 200);
+    assert_eq!(s.get(&path("f"), &ANON).body, b"two");
+
+    // An organisation's owners decide for it; its other members cannot.
+    s.create_org("acme", Visibility::Public, OWNER);
+    let r = edit_settings(&s, "acme", &user2(), r#"{"allow_replace": false}"#);
+    status(&r, 200);
+    assert_eq!(r.json()["effective_allow_replace"], false);
+    status(&s.get(&settings_path("acme"), &mallory), 403);
 }
 
 forge_e2e::backends!(
     conditional_uploads,
     concurrent_replace,
-    replace_can_be_forbidden
+    replace_can_be_forbidden,
+    owners_can_forbid_replacing
 );

@@ -19,6 +19,7 @@ mod jobs;
 mod listing;
 mod models;
 mod orgs;
+mod owner_settings;
 mod packages;
 mod properties;
 mod replace;

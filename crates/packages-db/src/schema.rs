@@ -144,6 +144,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    owner_package_setting (owner_id) {
+        owner_id -> BigInt,
+        allow_replace -> Bool,
+    }
+}
+
+diesel::table! {
     package_cleanup_rule (id) {
         id -> BigInt,
         enabled -> Bool,
@@ -192,6 +199,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     package_blob,
     package_file,
     package_property,
+    owner_package_setting,
     package_cleanup_rule,
     web_session,
 );

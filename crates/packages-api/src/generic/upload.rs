@@ -148,8 +148,17 @@ fn prepare_with(
         // The remaining quota comes from the database.
         reads.need_blocking()?;
     }
-    if matches!(mode, WriteMode::Replace(_)) && !app.settings.allow_replace {
-        return Err(ApiError::Forbidden("replacing files is not allowed"));
+    if matches!(mode, WriteMode::Replace(_)) {
+        if !app.settings.allow_replace {
+            return Err(ApiError::Forbidden("replacing files is not allowed"));
+        }
+        // The owner's own setting is read from the database, not the cache.
+        reads.need_blocking()?;
+        if !crate::v1::owner_settings::replace_allowed(app, uploader.owner_id)? {
+            return Err(ApiError::Forbidden(
+                "replacing files is not allowed in this namespace",
+            ));
+        }
     }
     let body_limit = limit_errors::body_limit(
         app,

@@ -9,7 +9,8 @@
 //! - `/user` and `/admin/users` in [`users`];
 //! - `/orgs` and `/orgs/{org}` in [`orgs`];
 //! - `/orgs/{org}/teams`, `/teams/{id}` and `/teams/{id}/members/{username}` in [`teams`];
-//! - `/packages/{owner}` and below in [`packages`];
+//! - `/packages/{owner}` and below in [`packages`], except `/packages/{owner}/-/settings` in
+//!   [`owner_settings`];
 //! - `/version`, `/settings/api`, user and organisation listings and members in
 //!   [`directory`].
 
@@ -17,6 +18,7 @@ pub mod directory;
 pub mod gate;
 pub mod json;
 pub mod orgs;
+pub mod owner_settings;
 pub mod packages;
 pub mod paging;
 pub mod teams;
@@ -107,6 +109,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(teams::remove_member)),
             )
             .service(web::resource("/packages/{owner}").route(web::get().to(packages::list)))
+            // Before `{type}/{name}`: no format is called `-`.
+            .service(
+                web::resource("/packages/{owner}/-/settings")
+                    .route(web::get().to(owner_settings::get))
+                    .route(web::patch().to(owner_settings::edit)),
+            )
             .service(
                 web::resource("/packages/{owner}/{type}/{name}")
                     .route(web::get().to(packages::list_package_versions))

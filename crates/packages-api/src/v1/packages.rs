@@ -29,7 +29,11 @@ use crate::state::AppState;
 const NO_PACKAGE: &str = "package does not exist";
 
 /// Resolves the owner and checks the caller may read its packages. Blocking.
-fn readable_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiResult<User> {
+pub(super) fn readable_owner(
+    state: &AppState,
+    caller: &Caller,
+    owner_name: &str,
+) -> ApiResult<User> {
     let owner = access::resolve_owner(state, &caller.auth, owner_name)?;
     check(state, caller, &owner, AccessMode::Read)?;
     if caller.public_only() && owner.visibility == Visibility::Private {
@@ -42,7 +46,12 @@ fn readable_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiRes
 
 /// Checks the caller's access mode on the owner's packages against `required`; the token's
 /// scopes were already checked by the gate.
-fn check(state: &AppState, caller: &Caller, owner: &User, required: AccessMode) -> ApiResult<()> {
+pub(super) fn check(
+    state: &AppState,
+    caller: &Caller,
+    owner: &User,
+    required: AccessMode,
+) -> ApiResult<()> {
     let mode = access::access_mode(state, &caller.auth, owner)?;
     let doer = caller.auth.doer_facts();
     forge_auth::check_package_access(required, mode, doer.as_ref(), None, owner.visibility).map_err(

@@ -1,0 +1,106 @@
+//! `GET`/`PATCH /api/v1/packages/{owner}/-/settings`: package settings an owner may choose
+//! instead of the server's defaults (an extension; Forgejo has no such setting).
+//!
+//! Today there is one: `allow_replace`. The server's `[packages] allow_replace` is the
+//! operator's ceiling: when it is off no owner can replace files; when it is on an owner may
+//! still make its namespace immutable. Reading or changing the settings needs admin access to
+//! the owner (the user themself, an organisation's owners or admin teams, site admins); a
+//! caller who cannot see the owner gets the same 404 as for its packages.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::ScopeCategory;
+use packages_core::AccessMode;
+use serde::{Deserialize, Serialize};
+
+use super::gate::{Caller, RequestFacts};
+use super::packages::{check, readable_owner};
+use crate::blocking;
+use crate::error::{ApiResult, JsonError};
+use crate::state::AppState;
+
+/// The settings as answered.
+#[derive(Debug, Serialize)]
+pub struct OwnerSettingsJson {
+    /// The owner's choice; `null` when the server's default applies.
+    pub allow_replace: Option<bool>,
+    /// Whether an upload with `If-Match` may replace one of the owner's files now.
+    pub effective_allow_replace: bool,
+}
+
+/// A change: a field that is absent stays as it is; `null` returns it to the default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditOwnerSettings {
+    #[serde(default, deserialize_with = "present")]
+    pub allow_replace: Option<Option<bool>>,
+}
+
+/// Tells an explicit `null` (Some(None)) from an absent field (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<bool>>, D::Error> {
+    Option::<bool>::deserialize(d).map(Some)
+}
+
+/// Whether an upload may replace one of the owner's files. Blocking.
+pub fn replace_allowed(state: &AppState, owner_id: i64) -> ApiResult<bool> {
+    if !state.settings.allow_replace {
+        return Ok(false);
+    }
+    Ok(state.db.owner_allow_replace(owner_id)?.unwrap_or(true))
+}
+
+fn settings_of(state: &AppState, owner_id: i64) -> ApiResult<OwnerSettingsJson> {
+    let own = state.db.owner_allow_replace(owner_id)?;
+    Ok(OwnerSettingsJson {
+        allow_replace: own,
+        effective_allow_replace: state.settings.allow_replace && own.unwrap_or(true),
+    })
+}
+
+/// Resolves the owner and checks the caller may administer it. Blocking.
+fn managed_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiResult<i64> {
+    let owner = readable_owner(state, caller, owner_name)?;
+    caller.require_doer()?;
+    check(state, caller, &owner, AccessMode::Admin)?;
+    Ok(owner.id)
+}
+
+/// `GET /api/v1/packages/{owner}/-/settings`.
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let owner_name = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner_id = managed_owner(&state, &caller, &owner_name)?;
+        settings_of(&state, owner_id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `PATCH /api/v1/packages/{owner}/-/settings`.
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<EditOwnerSettings>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let owner_name = path.into_inner();
+    let body = body.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
+        let owner_id = managed_owner(&state, &caller, &owner_name)?;
+        if let Some(allow) = body.allow_replace {
+            state.db.set_owner_allow_replace(owner_id, allow)?;
+        }
+        settings_of(&state, owner_id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}

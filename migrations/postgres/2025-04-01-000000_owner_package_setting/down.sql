@@ -1,0 +1,1 @@
+DROP TABLE owner_package_setting;
