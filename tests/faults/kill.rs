@@ -1,7 +1,7 @@
 //! `kill -9` of the real binary during 30 concurrent uploads of mixed sizes, then a restart
 //! on the same data: every upload answered 201 downloads byte-exact, every listed file
 //! downloads and matches its listed digests, and after the start-up sweep no content is
-//! without a row and no temporary file is left.
+//! without a row and no upload is left in progress (temporary file or S3 multipart upload).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,12 +22,23 @@ pub const UPLOADS: usize = 30;
 pub const ROUNDS: usize = 2;
 
 const SIZES: &[usize] = &[1_000, 65_537, 300_000, 1 << 20, 3 << 20];
+/// On S3, some uploads span several parts, so the kill leaves multipart uploads behind.
+const S3_SIZES: &[usize] = &[1_000, 300_000, 3 << 20, 20 << 20];
 
-/// The content of upload `i` of round `round`: its size from [`SIZES`], bytes from a seed.
-fn content(round: usize, i: usize) -> Vec<u8> {
+/// The content of upload `i` of round `round`: its size from `sizes`, bytes from a seed.
+fn content(sizes: &[usize], round: usize, i: usize) -> Vec<u8> {
     let mut rng = Rng::new((round * 1000 + i + 1) as u64);
-    let size = SIZES[i % SIZES.len()];
+    let size = sizes[i % sizes.len()];
     (0..size).map(|_| rng.next() as u8).collect()
+}
+
+/// Unfinished multipart uploads in the test's bucket and prefix.
+fn unfinished_multipart_uploads(env: &TestEnv) -> usize {
+    let settings = forge_server::storage::s3_settings(&env.config).expect("S3 settings");
+    packages_storage::S3BlobStore::new(&settings)
+        .expect("S3 client")
+        .unfinished_uploads()
+        .expect("list multipart uploads")
 }
 
 /// The server as a child process; killed (SIGKILL) on drop.
@@ -50,6 +61,18 @@ impl Server {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if env.backend == Backend::S3 {
+            let s3 = &env.config.storage.s3;
+            cmd.env("FORGE_STORAGE_TYPE", "s3")
+                .env("FORGE_STORAGE_S3_ENDPOINT", &s3.endpoint)
+                .env("FORGE_STORAGE_S3_BUCKET", &s3.bucket)
+                .env("FORGE_STORAGE_S3_ACCESS_KEY_ID", &s3.access_key_id)
+                .env(
+                    "FORGE_STORAGE_S3_SECRET_ACCESS_KEY",
+                    s3.secret_access_key.expose(),
+                )
+                .env("FORGE_STORAGE_S3_PREFIX", &s3.prefix);
+        }
         let url = env.config.database.url.expose();
         if url.is_empty() {
             cmd.env_remove("FORGE_DATABASE_URL");
@@ -151,6 +174,8 @@ fn check_listed_files(base: &str, token: &str) -> usize {
 pub struct Figures {
     pub acknowledged: usize,
     pub files_checked: usize,
+    /// S3 only: multipart uploads the kills left for the restart to abort.
+    pub multipart_uploads_left: usize,
 }
 
 pub fn kill_during_uploads(backend: Backend) -> Figures {
@@ -170,8 +195,13 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
         let workers: Vec<_> = (0..UPLOADS)
             .map(|i| {
                 let (start, token, port) = (start.clone(), token.clone(), server.port);
+                let sizes = if backend == Backend::S3 {
+                    S3_SIZES
+                } else {
+                    SIZES
+                };
                 std::thread::spawn(move || {
-                    let body = content(round, i);
+                    let body = content(sizes, round, i);
                     let path = file_path(
                         "alice",
                         "app",
@@ -187,7 +217,16 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
         start.wait();
         // Some uploads are done by now, the large ones are still streaming.
         std::thread::sleep(Duration::from_millis(600));
+        if backend == Backend::S3 {
+            // Until the large ones have sent their first part.
+            wait_until(Duration::from_secs(10), || {
+                unfinished_multipart_uploads(&env) > 0
+            });
+        }
         server.kill();
+        if backend == Backend::S3 {
+            figures.multipart_uploads_left += unfinished_multipart_uploads(&env);
+        }
         for w in workers {
             let (path, body, status) = w.join().expect("upload thread");
             if status == Some(201) {
@@ -205,6 +244,12 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
         server.kill();
     }
     figures.acknowledged = acknowledged.len();
+    if backend == Backend::S3 {
+        assert!(
+            figures.multipart_uploads_left > 0,
+            "no kill caught a multipart upload in flight"
+        );
+    }
     // The last restart, in process so the store and the database can be compared.
     let s = env.start();
     for (path, body) in &acknowledged {
@@ -213,8 +258,8 @@ pub fn kill_during_uploads(backend: Backend) -> Figures {
     // The start-up sweep removes what the killed uploads left.
     assert!(
         wait_until(Duration::from_secs(10), || is_consistent(&s)),
-        "temporary files of the killed process are left: {:?}",
-        temp_files(&s)
+        "the killed process left {} uploads in progress",
+        leftovers(&s)
     );
     assert_consistent(&s);
     println!("kill -9 on {backend:?}: {figures:?}");

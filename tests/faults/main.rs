@@ -57,3 +57,6 @@ forge_e2e::backends!(
     disk_full,
     slow_clients
 );
+
+// The cases about stored content again with the content in an S3 bucket.
+forge_e2e::s3_backend!(kill_during_uploads, abort_storm);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use forge_e2e::{free_port, Resp, TestServer};
+use forge_e2e::{free_port, Backend, Resp, TestServer};
 
 /// True when running as root (needed for `chattr`, `mount`).
 pub fn is_root() -> bool {
@@ -61,35 +61,64 @@ pub fn content_files(s: &TestServer) -> Vec<PathBuf> {
         .collect()
 }
 
-/// True when [`assert_consistent`] would pass; for waiting on the sweep.
-pub fn is_consistent(s: &TestServer) -> bool {
-    temp_files(s).is_empty()
-        && content_files(s).iter().all(|path| {
+/// Stored content without a row: local files named by a SHA-256 no blob row has, or S3
+/// objects whose key no blob row records.
+fn content_without_row(s: &TestServer) -> Vec<String> {
+    if s.env.backend == Backend::S3 {
+        let keys: Vec<String> = s
+            .stored_items()
+            .into_iter()
+            .filter(|k| !k.starts_with("unfinished"))
+            .collect();
+        let used = s.db().blob_keys_in_use(&keys).expect("look up keys");
+        return keys.into_iter().filter(|k| !used.contains(k)).collect();
+    }
+    content_files(s)
+        .into_iter()
+        .filter(|path| {
             let sha = path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            matches!(s.db().blob_by_sha256(sha), Ok(Some(_)))
+            !matches!(s.db().blob_by_sha256(sha), Ok(Some(_)))
         })
-        && s.blob_count() == content_files(s).len()
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
-/// No content on disk without a blob row, no blob row without content, no temporary.
+/// Pieces of content in the store (files or objects), uploads in progress left out.
+fn stored_content(s: &TestServer) -> usize {
+    if s.env.backend == Backend::S3 {
+        return s.stored_items().len() - s.pending_uploads();
+    }
+    content_files(s).len()
+}
+
+/// Uploads in progress: temporary files, or unfinished S3 multipart uploads.
+pub fn leftovers(s: &TestServer) -> usize {
+    if s.env.backend == Backend::S3 {
+        return s.pending_uploads();
+    }
+    temp_files(s).len()
+}
+
+/// True when [`assert_consistent`] would pass; for waiting on the sweep.
+pub fn is_consistent(s: &TestServer) -> bool {
+    leftovers(s) == 0 && content_without_row(s).is_empty() && s.blob_count() == stored_content(s)
+}
+
+/// No content without a blob row, no blob row without content, no upload left in progress.
 #[track_caller]
 pub fn assert_consistent(s: &TestServer) {
-    assert_eq!(temp_files(s), Vec::<PathBuf>::new(), "temporary files left");
-    for path in content_files(s) {
-        let sha = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let row = s.db().blob_by_sha256(sha).expect("look up blob");
-        assert!(row.is_some(), "content {} has no row", path.display());
-    }
-    let on_disk = content_files(s).len();
+    assert_eq!(leftovers(s), 0, "uploads left in progress");
+    assert_eq!(
+        content_without_row(s),
+        Vec::<String>::new(),
+        "content without a row"
+    );
     assert_eq!(
         s.blob_count(),
-        on_disk,
+        stored_content(s),
         "blob rows and stored content differ"
     );
 }

@@ -9,6 +9,7 @@
 pub mod ingest;
 pub mod local;
 pub mod s3;
+mod writers;
 
 pub use ingest::{
     digest_parallel, hash_rate_probe, start_ingest, IngestError, IngestHandle, IngestOptions,

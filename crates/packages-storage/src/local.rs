@@ -24,6 +24,8 @@ use packages_core::{
 };
 use tempfile::{NamedTempFile, TempPath};
 
+use crate::writers;
+
 const TMP_DIR: &str = "tmp";
 const TRASH_DIR: &str = "trash";
 
@@ -325,35 +327,18 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-/// Temporaries are named `upload-<host>-<pid>-<random>` after the process writing them, so
-/// the leftovers of a process that died (a crash, `kill -9`) are known for what they are: no
-/// live upload can own them, and the next sweep (one runs at start-up) removes them at once
-/// instead of after the grace period.
+/// Temporaries are named `upload-<writer>-<pid>-<random>` after the process writing them
+/// (see [`crate::writers`]), so the leftovers of a process that died are removed by the next
+/// sweep instead of after the grace period.
 fn upload_prefix() -> String {
-    format!("upload-{}-{}-", host_tag(), std::process::id())
+    format!("upload-{}-{}-", writers::writer_tag(), std::process::id())
 }
 
-/// This machine's name, letters and digits only, so it cannot be confused with the parts
-/// around it. Only temporaries of this machine are judged by their process: a data
-/// directory shared over the network holds other machines' live uploads too.
-fn host_tag() -> &'static str {
-    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TAG.get_or_init(|| {
-        let name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
-        if tag.is_empty() {
-            "host".to_owned()
-        } else {
-            tag
-        }
-    })
-}
-
-/// True for a temporary of this machine whose writing process no longer runs. Where the
-/// running processes cannot be seen (no `/proc`), nothing is judged this way.
+/// True for a temporary written by a process of this machine and namespace that no longer
+/// runs.
 fn left_by_dead_process(file_name: &str) -> bool {
     let mut parts = file_name.splitn(4, '-');
-    let (Some("upload"), Some(host), Some(pid), Some(_)) =
+    let (Some("upload"), Some(writer), Some(pid), Some(_)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return false;
@@ -361,10 +346,7 @@ fn left_by_dead_process(file_name: &str) -> bool {
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    host == host_tag()
-        && pid != std::process::id()
-        && Path::new("/proc/self").exists()
-        && !Path::new(&format!("/proc/{pid}")).exists()
+    writers::is_dead(writer == writers::writer_tag(), pid)
 }
 
 /// An upload being written: the temporary file deletes itself when dropped.

@@ -4,7 +4,8 @@
 //! Layout under the configured prefix:
 //!
 //! ```text
-//! <prefix>upload/<32 hex>   content of one upload; the blob row records this key
+//! <prefix>upload/<32 hex>   content of one upload (named after its writer, see upload_id);
+//!                           the blob row records this key
 //! <prefix>sha256/<hex>      content named by its SHA-256 (moved in from a local store)
 //! ```
 //!
@@ -35,6 +36,8 @@ use packages_core::{
 };
 
 use client::{Client, S3Failure};
+
+use crate::writers;
 
 /// Size of the parts of a multipart upload (S3 takes 5 MiB to 5 GiB). With at most 10,000
 /// parts this allows objects of up to 78 GiB; larger bodies are refused, never truncated.
@@ -238,9 +241,7 @@ impl Inner {
 
 impl BlobStore for S3BlobStore {
     fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
-        let key = format!("{UPLOAD_DIR}{}", hex::encode(id));
+        let key = format!("{UPLOAD_DIR}{}", hex::encode(upload_id()?));
         let object = self.inner.object_of(&key)?;
         Ok(Box::new(S3Pending::new(self.inner.clone(), object)))
     }
@@ -356,7 +357,12 @@ impl BlobStore for S3BlobStore {
         let uploads = self.inner.unfinished_uploads()?;
         let mut removed = 0;
         for upload in uploads {
-            if upload.initiated.is_some_and(|t| t < cutoff) {
+            let orphaned = upload
+                .object
+                .strip_prefix(&self.inner.prefix)
+                .and_then(|rest| rest.strip_prefix(UPLOAD_DIR))
+                .is_some_and(left_by_dead_process);
+            if orphaned || upload.initiated.is_some_and(|t| t < cutoff) {
                 self.inner
                     .client
                     .abort_multipart(&upload.object, &upload.upload_id)
@@ -371,6 +377,31 @@ impl BlobStore for S3BlobStore {
         self.probe()
             .map_err(|e| StorageError::Unavailable(e.to_string()))
     }
+}
+
+/// The 16 bytes of a new upload's name: who writes it ([`writers::writer_hash`]), the
+/// process id, and 8 random bytes. The writer lets a later sweep abort the multipart uploads
+/// of a process that died at once; the name stays 32 hex digits, as recorded keys have.
+fn upload_id() -> Result<[u8; 16], StorageError> {
+    let mut id = [0u8; 16];
+    id[..4].copy_from_slice(&writers::writer_hash());
+    id[4..8].copy_from_slice(&std::process::id().to_be_bytes());
+    getrandom::fill(&mut id[8..])
+        .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(id)
+}
+
+/// True for an upload (`<32 hex>`, see [`upload_id`]) begun by a process of this machine and
+/// namespace that no longer runs.
+fn left_by_dead_process(name: &str) -> bool {
+    let Ok(id) = hex::decode(name) else {
+        return false;
+    };
+    if id.len() != 16 {
+        return false;
+    }
+    let pid = u32::from_be_bytes([id[4], id[5], id[6], id[7]]);
+    writers::is_dead(id[..4] == writers::writer_hash(), pid)
 }
 
 /// A part on its way to the sender thread.
