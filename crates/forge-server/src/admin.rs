@@ -2,8 +2,9 @@
 
 use forge_auth::TokenScopes;
 use packages_api::accounts::{self, NewAccount};
+use packages_api::cleanup_rules::{self as rules, Removal, RuleInput, RunReport};
 use packages_core::{OwnerKind, Visibility};
-use packages_db::{Database, NewUser, User, UserChanges};
+use packages_db::{CleanupRule, Database, Job, NewUser, User, UserChanges};
 
 use crate::config::Config;
 use crate::server::{open_backends, ServerError};
@@ -153,4 +154,77 @@ pub fn migrate_to_s3(
     let bucket = crate::storage::open_s3(config)?;
     let local = packages_storage::LocalBlobStore::open(root)?;
     Ok(crate::migrate::migrate_to_s3(&db, &local, &bucket, out)?)
+}
+
+/// Finds a user or organisation by name.
+fn find_owner(db: &Database, name: &str) -> Result<User, AdminError> {
+    db.user_by_name(name)?
+        .ok_or_else(|| AdminError::NoSuchUser(name.to_owned()))
+}
+
+/// The owner's package cleanup rules (`admin cleanup-rules list`).
+pub fn cleanup_rules(config: &Config, owner: &str) -> Result<Vec<CleanupRule>, AdminError> {
+    let db = open(config)?;
+    let owner = find_owner(&db, owner)?;
+    Ok(rules::list(&db, &owner)?)
+}
+
+/// Adds a cleanup rule for the owner, with the API's checks (`admin cleanup-rules add`).
+pub fn add_cleanup_rule(
+    config: &Config,
+    owner: &str,
+    input: RuleInput,
+) -> Result<CleanupRule, AdminError> {
+    let db = open(config)?;
+    let owner = find_owner(&db, owner)?;
+    Ok(rules::create(&db, &owner, input)?)
+}
+
+/// Changes the given fields of a rule (`admin cleanup-rules edit`).
+pub fn edit_cleanup_rule(
+    config: &Config,
+    id: i64,
+    input: RuleInput,
+) -> Result<CleanupRule, AdminError> {
+    let db = open(config)?;
+    let rule = rules::by_id(&db, id)?;
+    Ok(rules::edit(&db, &rule, input)?)
+}
+
+/// Deletes a rule (`admin cleanup-rules remove`).
+pub fn remove_cleanup_rule(config: &Config, id: i64) -> Result<(), AdminError> {
+    let db = open(config)?;
+    let rule = rules::by_id(&db, id)?;
+    Ok(rules::delete(&db, &rule)?)
+}
+
+/// The versions a rule would remove now (`admin cleanup-rules preview`).
+pub fn preview_cleanup_rule(config: &Config, id: i64) -> Result<Vec<Removal>, AdminError> {
+    let db = open(config)?;
+    let rule = rules::by_id(&db, id)?;
+    Ok(rules::preview(&db, &rule)?)
+}
+
+/// Applies one rule, enabled or not, or else every enabled rule as the background job does
+/// (`admin cleanup-rules run`); the content of removed versions is left to the sweep.
+pub fn run_cleanup_rules(config: &Config, id: Option<i64>) -> Result<RunReport, AdminError> {
+    let db = open(config)?;
+    match id {
+        Some(id) => {
+            let rule = rules::by_id(&db, id)?;
+            Ok(RunReport {
+                rules: 1,
+                removed: rules::apply(&db, &rule)?,
+                failed: Vec::new(),
+            })
+        }
+        None => db
+            .run_exclusive(Job::CleanupRules, || rules::apply_enabled(&db))?
+            .ok_or_else(|| {
+                AdminError::Invalid(
+                    "another process is applying the cleanup rules now; try again later".to_owned(),
+                )
+            })?
+            .map_err(AdminError::from),
+    }
 }

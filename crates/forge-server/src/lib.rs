@@ -1,5 +1,5 @@
 //! The forge-packages server: configuration, wiring of database, blob store and HTTP layer,
-//! the background sweep, and the operations behind the admin command line.
+//! the background sweep and cleanup rules, and the operations behind the admin command line.
 
 pub mod admin;
 pub mod backup;
@@ -9,6 +9,7 @@ pub mod logging;
 pub mod migrate;
 pub mod password_input;
 pub mod periodic;
+pub mod retention;
 pub mod server;
 pub mod storage;
 pub mod sweep;

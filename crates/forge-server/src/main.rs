@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use forge_server::config::{self, Loaded};
 use forge_server::password_input::PasswordArgs;
 use forge_server::{admin, sweep, Config};
+use packages_api::cleanup_rules::{Removal, RuleInput};
 use packages_core::Visibility;
+use packages_db::CleanupRule;
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +65,11 @@ enum AdminCommand {
     },
     /// Remove unreferenced content older than the grace period now.
     Cleanup,
+    /// Manage package cleanup rules (one per owner and package type) and apply them.
+    CleanupRules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Check that every file's content is stored, with its recorded size (and digests), and
     /// that no unreferenced content outlives the grace period; exits non-zero on a problem.
     Verify {
@@ -122,6 +129,88 @@ enum OrgCommand {
         #[arg(long, default_value = "public")]
         visibility: Visibility,
     },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// List an owner's rules.
+    List {
+        #[arg(long)]
+        owner: String,
+    },
+    /// Add a rule for an owner's packages of one type.
+    Add {
+        #[arg(long)]
+        owner: String,
+        /// Package type, e.g. generic
+        #[arg(long = "type")]
+        package_type: String,
+        #[command(flatten)]
+        fields: RuleArgs,
+    },
+    /// Change the given fields of a rule.
+    Edit {
+        #[arg(long)]
+        id: i64,
+        /// Package type, e.g. generic
+        #[arg(long = "type")]
+        package_type: Option<String>,
+        #[command(flatten)]
+        fields: RuleArgs,
+    },
+    /// Delete a rule.
+    Remove {
+        #[arg(long)]
+        id: i64,
+    },
+    /// List the versions a rule would remove now (nothing is changed).
+    Preview {
+        #[arg(long)]
+        id: i64,
+    },
+    /// Apply one rule now (enabled or not), or without --id every enabled rule, as the
+    /// background job does. Removed versions' content is freed by the next sweep.
+    Run {
+        #[arg(long)]
+        id: Option<i64>,
+    },
+}
+
+/// The settings of a rule; those left out keep their value (a new rule's defaults: disabled,
+/// 0, empty).
+#[derive(Args)]
+struct RuleArgs {
+    #[arg(long, value_name = "true|false")]
+    enabled: Option<bool>,
+    /// Versions of each package always kept, newest first.
+    #[arg(long)]
+    keep_count: Option<i32>,
+    /// Versions matching this regular expression are kept.
+    #[arg(long)]
+    keep_pattern: Option<String>,
+    /// Only versions older than this many days are removed (0: any age).
+    #[arg(long)]
+    remove_days: Option<i32>,
+    /// Only versions matching this regular expression are removed (empty: all).
+    #[arg(long)]
+    remove_pattern: Option<String>,
+    /// Match the patterns against "package/version" instead of the version.
+    #[arg(long, value_name = "true|false")]
+    match_full_name: Option<bool>,
+}
+
+impl RuleArgs {
+    fn input(self, package_type: Option<String>) -> RuleInput {
+        RuleInput {
+            enabled: self.enabled,
+            package_type,
+            keep_count: self.keep_count,
+            keep_pattern: self.keep_pattern,
+            remove_days: self.remove_days,
+            remove_pattern: self.remove_pattern,
+            match_full_name: self.match_full_name,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -225,6 +314,7 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
                 let report = sweep::run_once(&db, &*store, config.cleanup.blob_grace_period)?;
                 println!("{report:?}");
             }
+            AdminCommand::CleanupRules { command } => run_rules(command, &config)?,
             AdminCommand::Verify {
                 owner,
                 rehash,
@@ -271,6 +361,94 @@ fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error
                 }
             }
         },
+    }
+    Ok(())
+}
+
+fn print_rule(rule: &CleanupRule) {
+    println!(
+        "{:<6} {:<10} {:<8} {:<10} {:<20} {:<11} {:<20} {}",
+        rule.id,
+        rule.package_type,
+        rule.enabled,
+        rule.keep_count,
+        rule.keep_pattern,
+        rule.remove_days,
+        rule.remove_pattern,
+        rule.match_full_name
+    );
+}
+
+fn print_rule_header() {
+    println!(
+        "{:<6} {:<10} {:<8} {:<10} {:<20} {:<11} {:<20} FULL_NAME",
+        "ID", "TYPE", "ENABLED", "KEEP_COUNT", "KEEP_PATTERN", "REMOVE_DAYS", "REMOVE_PATTERN"
+    );
+}
+
+fn print_removals(removals: &[Removal]) {
+    for r in removals {
+        println!(
+            "{} {} {} (created {})",
+            r.package_type,
+            r.package,
+            r.version,
+            packages_api::v1::json::rfc3339(r.created_unix)
+        );
+    }
+}
+
+fn run_rules(command: RulesCommand, config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        RulesCommand::List { owner } => {
+            print_rule_header();
+            for rule in admin::cleanup_rules(config, &owner)? {
+                print_rule(&rule);
+            }
+        }
+        RulesCommand::Add {
+            owner,
+            package_type,
+            fields,
+        } => {
+            let rule = admin::add_cleanup_rule(config, &owner, fields.input(Some(package_type)))?;
+            println!("added cleanup rule {}", rule.id);
+            print_rule_header();
+            print_rule(&rule);
+        }
+        RulesCommand::Edit {
+            id,
+            package_type,
+            fields,
+        } => {
+            let rule = admin::edit_cleanup_rule(config, id, fields.input(package_type))?;
+            print_rule_header();
+            print_rule(&rule);
+        }
+        RulesCommand::Remove { id } => {
+            admin::remove_cleanup_rule(config, id)?;
+            println!("removed cleanup rule {id}");
+        }
+        RulesCommand::Preview { id } => {
+            let removals = admin::preview_cleanup_rule(config, id)?;
+            print_removals(&removals);
+            println!("would remove {} versions", removals.len());
+        }
+        RulesCommand::Run { id } => {
+            let report = admin::run_cleanup_rules(config, id)?;
+            print_removals(&report.removed);
+            println!(
+                "applied {} rules, removed {} versions",
+                report.rules,
+                report.removed.len()
+            );
+            if !report.failed.is_empty() {
+                for (id, reason) in &report.failed {
+                    eprintln!("rule {id} failed: {reason}");
+                }
+                return Err(format!("{} rules failed", report.failed.len()).into());
+            }
+        }
     }
     Ok(())
 }

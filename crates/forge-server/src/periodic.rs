@@ -4,6 +4,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use packages_api::metrics::Metrics;
 use packages_db::{Database, Job};
 
 /// A thread that runs a job every interval until stopped.
@@ -59,4 +62,30 @@ pub fn one_process_at_a_time(
         Ok(None) => log::debug!("{kind:?} skipped: another process is running it"),
         Err(e) => log::warn!("{kind:?} skipped: {e}"),
     }
+}
+
+/// Starts a job that at most one process on the database runs at a time: right after
+/// start-up, then every `interval`, on a thread called `thread`. Each run's duration and the
+/// number of items `run` reports removed go to the job metrics under `label`.
+pub fn start_exclusive_job(
+    thread: &str,
+    label: &'static str,
+    db: Database,
+    kind: Job,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    mut run: impl FnMut() -> u64 + Send + 'static,
+) -> std::io::Result<Periodic> {
+    let job = move || {
+        let started = std::time::Instant::now();
+        let removed = run();
+        metrics.job_ran(label, started.elapsed().as_secs_f64(), removed);
+    };
+    Periodic::start(
+        thread,
+        interval,
+        true,
+        false,
+        one_process_at_a_time(db, kind, job),
+    )
 }

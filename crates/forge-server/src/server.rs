@@ -308,6 +308,14 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         metrics.clone(),
     )
     .map_err(io_context("cannot start the sweep"))?];
+    background.push(
+        crate::retention::start_rule_runner(
+            db.clone(),
+            config.cleanup.rules_interval,
+            metrics.clone(),
+        )
+        .map_err(io_context("cannot start the cleanup rules job"))?,
+    );
     let inventory_db = db.clone();
     background.push(
         Periodic::start(

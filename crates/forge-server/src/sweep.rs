@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use packages_core::{BlobStore, StorageError};
 use packages_db::{Database, Job};
 
-use crate::periodic::{one_process_at_a_time, Periodic};
+use crate::periodic::{start_exclusive_job, Periodic};
 
 /// Upload leftovers (from a crash mid-upload) older than this are removed.
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -141,30 +141,28 @@ pub fn start_sweeper(
     metrics: Arc<Metrics>,
 ) -> std::io::Result<Periodic> {
     let exclusive_db = db.clone();
-    let job = move || {
-        let started = std::time::Instant::now();
-        let removed = match run_once(&db, &*store, grace) {
-            Ok(report) => {
-                if report != SweepReport::default() {
-                    log::info!("sweep: {report:?}");
-                }
-                report.blobs_removed
-                    + report.orphan_files_removed
-                    + report.stale_uploads_removed
-                    + report.empty_packages_removed
+    let run = move || match run_once(&db, &*store, grace) {
+        Ok(report) => {
+            if report != SweepReport::default() {
+                log::info!("sweep: {report:?}");
             }
-            Err(e) => {
-                log::warn!("sweep failed: {e}");
-                0
-            }
-        };
-        metrics.job_ran("sweep", started.elapsed().as_secs_f64(), removed);
+            report.blobs_removed
+                + report.orphan_files_removed
+                + report.stale_uploads_removed
+                + report.empty_packages_removed
+        }
+        Err(e) => {
+            log::warn!("sweep failed: {e}");
+            0
+        }
     };
-    Periodic::start(
+    start_exclusive_job(
         "forge-sweep",
+        "sweep",
+        exclusive_db,
+        Job::Sweep,
         interval,
-        true,
-        false,
-        one_process_at_a_time(exclusive_db, Job::Sweep, job),
+        metrics,
+        run,
     )
 }

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod auth;
 pub mod blocking;
 pub mod cache;
+pub mod cleanup_rules;
 pub mod client_addr;
 pub mod control_chars;
 pub mod downloads;

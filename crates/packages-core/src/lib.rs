@@ -16,6 +16,7 @@ pub mod newest;
 pub mod owner_name;
 pub mod package_type;
 pub mod pypi;
+pub mod retention;
 pub mod validation;
 
 pub use access::{AccessMode, OwnerKind, Visibility};

@@ -27,7 +27,7 @@ fn delete_file_properties(c: &mut Conn<'_>, file_ids: &[i64]) -> TxResult<()> {
 }
 
 /// Deletes a version with its files and all their properties.
-fn delete_version_rows(c: &mut Conn<'_>, version_id: i64) -> TxResult<()> {
+pub(crate) fn delete_version_rows(c: &mut Conn<'_>, version_id: i64) -> TxResult<()> {
     let file_ids: Vec<i64> = run!(c, |c| package_file::table
         .filter(package_file::version_id.eq(version_id))
         .select(package_file::id)

@@ -10,6 +10,8 @@ use crate::pool::Database;
 pub enum Job {
     /// The sweep of unreferenced content and empty packages.
     Sweep,
+    /// Applying the enabled package cleanup rules.
+    CleanupRules,
 }
 
 impl Job {
@@ -17,6 +19,7 @@ impl Job {
     fn lock_key(self) -> i64 {
         match self {
             Job::Sweep => 0x666f_7267_6573_7701,
+            Job::CleanupRules => 0x666f_7267_6573_7702,
         }
     }
 }

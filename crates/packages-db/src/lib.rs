@@ -9,6 +9,7 @@ mod pool;
 mod blobs;
 mod browse;
 mod changes;
+mod cleanup_rules;
 mod counters;
 mod deletes;
 mod directory;
@@ -32,6 +33,7 @@ mod users;
 
 pub use browse::PackageSearch;
 pub use changes::{decode_payload, Change, ChangeSink, CHANGES_CHANNEL};
+pub use cleanup_rules::{AgedVersion, CleanupRule, PackageName, RuleFields};
 pub use directory::OwnerQuery;
 pub use error::DbError;
 pub use feed::ChangeFeed;

@@ -104,6 +104,29 @@ impl Database {
         })
     }
 
+    /// Sets when a version was created, as if it had been uploaded then (retention tests).
+    /// False when there is no such version.
+    pub fn set_version_created(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+        lower_version: &str,
+        created_unix: i64,
+    ) -> Result<bool, DbError> {
+        self.write_additive(|c| {
+            let Some(v) =
+                crate::packages::find_version(c, owner_id, ptype, lower_name, lower_version)?
+            else {
+                return Ok(false);
+            };
+            run!(c, |c| diesel::update(package_version::table.find(v.id))
+                .set(package_version::created_unix.eq(created_unix))
+                .execute(c))?;
+            Ok(true)
+        })
+    }
+
     /// Ends the connections of every change feed on this PostgreSQL database (as a network
     /// failure or a server restart would); returns how many were ended.
     pub fn end_change_feed_connections(&self) -> Result<u64, DbError> {

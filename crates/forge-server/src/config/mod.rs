@@ -207,7 +207,7 @@ impl Default for CacheConfig {
     }
 }
 
-/// `[cleanup]`: the background sweep of unreferenced content.
+/// `[cleanup]`: the background sweep of unreferenced content and the package cleanup rules.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CleanupConfig {
@@ -217,6 +217,9 @@ pub struct CleanupConfig {
     /// How long content no file refers to is kept before the sweep removes it, in seconds.
     #[serde(with = "secs")]
     pub blob_grace_period: Duration,
+    /// Time between runs of the enabled package cleanup rules, in seconds.
+    #[serde(with = "secs")]
+    pub rules_interval: Duration,
 }
 
 impl Default for CleanupConfig {
@@ -224,6 +227,7 @@ impl Default for CleanupConfig {
         CleanupConfig {
             interval: Duration::from_secs(3600),
             blob_grace_period: Duration::from_secs(24 * 3600),
+            rules_interval: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -442,6 +446,9 @@ impl Config {
         }
         if self.cleanup.interval.is_zero() {
             return bad("cleanup.interval", "must be at least 1 second");
+        }
+        if self.cleanup.rules_interval.is_zero() {
+            return bad("cleanup.rules_interval", "must be at least 1 second");
         }
         if let Err(e) = packages_api::client_addr::TrustedProxies::parse(&self.log.trusted_proxies)
         {

@@ -10,10 +10,12 @@
 //! - `/orgs` and `/orgs/{org}` in [`orgs`];
 //! - `/orgs/{org}/teams`, `/teams/{id}` and `/teams/{id}/members/{username}` in [`teams`];
 //! - `/packages/{owner}` and below in [`packages`], except `/packages/{owner}/-/settings` in
-//!   [`owner_settings`];
+//!   [`owner_settings`] and `/packages/{owner}/-/cleanup-rules` in [`cleanup_rules`] (our
+//!   extensions; `-` is no package type);
 //! - `/version`, `/settings/api`, user and organisation listings and members in
 //!   [`directory`].
 
+pub mod cleanup_rules;
 pub mod directory;
 pub mod gate;
 pub mod json;
@@ -109,11 +111,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(teams::remove_member)),
             )
             .service(web::resource("/packages/{owner}").route(web::get().to(packages::list)))
-            // Before `{type}/{name}`: no format is called `-`.
+            // Before `{type}/{name}…`: no format is called `-`.
             .service(
                 web::resource("/packages/{owner}/-/settings")
                     .route(web::get().to(owner_settings::get))
                     .route(web::patch().to(owner_settings::edit)),
+            )
+            .service(
+                web::resource("/packages/{owner}/-/cleanup-rules")
+                    .route(web::get().to(cleanup_rules::list))
+                    .route(web::post().to(cleanup_rules::create)),
+            )
+            .service(
+                web::resource("/packages/{owner}/-/cleanup-rules/{id}")
+                    .route(web::get().to(cleanup_rules::get))
+                    .route(web::patch().to(cleanup_rules::edit))
+                    .route(web::delete().to(cleanup_rules::delete)),
+            )
+            .service(
+                web::resource("/packages/{owner}/-/cleanup-rules/{id}/preview")
+                    .route(web::get().to(cleanup_rules::preview)),
             )
             .service(
                 web::resource("/packages/{owner}/{type}/{name}")

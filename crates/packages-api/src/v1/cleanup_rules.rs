@@ -1,0 +1,223 @@
+//! Package cleanup rules: `/api/v1/packages/{owner}/-/cleanup-rules[/{id}[/preview]]`.
+//!
+//! Forgejo manages these rules only in its web interface; this API is our own, with the
+//! field names of Forgejo's rules. Every route needs a signed-in caller (401) who administers
+//! the owner: the user themself, an owner or admin-team member of the organisation, or a
+//! site admin (403). An owner the caller may not even see answers 404, as if it did not exist.
+//! The work is done by [`crate::cleanup_rules`], which the command line calls too.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::ScopeCategory;
+use packages_core::{AccessMode, Visibility};
+use packages_db::{CleanupRule, User};
+use serde::Serialize;
+
+use super::gate::{Caller, RequestFacts};
+use super::json::rfc3339;
+use crate::access;
+use crate::blocking;
+use crate::cleanup_rules::{self, Removal, RuleInput, NO_RULE};
+use crate::error::{ApiError, ApiResult, JsonError};
+use crate::state::AppState;
+
+/// A rule as JSON.
+#[derive(Debug, Serialize)]
+pub struct RuleJson {
+    pub id: i64,
+    pub enabled: bool,
+    #[serde(rename = "type")]
+    pub package_type: String,
+    pub keep_count: i32,
+    pub keep_pattern: String,
+    pub remove_days: i32,
+    pub remove_pattern: String,
+    pub match_full_name: bool,
+    pub created: String,
+    pub updated: String,
+}
+
+impl From<&CleanupRule> for RuleJson {
+    fn from(r: &CleanupRule) -> Self {
+        RuleJson {
+            id: r.id,
+            enabled: r.enabled,
+            package_type: r.package_type.clone(),
+            keep_count: r.keep_count,
+            keep_pattern: r.keep_pattern.clone(),
+            remove_days: r.remove_days,
+            remove_pattern: r.remove_pattern.clone(),
+            match_full_name: r.match_full_name,
+            created: rfc3339(r.created_unix),
+            updated: rfc3339(r.updated_unix),
+        }
+    }
+}
+
+/// A version a preview lists.
+#[derive(Debug, Serialize)]
+pub struct RemovalJson {
+    #[serde(rename = "type")]
+    pub package_type: String,
+    pub package: String,
+    pub version: String,
+    pub created: String,
+}
+
+impl From<&Removal> for RemovalJson {
+    fn from(r: &Removal) -> Self {
+        RemovalJson {
+            package_type: r.package_type.clone(),
+            package: r.package.clone(),
+            version: r.version.clone(),
+            created: rfc3339(r.created_unix),
+        }
+    }
+}
+
+/// Authenticates the caller and checks they administer the owner. Blocking.
+fn administered_owner(state: &AppState, facts: RequestFacts, owner_name: &str) -> ApiResult<User> {
+    let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+    caller.require_doer()?;
+    let owner = access::resolve_owner(state, &caller.auth, owner_name)?;
+    let mode = access::access_mode(state, &caller.auth, &owner)?;
+    let site_admin = caller.is_site_admin();
+    if mode < AccessMode::Read && !site_admin {
+        return Err(ApiError::NotFound("owner does not exist"));
+    }
+    if caller.public_only() && owner.visibility == Visibility::Private {
+        return Err(ApiError::Forbidden(
+            "token scope is limited to public packages",
+        ));
+    }
+    if mode < AccessMode::Admin && !site_admin {
+        return Err(ApiError::Forbidden(
+            "only the owner's administrators may manage its cleanup rules",
+        ));
+    }
+    Ok(owner)
+}
+
+/// The rule a path names, after [`administered_owner`]'s checks; a rule of another owner
+/// or an id that is no number is 404. Blocking.
+fn administered_rule(
+    state: &AppState,
+    facts: RequestFacts,
+    (owner_name, id): &(String, String),
+) -> ApiResult<CleanupRule> {
+    let owner = administered_owner(state, facts, owner_name)?;
+    let id = id.parse().map_err(|_| ApiError::NotFound(NO_RULE))?;
+    cleanup_rules::find(&state.db, &owner, id)
+}
+
+/// `GET /api/v1/packages/{owner}/-/cleanup-rules` → 200 with the owner's rules, by type.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let owner_name = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let owner = administered_owner(&state, facts, &owner_name)?;
+        let rules = cleanup_rules::list(&state.db, &owner)?;
+        Ok(rules.iter().map(RuleJson::from).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `POST /api/v1/packages/{owner}/-/cleanup-rules` → 201 with the new rule; 422 for a bad
+/// field, 409 when the owner has a rule for the type already.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<RuleInput>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let owner_name = path.into_inner();
+    let input = body.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let owner = administered_owner(&state, facts, &owner_name)?;
+        let rule = cleanup_rules::create(&state.db, &owner, input)?;
+        Ok(RuleJson::from(&rule))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json))
+}
+
+/// `GET /api/v1/packages/{owner}/-/cleanup-rules/{id}` → 200 with the rule.
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let path = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let rule = administered_rule(&state, facts, &path)?;
+        Ok(RuleJson::from(&rule))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `PATCH /api/v1/packages/{owner}/-/cleanup-rules/{id}` → 200 with the changed rule; fields
+/// left out keep their values.
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<RuleInput>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let path = path.into_inner();
+    let input = body.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let rule = administered_rule(&state, facts, &path)?;
+        let rule = cleanup_rules::edit(&state.db, &rule, input)?;
+        Ok(RuleJson::from(&rule))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+/// `DELETE /api/v1/packages/{owner}/-/cleanup-rules/{id}` → 204.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let path = path.into_inner();
+    let state = state.into_inner();
+    blocking::run(move || {
+        let rule = administered_rule(&state, facts, &path)?;
+        cleanup_rules::delete(&state.db, &rule)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/packages/{owner}/-/cleanup-rules/{id}/preview` → 200 with the versions the
+/// rule would remove now (`type`, `package`, `version`, `created`), enabled or not.
+pub async fn preview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, JsonError> {
+    let facts = RequestFacts::of(&req)?;
+    let path = path.into_inner();
+    let state = state.into_inner();
+    let json = blocking::run(move || {
+        let rule = administered_rule(&state, facts, &path)?;
+        let removals = cleanup_rules::preview(&state.db, &rule)?;
+        Ok(removals.iter().map(RemovalJson::from).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
