@@ -16,9 +16,9 @@ test:
 
 # The fault suite (docs/RELIABILITY.md): crashes, outages, full disks, slow and hostile
 # clients. One case at a time, since some measure latency; the disk and file-attribute
-# cases need root and say so when skipped.
+# cases need root and say so when skipped. Each case prints its figures (--nocapture).
 test-faults:
-	scripts/test.sh --test faults -- --test-threads=1
+	scripts/test.sh --test faults -- --test-threads=1 --nocapture
 
 build:
 	$(CARGO) build --workspace
