@@ -74,8 +74,14 @@ impl From<&Removal> for RemovalJson {
     }
 }
 
-/// Authenticates the caller and checks they administer the owner. Blocking.
-fn administered_owner(state: &AppState, facts: RequestFacts, owner_name: &str) -> ApiResult<User> {
+/// Authenticates the caller and checks they administer the owner: 401 anonymous, 404 an
+/// owner they cannot see, 403 one they see but do not administer. Blocking. Also guards the
+/// owner's package settings.
+pub(super) fn administered_owner(
+    state: &AppState,
+    facts: RequestFacts,
+    owner_name: &str,
+) -> ApiResult<User> {
     let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
     caller.require_doer()?;
     let owner = access::resolve_owner(state, &caller.auth, owner_name)?;
@@ -91,7 +97,7 @@ fn administered_owner(state: &AppState, facts: RequestFacts, owner_name: &str) -
     }
     if mode < AccessMode::Admin && !site_admin {
         return Err(ApiError::Forbidden(
-            "only the owner's administrators may manage its cleanup rules",
+            "only the owner's administrators may manage its package settings",
         ));
     }
     Ok(owner)

@@ -4,16 +4,14 @@
 //! Today there is one: `allow_replace`. The server's `[packages] allow_replace` is the
 //! operator's ceiling: when it is off no owner can replace files; when it is on an owner may
 //! still make its namespace immutable. Reading or changing the settings needs admin access to
-//! the owner (the user themself, an organisation's owners or admin teams, site admins); a
-//! caller who cannot see the owner gets the same 404 as for its packages.
+//! the owner (the user themself, an organisation's owners or admin teams, site admins), as
+//! for its cleanup rules: 404 for an owner the caller cannot see, 403 for one they see.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use forge_auth::ScopeCategory;
-use packages_core::AccessMode;
 use serde::{Deserialize, Serialize};
 
-use super::gate::{Caller, RequestFacts};
-use super::packages::{check, readable_owner};
+use super::cleanup_rules::administered_owner;
+use super::gate::RequestFacts;
 use crate::blocking;
 use crate::error::{ApiResult, JsonError};
 use crate::state::AppState;
@@ -56,14 +54,6 @@ fn settings_of(state: &AppState, owner_id: i64) -> ApiResult<OwnerSettingsJson> 
     })
 }
 
-/// Resolves the owner and checks the caller may administer it. Blocking.
-fn managed_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiResult<i64> {
-    let owner = readable_owner(state, caller, owner_name)?;
-    caller.require_doer()?;
-    check(state, caller, &owner, AccessMode::Admin)?;
-    Ok(owner.id)
-}
-
 /// `GET /api/v1/packages/{owner}/-/settings`.
 pub async fn get(
     req: HttpRequest,
@@ -74,8 +64,7 @@ pub async fn get(
     let owner_name = path.into_inner();
     let state = state.into_inner();
     let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner_id = managed_owner(&state, &caller, &owner_name)?;
+        let owner_id = administered_owner(&state, facts, &owner_name)?.id;
         settings_of(&state, owner_id)
     })
     .await?;
@@ -94,8 +83,7 @@ pub async fn edit(
     let body = body.into_inner();
     let state = state.into_inner();
     let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner_id = managed_owner(&state, &caller, &owner_name)?;
+        let owner_id = administered_owner(&state, facts, &owner_name)?.id;
         if let Some(allow) = body.allow_replace {
             state.db.set_owner_allow_replace(owner_id, allow)?;
         }

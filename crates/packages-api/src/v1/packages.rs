@@ -29,11 +29,7 @@ use crate::state::AppState;
 const NO_PACKAGE: &str = "package does not exist";
 
 /// Resolves the owner and checks the caller may read its packages. Blocking.
-pub(super) fn readable_owner(
-    state: &AppState,
-    caller: &Caller,
-    owner_name: &str,
-) -> ApiResult<User> {
+fn readable_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiResult<User> {
     let owner = access::resolve_owner(state, &caller.auth, owner_name)?;
     check(state, caller, &owner, AccessMode::Read)?;
     if caller.public_only() && owner.visibility == Visibility::Private {
@@ -46,12 +42,7 @@ pub(super) fn readable_owner(
 
 /// Checks the caller's access mode on the owner's packages against `required`; the token's
 /// scopes were already checked by the gate.
-pub(super) fn check(
-    state: &AppState,
-    caller: &Caller,
-    owner: &User,
-    required: AccessMode,
-) -> ApiResult<()> {
+fn check(state: &AppState, caller: &Caller, owner: &User, required: AccessMode) -> ApiResult<()> {
     let mode = access::access_mode(state, &caller.auth, owner)?;
     let doer = caller.auth.doer_facts();
     forge_auth::check_package_access(required, mode, doer.as_ref(), None, owner.visibility).map_err(
