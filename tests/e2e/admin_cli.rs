@@ -142,3 +142,61 @@ fn passwords_from_stdin_or_environment_and_api_rules() {
         String::from_utf8_lossy(&again.stderr).contains("access token name has been used already")
     );
 }
+
+/// `admin org create` creates organisations with the rules of `POST /api/v1/orgs`: the
+/// named user becomes an owner, and taken or invalid names are refused with the API's words.
+fn org_create_follows_the_api_rules(backend: forge_e2e::Backend) {
+    use crate::common::{admin, status};
+    let s = forge_e2e::TestServer::start(backend);
+    s.create_user("alice", forge_e2e::PASSWORD, false);
+    let alice = forge_e2e::Auth::basic("alice", forge_e2e::PASSWORD);
+
+    let (ok, out, err) = admin(
+        &s,
+        &["org", "create", "--name", "team-a", "--owner", "alice"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("created organisation team-a"), "{out}");
+    let r = s.get("/api/v1/orgs/team-a", &alice);
+    status(&r, 200);
+    assert_eq!(r.json()["visibility"], "public");
+    // alice owns it: she may manage its package settings.
+    status(
+        &s.get("/api/v1/packages/team-a/-/cleanup-rules", &alice),
+        200,
+    );
+
+    let (ok, out, err) = admin(
+        &s,
+        &[
+            "org",
+            "create",
+            "--name",
+            "hidden-b",
+            "--owner",
+            "alice",
+            "--visibility",
+            "private",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    status(&s.get("/api/v1/orgs/hidden-b", &forge_e2e::ANON), 404);
+
+    for (name, message) in [
+        ("TEAM-A", "user already exists [name: TEAM-A]"),
+        ("ALICE", "user already exists [name: ALICE]"),
+        ("bad name", "invalid"),
+    ] {
+        let (ok, _, err) = admin(&s, &["org", "create", "--name", name, "--owner", "alice"]);
+        assert!(!ok, "{name} was accepted");
+        assert!(
+            err.to_lowercase().contains(&message.to_lowercase()),
+            "{name}: {err}"
+        );
+    }
+    let (ok, _, err) = admin(&s, &["org", "create", "--name", "c", "--owner", "nobody"]);
+    assert!(!ok);
+    assert!(err.contains("user \"nobody\" does not exist"), "{err}");
+}
+
+forge_e2e::backends!(org_create_follows_the_api_rules);

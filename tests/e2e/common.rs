@@ -74,3 +74,24 @@ pub fn raw_status(r: &RawResponse, expected: u16) {
 pub fn upload_reference_file(s: &TestServer) {
     status(&s.put(&uf(FILE), CONTENT, &user2()), 201);
 }
+
+/// Runs `forge-server admin <args>` against the test server's data directory and database;
+/// answers whether it succeeded, and its standard output and error.
+pub fn admin(s: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(forge_e2e::server_binary());
+    cmd.arg("admin")
+        .args(args)
+        .env("FORGE_DATA_DIR", &s.config().server.data_dir);
+    let url = s.config().database.url.expose();
+    if url.is_empty() {
+        cmd.env_remove("FORGE_DATABASE_URL");
+    } else {
+        cmd.env("FORGE_DATABASE_URL", url);
+    }
+    let out = cmd.output().expect("run forge-server admin");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

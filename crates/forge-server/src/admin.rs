@@ -31,10 +31,6 @@ fn open(config: &Config) -> Result<Database, AdminError> {
     Ok(open_backends(config)?.0)
 }
 
-fn check_owner_name(name: &str) -> Result<(), AdminError> {
-    packages_core::check_owner_name(name).map_err(|e| AdminError::Invalid(e.to_string()))
-}
-
 /// Creates a user with a password.
 pub fn create_user(
     config: &Config,
@@ -99,25 +95,21 @@ pub fn generate_access_token(
     Ok(token.expose().to_owned())
 }
 
-/// Creates an organisation owned by `owner` (who joins its Owners team).
+/// Creates an organisation owned by `owner` (who joins its Owners team), with the API's
+/// rules (name, uniqueness).
 pub fn create_org(
     config: &Config,
     name: &str,
     owner: &str,
     visibility: Visibility,
 ) -> Result<User, AdminError> {
-    check_owner_name(name)?;
     let db = open(config)?;
     let owner = find_user(&db, owner)?;
-    let (org, _) = db
-        .create_org(&NewUser::org(name, visibility), owner.id)
-        .map_err(|e| match e {
-            packages_db::DbError::Conflict(_) => {
-                AdminError::Invalid(format!("the name {name:?} is already taken"))
-            }
-            other => other.into(),
-        })?;
-    Ok(org)
+    Ok(accounts::create_org(
+        &db,
+        &owner,
+        &NewUser::org(name, visibility),
+    )?)
 }
 
 fn find_user(db: &Database, username: &str) -> Result<User, AdminError> {

@@ -1,6 +1,7 @@
-//! Creating users and tokens: the one implementation behind both `POST /api/v1/admin/users`
-//! and `POST /api/v1/users/{username}/tokens` and the admin command line, so both apply the
-//! same rules (name, e-mail format and uniqueness, password policy, scopes). Blocking.
+//! Creating users, organisations and tokens: the one implementation behind
+//! `POST /api/v1/admin/users`, `POST /api/v1/orgs`, `POST /api/v1/users/{username}/tokens`
+//! and the admin command line, so both apply the same rules (name, e-mail format and
+//! uniqueness, password policy, scopes). Blocking.
 
 use forge_auth::{Secret, TokenScopes};
 use packages_core::Visibility;
@@ -70,6 +71,28 @@ pub fn create_user(db: &Database, bcrypt_cost: u32, new: &NewAccount) -> ApiResu
     };
     db.create_user(&row)
         .map_err(validate::name_taken(&new.username, &new.email))
+}
+
+/// Creates an organisation from `new` (an organisation row: `NewUser::org` with its
+/// details) and makes `creator` its first owner: 422 for a bad or taken name, a bad e-mail
+/// address or website, or details longer than Gitea takes.
+pub fn create_org(db: &Database, creator: &User, new: &NewUser) -> ApiResult<User> {
+    validate::owner_name(&new.name)?;
+    validate::max_chars("full_name", &new.full_name, 100)?;
+    validate::max_chars("email", &new.email, 255)?;
+    validate::max_chars("description", &new.description, 255)?;
+    validate::max_chars("location", &new.location, 50)?;
+    validate::website(&new.website)?;
+    if !new.email.is_empty() && !validate::is_email(&new.email) {
+        return Err(ApiError::Unprocessable(format!(
+            "e-mail invalid [email: {}]",
+            new.email
+        )));
+    }
+    let (org, _) = db
+        .create_org(new, creator.id)
+        .map_err(validate::name_taken(&new.name, &new.email))?;
+    Ok(org)
 }
 
 /// Mints a personal access token for `user`: 400 for an empty or long name, no scopes or a

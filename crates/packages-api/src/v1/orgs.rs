@@ -101,31 +101,16 @@ pub async fn create(
     let json = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
         let doer = caller.require_doer()?;
-        validate::owner_name(&body.username)?;
         let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
-        validate::max_chars("full_name", &body.full_name, 100)?;
-        validate::max_chars("email", &body.email, 255)?;
-        validate::max_chars("description", &body.description, 255)?;
-        validate::max_chars("location", &body.location, 50)?;
-        validate::website(&body.website)?;
-        if !body.email.is_empty() && !validate::is_email(&body.email) {
-            return Err(ApiError::Unprocessable(format!(
-                "e-mail invalid [email: {}]",
-                body.email
-            )));
-        }
         let new = NewUser {
-            full_name: body.full_name.clone(),
-            description: body.description.clone(),
-            email: body.email.clone(),
-            website: body.website.clone(),
-            location: body.location.clone(),
+            full_name: body.full_name,
+            description: body.description,
+            email: body.email,
+            website: body.website,
+            location: body.location,
             ..NewUser::org(&body.username, visibility)
         };
-        let (org, _) = state
-            .db
-            .create_org(&new, doer.id)
-            .map_err(validate::name_taken(&body.username, &body.email))?;
+        let org = crate::accounts::create_org(&state.db, doer, &new)?;
         Ok(caller.presenter.org(&org))
     })
     .await?;
