@@ -3,10 +3,9 @@
 //! lists are exactly those a run removes, and the sweep then frees their content.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
-use forge_e2e::{file_path, server_binary, Auth, Backend, Resp, TestServer, ANON, PASSWORD};
+use forge_e2e::{file_path, Auth, Backend, Resp, TestServer, ANON, PASSWORD};
 use packages_core::{AccessMode, PackageType, Visibility};
 use serde_json::{json, Value};
 
@@ -114,23 +113,10 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 /// Runs `forge-server admin cleanup-rules <args>` against the test server's database.
-pub fn cli(s: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(server_binary());
-    cmd.args(["admin", "cleanup-rules"])
-        .args(args)
-        .env("FORGE_DATA_DIR", &s.config().server.data_dir);
-    let url = s.config().database.url.expose();
-    if url.is_empty() {
-        cmd.env_remove("FORGE_DATABASE_URL");
-    } else {
-        cmd.env("FORGE_DATABASE_URL", url);
-    }
-    let out = cmd.output().expect("run forge-server admin cleanup-rules");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn cli(s: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["cleanup-rules"];
+    all.extend_from_slice(args);
+    admin(s, &all)
 }
 
 fn rules_are_created_checked_changed_and_deleted(backend: Backend) {
@@ -507,6 +493,123 @@ fn preview_lists_exactly_what_a_run_removes(backend: Backend) {
     );
 }
 
+/// Every `admin cleanup-rules` command, through the real binary, with the API's checks.
+fn rules_through_the_command_line(backend: Backend) {
+    let s = TestServer::start(backend);
+    with_user2(&s);
+    for v in ["1", "2", "3"] {
+        upload(&s, "user2", "app", v);
+    }
+
+    let (ok, out, err) = cli(
+        &s,
+        &[
+            "add",
+            "--owner",
+            "user2",
+            "--type",
+            "generic",
+            "--keep-count",
+            "1",
+            "--remove-pattern",
+            "[12]",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("added cleanup rule"), "{out}");
+    let rules = s.get(RULES, &user2());
+    status(&rules, 200);
+    let rule = rules.json()[0].clone();
+    let id = rule["id"].as_i64().expect("id").to_string();
+    assert_eq!(rule["keep_count"], 1);
+    assert_eq!(rule["remove_pattern"], "[12]");
+    assert_eq!(rule["enabled"], false);
+
+    let (ok, out, err) = cli(&s, &["list", "--owner", "user2"]);
+    assert!(ok, "{err}");
+    let line = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        line.starts_with(&id) && line.contains("generic") && line.contains("[12]"),
+        "{out}"
+    );
+
+    // The API's checks, with the API's words.
+    for (args, message) in [
+        (
+            vec!["add", "--owner", "user2", "--type", "generic"],
+            "exists already",
+        ),
+        (
+            vec!["add", "--owner", "user2", "--type", "nope"],
+            "type must be one of",
+        ),
+        (
+            vec!["add", "--owner", "nobody", "--type", "generic"],
+            "\"nobody\" does not exist",
+        ),
+        (
+            vec!["edit", "--id", id.as_str(), "--keep-pattern", "("],
+            "keep_pattern is not a valid regular expression",
+        ),
+        (
+            vec!["edit", "--id", "999999", "--enabled", "true"],
+            "cleanup rule does not exist",
+        ),
+        (
+            vec!["preview", "--id", "999999"],
+            "cleanup rule does not exist",
+        ),
+    ] {
+        let (ok, _, err) = cli(&s, &args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+
+    let (ok, _, err) = cli(
+        &s,
+        &[
+            "edit",
+            "--id",
+            &id,
+            "--enabled",
+            "true",
+            "--keep-count",
+            "0",
+        ],
+    );
+    assert!(ok, "{err}");
+    let rule = s
+        .get(&rule_path("user2", id.parse().unwrap()), &user2())
+        .json();
+    assert_eq!(rule["enabled"], true);
+    assert_eq!(rule["keep_count"], 0);
+    assert_eq!(rule["remove_pattern"], "[12]");
+
+    let (ok, out, err) = cli(&s, &["preview", "--id", &id]);
+    assert!(ok, "{err}");
+    assert!(out.contains("generic app 1 (created "), "{out}");
+    assert!(out.contains("generic app 2 (created "), "{out}");
+    assert!(out.contains("would remove 2 versions"), "{out}");
+    assert_eq!(stored(&s, "user2").len(), 3);
+
+    // `run` alone applies the enabled rules, as the job does.
+    let (ok, out, err) = cli(&s, &["run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("applied 1 rules, removed 2 versions"), "{out}");
+    assert_eq!(stored(&s, "user2"), set(&["app/3"]));
+
+    let (ok, out, err) = cli(&s, &["remove", "--id", &id]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("removed cleanup rule {id}")), "{out}");
+    status(
+        &s.get(&rule_path("user2", id.parse().unwrap()), &user2()),
+        404,
+    );
+    let (ok, _, err) = cli(&s, &["remove", "--id", &id]);
+    assert!(!ok);
+    assert!(err.contains("cleanup rule does not exist"), "{err}");
+}
+
 /// The background job applies enabled rules on its interval, leaves disabled ones alone and
 /// counts what it removed in the job metrics.
 fn the_job_applies_enabled_rules(backend: Backend) {
@@ -553,6 +656,7 @@ fn the_job_applies_enabled_rules(backend: Backend) {
 }
 
 forge_e2e::backends!(
+    rules_through_the_command_line,
     the_job_applies_enabled_rules,
     rules_are_created_checked_changed_and_deleted,
     only_the_owners_administrators_manage_rules,
