@@ -187,6 +187,49 @@ fn concurrent_replace(backend: Backend) {
     assert_eq!(s.stored_package_files(OWNER, "app", "1.0").len(), 1);
 }
 
+/// Replaces of different files that each fit the owner's size limit but together exceed it,
+/// all at once: exactly as many succeed as the limit allows.
+fn concurrent_replaces_respect_the_size_limit(backend: Backend) {
+    // Ten files of 1 byte against a limit of 20; each replace grows one to 6 bytes (+5):
+    // two fit, the third would make 25.
+    let s = Arc::new(TestServer::start_with(backend, |c| {
+        c.limits.total_owner_size = packages_core::Limit::AtMost(20)
+    }));
+    with_user2(&s);
+    let files: Vec<String> = (0..10).map(|i| format!("q{i}.bin")).collect();
+    for f in &files {
+        status(&s.put(&path(f), b"a", &user2()), 201);
+    }
+    let tags: Vec<String> = files.iter().map(|f| etag(&s, f)).collect();
+    let barrier = Arc::new(Barrier::new(files.len()));
+    let handles: Vec<_> = files
+        .iter()
+        .cloned()
+        .zip(tags)
+        .map(|(file, tag)| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                put_if(&s, &file, ("If-Match", &tag), b"bbbbbb").status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // At most two win; fewer when a winner committed before the others' early check of the
+    // remaining quota (which does not count the replaced file's size) refused them.
+    let winners = statuses.iter().filter(|&&st| st == 200).count();
+    assert!((1..=2).contains(&winners), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&st| st == 200 || st == 403),
+        "{statuses:?}"
+    );
+    let owner = s.owner_id(OWNER).expect("owner");
+    assert_eq!(
+        s.db().owner_usage(owner).expect("usage"),
+        (1, 10 + 5 * winners as u64)
+    );
+}
+
 fn replace_can_be_forbidden(backend: Backend) {
     let s = TestServer::start_with(backend, |c| c.packages.allow_replace = false);
     with_user2(&s);
@@ -304,6 +347,7 @@ fn owners_can_forbid_replacing(backend: Backend) {
 forge_e2e::backends!(
     conditional_uploads,
     concurrent_replace,
+    concurrent_replaces_respect_the_size_limit,
     replace_can_be_forbidden,
     owners_can_forbid_replacing
 );

@@ -205,7 +205,7 @@ fn add_properties(
 /// file and both pass. The owner's row is locked in a mode that conflicts only with itself
 /// and with updates of the row, not with the foreign-key checks of other inserts. (SQLite
 /// runs one writer at a time anyway.)
-fn lock_owner_for_limits(c: &mut Conn<'_>, owner_id: i64) -> TxResult<()> {
+pub(crate) fn lock_owner_for_limits(c: &mut Conn<'_>, owner_id: i64) -> TxResult<()> {
     if let Conn::Pg(pg) = c {
         users::table
             .find(owner_id)

@@ -7,7 +7,7 @@ use crate::blobs::get_or_create_blob;
 use crate::changes::Change;
 use crate::error::{DbError, TxResult};
 use crate::models::{AddedFile, NewUpload, PackageBlob, PackageFile};
-use crate::packages::{find_version, owner_size};
+use crate::packages::{find_version, lock_owner_for_limits, owner_size};
 use crate::pool::{now_unix, Conn, Database};
 use crate::schema::{package_blob, package_file};
 
@@ -36,6 +36,10 @@ fn replace_file_tx(
     }
     let limits = u.limits;
     if !limits.exempt && limits.total_owner_size != Limit::None {
+        // Replaces (and uploads) into one owner take turns, as uploads do: otherwise two
+        // replaces of different files could each count the other's old size and together
+        // pass the limit.
+        lock_owner_for_limits(c, u.owner_id)?;
         let used = owner_size(c, u.owner_id)?.max(0) as u64;
         let after = used
             .saturating_sub(old_blob.size.max(0) as u64)
