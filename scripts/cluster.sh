@@ -143,7 +143,21 @@ if [ "${CLUSTER_LOCAL:-0}" != 1 ] && grep -q "FORGE_STORAGE_TYPE" <<<"$settings"
 else
     storage_note="the shared local directory $FORGE_DATA_DIR"
 fi
-env "${storage_env[@]}" "$bin" migrate >"$root/migrate.log" 2>&1
+# SeaweedFS answers before it has created the bucket, and `migrate` checks the bucket too:
+# try again for a while.
+migrated=0
+for ((i = 0; i < 60; i++)); do
+    if env "${storage_env[@]}" "$bin" migrate >"$root/migrate.log" 2>&1; then
+        migrated=1
+        break
+    fi
+    sleep 1
+done
+if [ "$migrated" != 1 ]; then
+    cat "$root/migrate.log" >&2
+    echo "error: forge-server migrate failed" >&2
+    exit 1
+fi
 
 # --- forge-server instances -------------------------------------------------------------
 instance_ports=()

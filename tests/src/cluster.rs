@@ -1,6 +1,7 @@
-//! Several `forge-server serve` processes (the real binary) on one database and one data
-//! directory, as behind a load balancer. On SQLite, which one process serves, a cluster has
-//! a single instance.
+//! Several `forge-server serve` processes (the real binary) on one database and one content
+//! store, as behind a load balancer: one shared data directory, or (`Backend::S3`) one
+//! SeaweedFS bucket with a data directory per instance. On SQLite, which one process serves,
+//! a cluster has a single instance.
 
 use std::fs::File;
 use std::net::TcpStream;
@@ -118,8 +119,19 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` instances at once on a fresh database (so they also migrate together),
     /// with `env` added to each one's environment; one instance on SQLite.
+    ///
+    /// `Backend::S3` means PostgreSQL and one bucket (of the shared SeaweedFS) under a prefix
+    /// of the cluster's own.
     pub fn start(backend: Backend, n: usize, env: &[(&str, &str)]) -> Cluster {
-        let test_env = TestEnv::new(backend);
+        let test_env = match backend {
+            Backend::S3 => {
+                let weed = crate::s3::shared_seaweed().unwrap_or_else(|e| panic!("SeaweedFS: {e}"));
+                let mut on_pg = TestEnv::new(Backend::Postgres);
+                crate::s3::use_s3(&mut on_pg.config, &weed.endpoint);
+                on_pg
+            }
+            _ => TestEnv::new(backend),
+        };
         let n = if backend == Backend::Sqlite { 1 } else { n };
         let extra_env: Vec<(String, String)> = env
             .iter()
@@ -154,6 +166,68 @@ impl Cluster {
     /// The shared data directory.
     pub fn data_dir(&self) -> &Path {
         &self.env.config.server.data_dir
+    }
+
+    /// Every key of the content store that no blob row uses (content left by an upload cut
+    /// short would be one).
+    pub fn unreferenced_keys(&self) -> Vec<String> {
+        let store = forge_server::storage::open_store(&self.env.config)
+            .unwrap_or_else(|e| panic!("open the content store: {e}"));
+        let mut keys = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(after.as_deref(), 1000).expect("list the store");
+            let listed: Vec<String> = page.keys.into_iter().map(|k| k.key).collect();
+            let used = self.db.blob_keys_in_use(&listed).expect("keys in use");
+            keys.extend(listed.into_iter().filter(|k| !used.contains(k)));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return keys,
+            }
+        }
+    }
+
+    /// Whether the content store holds these bytes under any key.
+    pub fn holds(&self, bytes: &[u8]) -> bool {
+        let store = forge_server::storage::open_store(&self.env.config)
+            .unwrap_or_else(|e| panic!("open the content store: {e}"));
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(after.as_deref(), 1000).expect("list the store");
+            for key in page.keys {
+                let Ok(reader) = store.open(&key.key, None) else {
+                    continue; // removed since the listing
+                };
+                let (mut r, len): (Box<dyn std::io::Read>, u64) = match reader {
+                    packages_core::BlobReader::File(f, len) => (Box::new(f), len),
+                    packages_core::BlobReader::Stream(s, len) => (s, len),
+                };
+                let mut content = Vec::new();
+                if len == bytes.len() as u64
+                    && std::io::Read::read_to_end(&mut r, &mut content).is_ok()
+                    && content == bytes
+                {
+                    return true;
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return false,
+            }
+        }
+    }
+
+    /// Unfinished multipart uploads in the bucket (none with a local store).
+    pub fn pending_uploads(&self) -> usize {
+        if self.env.config.storage.kind != forge_server::config::StorageType::S3 {
+            return 0;
+        }
+        forge_server::storage::open_s3(&self.env.config)
+            .and_then(|b| {
+                b.unfinished_uploads()
+                    .map_err(|e| forge_server::ServerError::StorageSetup(e.to_string()))
+            })
+            .unwrap_or_else(|e| panic!("multipart uploads: {e}"))
     }
 
     /// Creates a user through the admin operations.
@@ -192,6 +266,24 @@ fn spawn(env: &TestEnv, extra_env: &[(String, String)], i: usize) -> Instance {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
+    let config = &env.config;
+    if config.storage.kind == forge_server::config::StorageType::S3 {
+        // One bucket; the data directory (temporary files only) is the instance's own.
+        let s3 = &config.storage.s3;
+        cmd.env(
+            "FORGE_DATA_DIR",
+            env.tmp.path().join(format!("instance-{i}")),
+        )
+        .env("FORGE_STORAGE_TYPE", "s3")
+        .env("FORGE_STORAGE_S3_ENDPOINT", &s3.endpoint)
+        .env("FORGE_STORAGE_S3_BUCKET", &s3.bucket)
+        .env("FORGE_STORAGE_S3_ACCESS_KEY_ID", &s3.access_key_id)
+        .env(
+            "FORGE_STORAGE_S3_SECRET_ACCESS_KEY",
+            s3.secret_access_key.expose(),
+        )
+        .env("FORGE_STORAGE_S3_PREFIX", &s3.prefix);
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
