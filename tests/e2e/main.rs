@@ -27,6 +27,7 @@ mod manifests;
 mod metrics;
 mod migrate_storage;
 mod object_store;
+mod openapi;
 mod operations;
 mod package_access;
 mod package_api;

@@ -21,7 +21,7 @@ pub const NO_RULE: &str = "cleanup rule does not exist";
 
 /// Fields of a rule to create or change; absent ones keep their value (or the default for
 /// a new rule: disabled, keep everything young, remove nothing by pattern).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RuleInput {
     pub enabled: Option<bool>,
     #[serde(rename = "type")]

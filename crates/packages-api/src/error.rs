@@ -144,8 +144,21 @@ impl ApiError {
         self.log();
         let mut builder = HttpResponse::build(self.status_code());
         self.decorate(&mut builder);
-        builder.json(serde_json::json!({ "message": self.public_message(), "url": API_DOCS_URL }))
+        builder.json(ErrorBody {
+            message: self.public_message(),
+            url: API_DOCS_URL,
+        })
     }
+}
+
+/// The body of every `/api/v1` error (Gitea's `APIError`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, for people.
+    pub message: String,
+    /// Where the API is documented.
+    #[schema(value_type = String)]
+    pub url: &'static str,
 }
 
 impl ResponseError for ApiError {

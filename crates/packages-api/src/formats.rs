@@ -24,8 +24,23 @@ use crate::error::ApiResult;
 use crate::registry::path::RegistryPath;
 use crate::state::AppState;
 
+/// A route a format answers below `/api/packages/{owner}/{type}/`: the template its dispatch
+/// records with [`crate::request::set_route`] and the methods it takes there.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub template: &'static str,
+    pub methods: &'static [Method],
+}
+
 /// The HTTP side of a package format.
 pub trait Format: FormatRules {
+    /// Every route the format's [`Format::handle`] answers. The end-to-end tests check each
+    /// is in the OpenAPI document.
+    fn routes(&self) -> &'static [Route];
+
+    /// The OpenAPI description of [`Format::routes`], merged into `GET /api/openapi.json`.
+    fn openapi(&self) -> utoipa::openapi::Paths;
+
     /// Answers a request below `/api/packages/{owner}/{type}/`; `path.rest` holds the decoded
     /// segments after the type.
     fn handle(

@@ -5,6 +5,17 @@ use actix_web::{web, HttpResponse};
 use crate::state::AppState;
 
 /// Reports whether the service can serve requests.
+#[utoipa::path(
+    get,
+    path = "/api/healthz",
+    operation_id = "healthz",
+    tag = "miscellaneous",
+    summary = "Liveness, with a database check",
+    responses(
+        (status = 200, description = "`{\"status\": \"pass\", \"database\": \"ok\"}`", content_type = "application/json"),
+        (status = 503, description = "`{\"status\": \"fail\", \"database\": \"unavailable\"}`", content_type = "application/json")
+    )
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
     let database_ok = matches!(

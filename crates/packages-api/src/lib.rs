@@ -4,6 +4,8 @@
 //!   ([`generic`]), registered in [`formats`] and entered through [`registry::dispatch`];
 //! - `/api/v1/…`: the Gitea-compatible management API ([`v1`]);
 //! - `/api/healthz`: liveness with a database check;
+//! - `/api/openapi.json`: the OpenAPI document of all the above ([`openapi`]), checked against
+//!   the route tables ([`routes`]);
 //! - everything else: the web interface ([`pages`]), server-rendered pages.
 //!
 //! Errors are [`error::ApiError`], mapped to HTTP in one place.
@@ -29,11 +31,13 @@ pub mod links;
 pub mod metered_store;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod pages;
 pub mod pypi;
 pub mod reads;
 pub mod registry;
 pub mod request;
+pub mod routes;
 pub mod serve;
 #[cfg(feature = "test-format")]
 pub mod single;
@@ -50,10 +54,16 @@ pub use state::{AppState, Limits, LinkSettings, Settings};
 
 use actix_web::web;
 
+routes::route_table! {
+    TOP_ROUTES, register_top;
+    "/api/healthz" => [get => health::healthz],
+    "/api/openapi.json" => [get => openapi::serve],
+    "/metrics" => [get => metrics::serve_metrics],
+}
+
 /// Registers every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/healthz", web::get().to(health::healthz))
-        .route("/metrics", web::get().to(metrics::serve_metrics))
+    cfg.configure(register_top)
         .configure(v1::configure)
         .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)))
         // After the API, so no page can shadow an API route.

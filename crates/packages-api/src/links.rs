@@ -20,7 +20,7 @@ pub const LINK_QUERY: &str = "link_token";
 pub const DEFAULT_TTL_SECS: u64 = 3600;
 
 /// The optional body of a link request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     /// Seconds the link should work.

@@ -340,6 +340,17 @@ impl Collector for ScrapeTime {
 }
 
 /// `GET /metrics`; with a configured token only `Authorization: Bearer <token>` may read it.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "miscellaneous",
+    summary = "Prometheus metrics (OpenMetrics text)",
+    responses(
+        (status = 200, description = "the metrics", content_type = "application/openmetrics-text"),
+        (status = 401, description = "a token is configured and the request lacks it", content_type = "text/plain")
+    )
+)]
 pub async fn serve_metrics(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -18,7 +18,7 @@ use crate::auth::credentials_of;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::files;
-use crate::formats::Format;
+use crate::formats::{Format, Route};
 use crate::reads::Reads;
 use crate::registry::path::RegistryPath;
 use crate::registry::Target;
@@ -30,6 +30,10 @@ use crate::upload::{
 /// The one file every version has.
 const FILE_NAME: &str = "content";
 const METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
+const VERSION: Route = Route {
+    template: "/api/packages/{owner}/single/{name}/{version}",
+    methods: METHODS,
+};
 
 /// The single-file test format.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,6 +50,51 @@ impl FormatRules for Single {
 }
 
 impl Format for Single {
+    fn routes(&self) -> &'static [Route] {
+        std::slice::from_ref(&VERSION)
+    }
+
+    fn openapi(&self) -> utoipa::openapi::Paths {
+        use crate::openapi::build::{self, Op};
+        use utoipa::openapi::path::HttpMethod;
+        let params = || {
+            vec![
+                build::path_param("owner", "user or organisation"),
+                build::path_param("name", "package name"),
+                build::path_param("version", "version"),
+            ]
+        };
+        let mut paths = utoipa::openapi::Paths::new();
+        let put = Op::new(
+            "singleUpload",
+            "Store the version's one file",
+            "single",
+            params(),
+        )
+        .body("the content", build::octets())
+        .responses(build::upload_responses());
+        build::add(&mut paths, VERSION.template, HttpMethod::Put, put.build());
+        for (method, id) in [
+            (HttpMethod::Get, "singleDownload"),
+            (HttpMethod::Head, "singleHead"),
+        ] {
+            let mut params = params();
+            params.extend(build::download_params());
+            let op = Op::new(id, "Fetch the version's file", "single", params)
+                .responses(build::download_responses());
+            build::add(&mut paths, VERSION.template, method, op.build());
+        }
+        let delete = Op::new("singleDelete", "Delete the version", "single", params())
+            .response("204", build::response("deleted", &[], None));
+        build::add(
+            &mut paths,
+            VERSION.template,
+            HttpMethod::Delete,
+            delete.build(),
+        );
+        paths
+    }
+
     fn handle(
         &'static self,
         req: HttpRequest,
@@ -56,7 +105,7 @@ impl Format for Single {
         Box::pin(async move {
             let RegistryPath { owner, rest, .. } = path;
             let [name, version] = <[String; 2]>::try_from(rest).map_err(|_| ApiError::NoRoute)?;
-            crate::request::set_route("/api/packages/{owner}/single/{name}/{version}");
+            crate::request::set_route(VERSION.template);
             let target = Target {
                 owner,
                 name,

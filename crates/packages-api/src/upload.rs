@@ -305,15 +305,28 @@ pub fn created(req: &HttpRequest, file_name: &str, stored: &Stored) -> HttpRespo
     };
     builder
         .insert_header((header::LOCATION, url.clone()))
-        .json(serde_json::json!({
-            "file": file_name,
-            "size": digests.size,
-            "md5": digests.md5,
-            "sha1": digests.sha1,
-            "sha256": digests.sha256,
-            "sha512": digests.sha512,
-            "url": url,
-        }))
+        .json(StoredFile {
+            file: file_name.to_owned(),
+            size: digests.size,
+            md5: digests.md5.clone(),
+            sha1: digests.sha1.clone(),
+            sha256: digests.sha256.clone(),
+            sha512: digests.sha512.clone(),
+            url,
+        })
+}
+
+/// The body of an upload's 201 (or 200): the stored file's size and digests (hex) and its
+/// download URL.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredFile {
+    pub file: String,
+    pub size: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    pub url: String,
 }
 
 /// Reads the digests an upload's headers claim for its body.

@@ -164,29 +164,52 @@ fn file_url(owner: &str, listing: &VersionListing, file_name: &str) -> String {
     )
 }
 
+/// A version's manifest (`GET …/{name}/{version}` and `…/{name}/-/latest`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Manifest {
+    pub package: String,
+    pub version: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub files: Vec<ManifestFile>,
+}
+
+/// One file of a [`Manifest`]; digests are lower-case hex.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ManifestFile {
+    pub name: String,
+    pub size: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    /// Absolute download URL.
+    pub url: String,
+}
+
 fn manifest_json(req: &HttpRequest, found: &VersionFiles) -> Vec<u8> {
-    let files: Vec<_> = found
+    let files = found
         .files
         .iter()
-        .map(|(file, blob)| {
-            serde_json::json!({
-                "name": file.name,
-                "size": blob.size,
-                "md5": blob.hash_md5,
-                "sha1": blob.hash_sha1,
-                "sha256": blob.hash_sha256,
-                "sha512": blob.hash_sha512,
-                "created": rfc3339(file.created_unix),
-                "url": crate::urls::absolute(req, &file_url(&found.owner, &found.listing, &file.name)),
-            })
+        .map(|(file, blob)| ManifestFile {
+            name: file.name.clone(),
+            size: blob.size,
+            md5: blob.hash_md5.clone(),
+            sha1: blob.hash_sha1.clone(),
+            sha256: blob.hash_sha256.clone(),
+            sha512: blob.hash_sha512.clone(),
+            created: rfc3339(file.created_unix),
+            url: crate::urls::absolute(req, &file_url(&found.owner, &found.listing, &file.name)),
         })
         .collect();
-    let doc = serde_json::json!({
-        "package": found.listing.package.name,
-        "version": found.listing.version.version,
-        "created": rfc3339(found.listing.version.created_unix),
-        "files": files,
-    });
+    let doc = Manifest {
+        package: found.listing.package.name.clone(),
+        version: found.listing.version.version.clone(),
+        created: rfc3339(found.listing.version.created_unix),
+        files,
+    };
     serde_json::to_vec(&doc).unwrap_or_default()
 }
 

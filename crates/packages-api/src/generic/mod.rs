@@ -11,6 +11,7 @@
 //! Its rules (names, versions, file names) are `packages_core::generic`.
 
 pub mod manifest;
+mod openapi;
 pub mod upload;
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use packages_core::generic::Generic;
 
 use crate::error::{ApiError, ApiResult};
 use crate::files;
-use crate::formats::Format;
+use crate::formats::{Format, Route};
 use crate::registry::path::RegistryPath;
 use crate::registry::Target;
 use crate::state::AppState;
@@ -35,7 +36,42 @@ const FILE_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method
 const VERSION_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::DELETE];
 const DOCUMENT_METHODS: &[Method] = &[Method::GET, Method::HEAD];
 
+/// A file of a version.
+pub const FILE: Route = Route {
+    template: "/api/packages/{owner}/generic/{name}/{version}/{file}",
+    methods: FILE_METHODS,
+};
+/// A version: its manifest, or all its files for a delete.
+pub const VERSION: Route = Route {
+    template: "/api/packages/{owner}/generic/{name}/{version}",
+    methods: VERSION_METHODS,
+};
+/// The checksum list of a version.
+pub const SUMS: Route = Route {
+    template: "/api/packages/{owner}/generic/{name}/{version}/-/SHA256SUMS",
+    methods: DOCUMENT_METHODS,
+};
+/// The newest version's manifest.
+pub const LATEST: Route = Route {
+    template: "/api/packages/{owner}/generic/{name}/-/latest",
+    methods: DOCUMENT_METHODS,
+};
+/// A file of the newest version.
+pub const LATEST_FILE: Route = Route {
+    template: "/api/packages/{owner}/generic/{name}/-/latest/{file}",
+    methods: DOCUMENT_METHODS,
+};
+const ROUTES: &[Route] = &[FILE, VERSION, SUMS, LATEST, LATEST_FILE];
+
 impl Format for Generic {
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    fn openapi(&self) -> utoipa::openapi::Paths {
+        openapi::paths()
+    }
+
     fn handle(
         &'static self,
         req: HttpRequest,
@@ -113,9 +149,9 @@ async fn handle(
         {
             read_only(&req)?;
             crate::request::set_route(if file.is_some() {
-                "/api/packages/{owner}/generic/{name}/-/latest/{file}"
+                LATEST_FILE.template
             } else {
-                "/api/packages/{owner}/generic/{name}/-/latest"
+                LATEST.template
             });
             let target = Target {
                 owner,
@@ -131,9 +167,7 @@ async fn handle(
             if dash == RESERVED_VERSION && sums == "SHA256SUMS" =>
         {
             read_only(&req)?;
-            crate::request::set_route(
-                "/api/packages/{owner}/generic/{name}/{version}/-/SHA256SUMS",
-            );
+            crate::request::set_route(SUMS.template);
             let target = Target {
                 owner,
                 name,
@@ -142,7 +176,7 @@ async fn handle(
             manifest::sha256sums(req, state, target, head).await
         }
         (Some(name), Some(version), Some(file), None, None) => {
-            crate::request::set_route("/api/packages/{owner}/generic/{name}/{version}/{file}");
+            crate::request::set_route(FILE.template);
             let target = Target {
                 owner,
                 name,
@@ -157,7 +191,7 @@ async fn handle(
             }
         }
         (Some(name), Some(version), None, None, None) => {
-            crate::request::set_route("/api/packages/{owner}/generic/{name}/{version}");
+            crate::request::set_route(VERSION.template);
             let target = Target {
                 owner,
                 name,

@@ -11,6 +11,7 @@
 //! rules (PEP 503 names, PEP 440 versions, file names) are `packages_core::pypi`.
 
 mod index;
+mod openapi;
 mod upload;
 
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use crate::auth::{authenticate, credentials_in, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::files;
-use crate::formats::Format;
+use crate::formats::{Format, Route};
 use crate::registry::path::RegistryPath;
 use crate::registry::Target;
 use crate::state::AppState;
@@ -52,7 +53,37 @@ pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 const UPLOAD_METHODS: &[Method] = &[Method::POST];
 const READ_METHODS: &[Method] = &[Method::GET, Method::HEAD];
 
+/// The upload form.
+const UPLOAD: Route = Route {
+    template: "/api/packages/{owner}/pypi",
+    methods: UPLOAD_METHODS,
+};
+/// The owner's project list.
+const PROJECTS: Route = Route {
+    template: "/api/packages/{owner}/pypi/simple/",
+    methods: READ_METHODS,
+};
+/// A project's files.
+const PROJECT: Route = Route {
+    template: "/api/packages/{owner}/pypi/simple/{name}",
+    methods: READ_METHODS,
+};
+/// A file, or a wheel's core metadata at `{file}.metadata`.
+const FILE: Route = Route {
+    template: "/api/packages/{owner}/pypi/files/{name}/{version}/{file}",
+    methods: READ_METHODS,
+};
+const ROUTES: &[Route] = &[UPLOAD, PROJECTS, PROJECT, FILE];
+
 impl Format for Pypi {
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    fn openapi(&self) -> utoipa::openapi::Paths {
+        openapi::paths()
+    }
+
     fn handle(
         &'static self,
         req: HttpRequest,
@@ -137,14 +168,14 @@ async fn handle(
     let head = *req.method() == Method::HEAD;
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     let route = match rest.as_slice() {
-        [] => "/api/packages/{owner}/pypi",
-        ["simple"] => "/api/packages/{owner}/pypi/simple/",
-        ["simple", _] => "/api/packages/{owner}/pypi/simple/{name}",
-        ["files", _, _, _] => "/api/packages/{owner}/pypi/files/{name}/{version}/{file}",
-        _ => "",
+        [] => Some(UPLOAD),
+        ["simple"] => Some(PROJECTS),
+        ["simple", _] => Some(PROJECT),
+        ["files", _, _, _] => Some(FILE),
+        _ => None,
     };
-    if !route.is_empty() {
-        crate::request::set_route(route);
+    if let Some(route) = route {
+        crate::request::set_route(route.template);
     }
     match rest.as_slice() {
         [] => match *req.method() {

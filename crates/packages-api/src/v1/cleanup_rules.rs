@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
 
 /// A rule as JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleJson {
     pub id: i64,
     pub enabled: bool,
@@ -54,7 +54,7 @@ impl From<&CleanupRule> for RuleJson {
 }
 
 /// A version a preview lists.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RemovalJson {
     #[serde(rename = "type")]
     pub package_type: String,
@@ -116,6 +116,21 @@ fn administered_rule(
 }
 
 /// `GET /api/v1/packages/{owner}/-/cleanup-rules` → 200 with the owner's rules, by type.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/-/cleanup-rules",
+    operation_id = "listCleanupRules",
+    tag = "package",
+    summary = "The owner's cleanup rules, by type (admin access to the owner)",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages")
+    ),
+    responses(
+        (status = 200, description = "the rules", body = Vec<RuleJson>),
+        (status = 403, description = "the caller may not administer the owner", body = crate::error::ErrorBody),
+        (status = 404, description = "no such owner or rule, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -135,6 +150,25 @@ pub async fn list(
 
 /// `POST /api/v1/packages/{owner}/-/cleanup-rules` → 201 with the new rule; 422 for a bad
 /// field, 409 when the owner has a rule for the type already.
+#[utoipa::path(
+    post,
+    path = "/api/v1/packages/{owner}/-/cleanup-rules",
+    operation_id = "createCleanupRule",
+    tag = "package",
+    summary = "Add a cleanup rule for a package type; absent fields take their defaults",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages")
+    ),
+    request_body = crate::cleanup_rules::RuleInput,
+    responses(
+        (status = 201, description = "the rule", body = RuleJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not administer the owner", body = crate::error::ErrorBody),
+        (status = 404, description = "no such owner or rule, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 409, description = "the owner has a rule for that type", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid field", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -155,6 +189,22 @@ pub async fn create(
 }
 
 /// `GET /api/v1/packages/{owner}/-/cleanup-rules/{id}` → 200 with the rule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/-/cleanup-rules/{id}",
+    operation_id = "getCleanupRule",
+    tag = "package",
+    summary = "A cleanup rule",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("id" = i64, Path, description = "rule id")
+    ),
+    responses(
+        (status = 200, description = "the rule", body = RuleJson),
+        (status = 403, description = "the caller may not administer the owner", body = crate::error::ErrorBody),
+        (status = 404, description = "no such owner or rule, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -173,6 +223,26 @@ pub async fn get(
 
 /// `PATCH /api/v1/packages/{owner}/-/cleanup-rules/{id}` → 200 with the changed rule; fields
 /// left out keep their values.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/packages/{owner}/-/cleanup-rules/{id}",
+    operation_id = "editCleanupRule",
+    tag = "package",
+    summary = "Change a cleanup rule; absent fields keep their values",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("id" = i64, Path, description = "rule id")
+    ),
+    request_body = crate::cleanup_rules::RuleInput,
+    responses(
+        (status = 200, description = "the rule", body = RuleJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not administer the owner", body = crate::error::ErrorBody),
+        (status = 404, description = "no such owner or rule, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 409, description = "the owner has a rule for that type", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid field", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -193,6 +263,22 @@ pub async fn edit(
 }
 
 /// `DELETE /api/v1/packages/{owner}/-/cleanup-rules/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/packages/{owner}/-/cleanup-rules/{id}",
+    operation_id = "deleteCleanupRule",
+    tag = "package",
+    summary = "Delete a cleanup rule",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("id" = i64, Path, description = "rule id")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the caller may not administer the owner", body = crate::error::ErrorBody),
+        (status = 404, description = "no such owner or rule, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -211,6 +297,22 @@ pub async fn delete(
 
 /// `GET /api/v1/packages/{owner}/-/cleanup-rules/{id}/preview` → 200 with the versions the
 /// rule would remove now (`type`, `package`, `version`, `created`), enabled or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/-/cleanup-rules/{id}/preview",
+    operation_id = "previewCleanupRule",
+    tag = "package",
+    summary = "The versions the rule would remove now, enabled or not",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("id" = i64, Path, description = "rule id")
+    ),
+    responses(
+        (status = 200, description = "the versions", body = Vec<RemovalJson>),
+        (status = 403, description = "the caller may not administer the owner", body = crate::error::ErrorBody),
+        (status = 404, description = "no such owner or rule, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn preview(
     req: HttpRequest,
     state: web::Data<AppState>,

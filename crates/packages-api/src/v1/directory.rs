@@ -31,12 +31,22 @@ use crate::state::AppState;
 pub const GITEA_API_VERSION: &str = "1.22.0";
 
 /// Gitea's `ServerVersion`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServerVersion {
     pub version: String,
 }
 
 /// `GET /api/v1/version` → 200; needs no credentials.
+#[utoipa::path(
+    get,
+    path = "/api/v1/version",
+    operation_id = "getVersion",
+    tag = "miscellaneous",
+    summary = "The Gitea API version this server follows, with its own version as build metadata",
+    responses(
+        (status = 200, description = "the version", body = ServerVersion)
+    )
+)]
 pub async fn version() -> HttpResponse {
     HttpResponse::Ok().json(ServerVersion {
         version: format!(
@@ -47,7 +57,7 @@ pub async fn version() -> HttpResponse {
 }
 
 /// Gitea's `GeneralAPISettings`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GeneralApiSettings {
     pub max_response_items: u64,
     pub default_paging_num: u64,
@@ -56,6 +66,16 @@ pub struct GeneralApiSettings {
 }
 
 /// `GET /api/v1/settings/api` → 200 with the paging limits.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/api",
+    operation_id = "getGeneralAPISettings",
+    tag = "settings",
+    summary = "Paging limits",
+    responses(
+        (status = 200, description = "the settings", body = GeneralApiSettings)
+    )
+)]
 pub async fn api_settings() -> HttpResponse {
     HttpResponse::Ok().json(GeneralApiSettings {
         max_response_items: MAX_LIMIT,
@@ -85,6 +105,20 @@ fn listed_visibilities(caller: &Caller) -> &'static [Visibility] {
 }
 
 /// `GET /api/v1/users/{username}` → 200 with the user (or organisation shown as a user).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}",
+    operation_id = "userGet",
+    tag = "user",
+    summary = "A user",
+    params(
+        ("username" = String, Path, description = "user name")
+    ),
+    responses(
+        (status = 200, description = "the user", body = super::json::UserJson),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn user(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -107,7 +141,7 @@ pub async fn user(
 }
 
 /// Gitea's answer to a user search.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SearchResults<T> {
     ok: bool,
     data: Vec<T>,
@@ -115,6 +149,21 @@ struct SearchResults<T> {
 
 /// `GET /api/v1/users/search?q=&uid=&page=&limit=` → 200 `{"ok": true, "data": [...]}`
 /// with `X-Total-Count`; users only, those the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/search",
+    operation_id = "userSearch",
+    tag = "user",
+    summary = "Search users the caller may see",
+    params(
+        ("q" = Option<String>, Query, description = "part of the name or full name"),
+        ("uid" = Option<i64>, Query, description = "a user id"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "`{\"ok\": true, \"data\": [users]}`", body = SearchResults<super::json::UserJson>)
+    )
+)]
 pub async fn search_users(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -151,6 +200,19 @@ pub async fn search_users(
 }
 
 /// `GET /api/v1/user/orgs` → 200 with the caller's organisations, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/orgs",
+    operation_id = "orgListCurrentUserOrgs",
+    tag = "organization",
+    summary = "The caller's organisations",
+    params(
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the organisations", body = Vec<super::json::OrgJson>)
+    )
+)]
 pub async fn my_orgs(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -175,6 +237,21 @@ pub async fn my_orgs(
 
 /// `GET /api/v1/users/{username}/orgs` → 200 with the user's organisations the caller may
 /// see, paged; 404 for a user the caller may not see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}/orgs",
+    operation_id = "orgListUserOrgs",
+    tag = "organization",
+    summary = "The organisations of a user that the caller may see",
+    params(
+        ("username" = String, Path, description = "user name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the organisations", body = Vec<super::json::OrgJson>),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn user_orgs(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -244,11 +321,38 @@ async fn list_orgs(
 }
 
 /// `GET /api/v1/orgs` → 200 with the organisations the caller may see, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs",
+    operation_id = "orgGetAll",
+    tag = "organization",
+    summary = "The organisations the caller may see",
+    params(
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the organisations", body = Vec<super::json::OrgJson>)
+    )
+)]
 pub async fn orgs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, JsonError> {
     list_orgs(req, state, false).await
 }
 
 /// `GET /api/v1/admin/orgs` → 200 with every organisation, for site admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/orgs",
+    operation_id = "adminGetAllOrgs",
+    tag = "admin",
+    summary = "Every organisation (site admins)",
+    params(
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the organisations", body = Vec<super::json::OrgJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn admin_orgs(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -257,6 +361,21 @@ pub async fn admin_orgs(
 }
 
 /// `GET /api/v1/admin/users` → 200 with every user, for site admins, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    operation_id = "adminSearchUsers",
+    tag = "admin",
+    summary = "Every user (site admins)",
+    params(
+        ("login_name" = Option<String>, Query, description = "only the user with this sign-in name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the users", body = Vec<super::json::UserJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn admin_users(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -286,6 +405,21 @@ pub async fn admin_users(
 
 /// `GET /api/v1/orgs/{org}/members` → 200 with the members, paged. Membership is private
 /// here (there is no public membership), so only members and site admins see anyone.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/members",
+    operation_id = "orgListMembers",
+    tag = "organization",
+    summary = "An organisation's members",
+    params(
+        ("org" = String, Path, description = "organisation name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the members", body = Vec<super::json::UserJson>),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn org_members(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -117,7 +117,7 @@ fn host_without_port(host: &str) -> &str {
 }
 
 /// A user as the API shows it (Gitea's `User`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserJson {
     pub id: i64,
     pub login: String,
@@ -139,6 +139,7 @@ pub struct UserJson {
     pub pronouns: String,
     pub website: String,
     pub description: String,
+    #[schema(value_type = String)]
     pub visibility: &'static str,
     pub followers_count: i64,
     pub following_count: i64,
@@ -148,7 +149,7 @@ pub struct UserJson {
 }
 
 /// An organisation as the API shows it (Gitea's `Organization`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrgJson {
     pub id: i64,
     pub name: String,
@@ -158,6 +159,7 @@ pub struct OrgJson {
     pub description: String,
     pub website: String,
     pub location: String,
+    #[schema(value_type = String)]
     pub visibility: &'static str,
     /// Repositories do not exist here; always false.
     pub repo_admin_change_team_access: bool,
@@ -166,26 +168,29 @@ pub struct OrgJson {
 }
 
 /// A team as the API shows it (Gitea's `Team`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamJson {
     pub id: i64,
     pub name: String,
     pub description: String,
     pub organization: Option<OrgJson>,
     pub includes_all_repositories: bool,
+    #[schema(value_type = String)]
     pub permission: &'static str,
     pub units: Vec<String>,
+    #[schema(value_type = BTreeMap<String, String>)]
     pub units_map: BTreeMap<String, &'static str>,
     pub can_create_org_repo: bool,
 }
 
 /// A package version as the API shows it (Gitea's `Package`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PackageJson {
     /// The version's id.
     pub id: i64,
     pub owner: UserJson,
     /// Packages are never linked to repositories here.
+    #[schema(value_type = Option<Object>)]
     pub repository: Option<()>,
     pub creator: UserJson,
     #[serde(rename = "type")]
@@ -197,7 +202,7 @@ pub struct PackageJson {
 }
 
 /// A file of a package version (Gitea's `PackageFile`; `Size` is capitalised upstream).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PackageFileJson {
     pub id: i64,
     #[serde(rename = "Size")]

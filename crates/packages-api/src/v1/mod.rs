@@ -35,7 +35,59 @@ use actix_web::{error::JsonPayloadError, web, HttpRequest};
 
 use crate::error::{ApiError, JsonError};
 
-/// Registers the `/api/v1` routes.
+crate::routes::route_table! {
+    ROUTES, register;
+    "/users/{username}/tokens" => [get => tokens::list, post => tokens::create],
+    "/users/{username}/tokens/{token}" => [delete => tokens::delete],
+    "/version" => [get => directory::version],
+    "/settings/api" => [get => directory::api_settings],
+    // Before `/users/{username}`.
+    "/users/search" => [get => directory::search_users],
+    "/users/{username}" => [get => directory::user],
+    "/users/{username}/orgs" => [get => directory::user_orgs],
+    "/user" => [get => users::current],
+    "/user/orgs" => [get => directory::my_orgs],
+    "/admin/orgs" => [get => directory::admin_orgs],
+    "/admin/users" => [get => directory::admin_users, post => users::create],
+    "/admin/users/{username}" => [patch => users::edit, delete => users::delete],
+    "/orgs" => [get => directory::orgs, post => orgs::create],
+    "/orgs/{org}" => [get => orgs::get, patch => orgs::edit, delete => orgs::delete],
+    "/orgs/{org}/members" => [get => directory::org_members],
+    "/orgs/{org}/teams" => [get => teams::list, post => teams::create],
+    "/teams/{id}" => [get => teams::get, patch => teams::edit, delete => teams::delete],
+    "/teams/{id}/members" => [get => teams::members],
+    "/teams/{id}/members/{username}" => [
+        get => teams::member,
+        put => teams::add_member,
+        delete => teams::remove_member,
+    ],
+    "/packages/{owner}" => [get => packages::list],
+    // Before `{type}/{name}…`: no format is called `-`.
+    "/packages/{owner}/-/settings" => [get => owner_settings::get, patch => owner_settings::edit],
+    "/packages/{owner}/-/cleanup-rules" => [get => cleanup_rules::list, post => cleanup_rules::create],
+    "/packages/{owner}/-/cleanup-rules/{id}" => [
+        get => cleanup_rules::get,
+        patch => cleanup_rules::edit,
+        delete => cleanup_rules::delete,
+    ],
+    "/packages/{owner}/-/cleanup-rules/{id}/preview" => [get => cleanup_rules::preview],
+    "/packages/{owner}/{type}/{name}" => [
+        get => packages::list_package_versions,
+        delete => packages::delete_package,
+    ],
+    // Before `{version}/files`: a version may be called `-`, but not `-/latest`.
+    "/packages/{owner}/{type}/{name}/-/latest" => [get => packages::latest],
+    "/packages/{owner}/{type}/{name}/{version}" => [
+        get => packages::get_version,
+        delete => packages::delete_version,
+    ],
+    "/packages/{owner}/{type}/{name}/{version}/files" => [get => packages::files],
+    "/packages/{owner}/generic/{name}/{version}/files/{file}/links" => [
+        post => packages::create_link,
+    ],
+}
+
+/// Registers the `/api/v1` routes (the table above) with their JSON error handling.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
@@ -48,113 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .content_type_required(false)
                     .error_handler(json_body_error),
             )
-            .service(
-                web::resource("/users/{username}/tokens")
-                    .route(web::get().to(tokens::list))
-                    .route(web::post().to(tokens::create)),
-            )
-            .service(
-                web::resource("/users/{username}/tokens/{token}")
-                    .route(web::delete().to(tokens::delete)),
-            )
-            .service(web::resource("/version").route(web::get().to(directory::version)))
-            .service(web::resource("/settings/api").route(web::get().to(directory::api_settings)))
-            // Before `/users/{username}`.
-            .service(web::resource("/users/search").route(web::get().to(directory::search_users)))
-            .service(web::resource("/users/{username}").route(web::get().to(directory::user)))
-            .service(
-                web::resource("/users/{username}/orgs").route(web::get().to(directory::user_orgs)),
-            )
-            .service(web::resource("/user").route(web::get().to(users::current)))
-            .service(web::resource("/user/orgs").route(web::get().to(directory::my_orgs)))
-            .service(web::resource("/admin/orgs").route(web::get().to(directory::admin_orgs)))
-            .service(
-                web::resource("/admin/users")
-                    .route(web::get().to(directory::admin_users))
-                    .route(web::post().to(users::create)),
-            )
-            .service(
-                web::resource("/admin/users/{username}")
-                    .route(web::patch().to(users::edit))
-                    .route(web::delete().to(users::delete)),
-            )
-            .service(
-                web::resource("/orgs")
-                    .route(web::get().to(directory::orgs))
-                    .route(web::post().to(orgs::create)),
-            )
-            .service(
-                web::resource("/orgs/{org}")
-                    .route(web::get().to(orgs::get))
-                    .route(web::patch().to(orgs::edit))
-                    .route(web::delete().to(orgs::delete)),
-            )
-            .service(
-                web::resource("/orgs/{org}/members").route(web::get().to(directory::org_members)),
-            )
-            .service(
-                web::resource("/orgs/{org}/teams")
-                    .route(web::get().to(teams::list))
-                    .route(web::post().to(teams::create)),
-            )
-            .service(
-                web::resource("/teams/{id}")
-                    .route(web::get().to(teams::get))
-                    .route(web::patch().to(teams::edit))
-                    .route(web::delete().to(teams::delete)),
-            )
-            .service(web::resource("/teams/{id}/members").route(web::get().to(teams::members)))
-            .service(
-                web::resource("/teams/{id}/members/{username}")
-                    .route(web::get().to(teams::member))
-                    .route(web::put().to(teams::add_member))
-                    .route(web::delete().to(teams::remove_member)),
-            )
-            .service(web::resource("/packages/{owner}").route(web::get().to(packages::list)))
-            // Before `{type}/{name}…`: no format is called `-`.
-            .service(
-                web::resource("/packages/{owner}/-/settings")
-                    .route(web::get().to(owner_settings::get))
-                    .route(web::patch().to(owner_settings::edit)),
-            )
-            .service(
-                web::resource("/packages/{owner}/-/cleanup-rules")
-                    .route(web::get().to(cleanup_rules::list))
-                    .route(web::post().to(cleanup_rules::create)),
-            )
-            .service(
-                web::resource("/packages/{owner}/-/cleanup-rules/{id}")
-                    .route(web::get().to(cleanup_rules::get))
-                    .route(web::patch().to(cleanup_rules::edit))
-                    .route(web::delete().to(cleanup_rules::delete)),
-            )
-            .service(
-                web::resource("/packages/{owner}/-/cleanup-rules/{id}/preview")
-                    .route(web::get().to(cleanup_rules::preview)),
-            )
-            .service(
-                web::resource("/packages/{owner}/{type}/{name}")
-                    .route(web::get().to(packages::list_package_versions))
-                    .route(web::delete().to(packages::delete_package)),
-            )
-            // Before `{version}/files`: a version may be called `-`, but not `-/latest`.
-            .service(
-                web::resource("/packages/{owner}/{type}/{name}/-/latest")
-                    .route(web::get().to(packages::latest)),
-            )
-            .service(
-                web::resource("/packages/{owner}/{type}/{name}/{version}")
-                    .route(web::get().to(packages::get_version))
-                    .route(web::delete().to(packages::delete_version)),
-            )
-            .service(
-                web::resource("/packages/{owner}/{type}/{name}/{version}/files")
-                    .route(web::get().to(packages::files)),
-            )
-            .service(
-                web::resource("/packages/{owner}/generic/{name}/{version}/files/{file}/links")
-                    .route(web::post().to(packages::create_link)),
-            )
+            .configure(register)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(JsonError(ApiError::NotFound("not found")))
             })),

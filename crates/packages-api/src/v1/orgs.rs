@@ -24,7 +24,7 @@ pub const PUBLIC_ORGS_ONLY: &str = "token scope is limited to public orgs";
 
 /// Body of `POST /api/v1/orgs` (Gitea's `CreateOrgOption`). `repo_admin_change_team_access`
 /// is accepted and ignored: there are no repositories here.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateOrgOption {
     #[serde(default)]
     pub username: String,
@@ -90,6 +90,20 @@ pub fn visible(state: &AppState, caller: &Caller, org: User) -> ApiResult<Visibl
 }
 
 /// `POST /api/v1/orgs` → 201 with the organisation; the caller becomes its owner.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs",
+    operation_id = "orgCreate",
+    tag = "organization",
+    summary = "Create an organisation owned by the caller",
+    request_body = CreateOrgOption,
+    responses(
+        (status = 201, description = "the organisation", body = super::json::OrgJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid or taken value", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -118,6 +132,20 @@ pub async fn create(
 }
 
 /// `GET /api/v1/orgs/{org}` → 200 with the organisation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}",
+    operation_id = "orgGet",
+    tag = "organization",
+    summary = "An organisation",
+    params(
+        ("org" = String, Path, description = "organisation name")
+    ),
+    responses(
+        (status = 200, description = "the organisation", body = super::json::OrgJson),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -136,6 +164,22 @@ pub async fn get(
 }
 
 /// `DELETE /api/v1/orgs/{org}` → 204, for the organisation's owners and site admins.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}",
+    operation_id = "orgDelete",
+    tag = "organization",
+    summary = "Delete an organisation (owners)",
+    params(
+        ("org" = String, Path, description = "organisation name")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "the organisation still owns packages", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -168,7 +212,7 @@ pub async fn delete(
 }
 
 /// Body of `PATCH /api/v1/orgs/{org}` (Gitea's `EditOrgOption`); absent fields stay.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EditOrgOption {
     pub full_name: Option<String>,
     pub email: Option<String>,
@@ -183,6 +227,24 @@ pub struct EditOrgOption {
 
 /// `PATCH /api/v1/orgs/{org}` → 200 with the changed organisation, for its owners and site
 /// admins.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org}",
+    operation_id = "orgEdit",
+    tag = "organization",
+    summary = "Edit an organisation (owners)",
+    params(
+        ("org" = String, Path, description = "organisation name")
+    ),
+    request_body = EditOrgOption,
+    responses(
+        (status = 200, description = "the organisation", body = super::json::OrgJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid or taken value", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,

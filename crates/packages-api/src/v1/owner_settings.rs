@@ -17,7 +17,7 @@ use crate::error::{ApiResult, JsonError};
 use crate::state::AppState;
 
 /// The settings as answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnerSettingsJson {
     /// The owner's choice; `null` when the server's default applies.
     pub allow_replace: Option<bool>,
@@ -26,10 +26,11 @@ pub struct OwnerSettingsJson {
 }
 
 /// A change: a field that is absent stays as it is; `null` returns it to the default.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditOwnerSettings {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>, required = false)]
     pub allow_replace: Option<Option<bool>>,
 }
 
@@ -55,6 +56,21 @@ fn settings_of(state: &AppState, owner_id: i64) -> ApiResult<OwnerSettingsJson> 
 }
 
 /// `GET /api/v1/packages/{owner}/-/settings`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/-/settings",
+    operation_id = "getOwnerPackageSettings",
+    tag = "package",
+    summary = "The owner's package settings (admin access to the owner)",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages")
+    ),
+    responses(
+        (status = 200, description = "the settings", body = OwnerSettingsJson),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -72,6 +88,23 @@ pub async fn get(
 }
 
 /// `PATCH /api/v1/packages/{owner}/-/settings`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/packages/{owner}/-/settings",
+    operation_id = "editOwnerPackageSettings",
+    tag = "package",
+    summary = "Change the owner's package settings; an absent field stays, `null` returns it to the default",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages")
+    ),
+    request_body = EditOwnerSettings,
+    responses(
+        (status = 200, description = "the settings", body = OwnerSettingsJson),
+        (status = 400, description = "a malformed body or an unknown field", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -94,6 +94,24 @@ fn find_version(
 
 /// `GET /api/v1/packages/{owner}` → 200 with one entry per version, newest first, paged.
 /// Query: `type` (empty or `all` for any), `q` (part of the name), `page`, `limit`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}",
+    operation_id = "listPackages",
+    tag = "package",
+    summary = "The owner's package versions, newest first",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = Option<String>, Query, description = "package type; empty or `all` for any"),
+        ("q" = Option<String>, Query, description = "part of the name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the versions", body = Vec<super::json::PackageJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -134,6 +152,24 @@ pub async fn list(
 
 /// `GET /api/v1/packages/{owner}/{type}/{name}` → 200 with the package's versions, newest
 /// first, paged; 404 when it has none.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/{type}/{name}",
+    operation_id = "listPackageVersions",
+    tag = "package",
+    summary = "A package's versions",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = String, Path, description = "package type (`generic`, `pypi`)"),
+        ("name" = String, Path, description = "package name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the versions", body = Vec<super::json::PackageJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list_package_versions(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -171,6 +207,23 @@ pub async fn list_package_versions(
 
 /// `GET /api/v1/packages/{owner}/{type}/{name}/-/latest` → 200 with the most recently
 /// created version (highest id).
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/{type}/{name}/-/latest",
+    operation_id = "getLatestPackageVersion",
+    tag = "package",
+    summary = "A package's newest version",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = String, Path, description = "package type (`generic`, `pypi`)"),
+        ("name" = String, Path, description = "package name")
+    ),
+    responses(
+        (status = 200, description = "the version", body = super::json::PackageJson),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn latest(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -197,6 +250,26 @@ pub async fn latest(
 /// optional `{"expires_in": SECONDS}` → 201 `{"url", "expires_at"}`: a download URL that
 /// works without credentials for that file and content until it expires. Needs read access
 /// (a `read:package` token is enough).
+#[utoipa::path(
+    post,
+    path = "/api/v1/packages/{owner}/generic/{name}/{version}/files/{file}/links",
+    operation_id = "createSignedLink",
+    tag = "package",
+    summary = "A signed download link for a file, valid without credentials until it expires (read access)",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("name" = String, Path, description = "package name"),
+        ("version" = String, Path, description = "version"),
+        ("file" = String, Path, description = "file name")
+    ),
+    request_body = Option<crate::links::LinkRequest>,
+    responses(
+        (status = 201, description = "the link", body = SignedLink),
+        (status = 400, description = "a malformed body or expiry", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create_link(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -250,13 +323,39 @@ pub async fn create_link(
         crate::urls::absolute(&req, &path),
         links::LINK_QUERY
     );
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "url": url,
-        "expires_at": super::json::rfc3339(claims.exp.min(i64::MAX as u64) as i64),
-    })))
+    Ok(HttpResponse::Created().json(SignedLink {
+        url,
+        expires_at: super::json::rfc3339(claims.exp.min(i64::MAX as u64) as i64),
+    }))
+}
+
+/// A signed download link.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SignedLink {
+    /// The file's download URL with its `link_token`.
+    pub url: String,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
 }
 
 /// `DELETE /api/v1/packages/{owner}/{type}/{name}` → 204: the package with every version.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/packages/{owner}/{type}/{name}",
+    operation_id = "deletePackage",
+    tag = "package",
+    summary = "Delete a package with all its versions",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = String, Path, description = "package type (`generic`, `pypi`)"),
+        ("name" = String, Path, description = "package name")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete_package(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -291,6 +390,24 @@ pub async fn delete_package(
 }
 
 /// `GET /api/v1/packages/{owner}/{type}/{name}/{version}` → 200 with the version.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/{type}/{name}/{version}",
+    operation_id = "getPackage",
+    tag = "package",
+    summary = "A package version",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = String, Path, description = "package type (`generic`, `pypi`)"),
+        ("name" = String, Path, description = "package name"),
+        ("version" = String, Path, description = "version")
+    ),
+    responses(
+        (status = 200, description = "the version", body = super::json::PackageJson),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get_version(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -310,6 +427,24 @@ pub async fn get_version(
 }
 
 /// `DELETE /api/v1/packages/{owner}/{type}/{name}/{version}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/packages/{owner}/{type}/{name}/{version}",
+    operation_id = "deletePackageVersion",
+    tag = "package",
+    summary = "Delete a package version",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = String, Path, description = "package type (`generic`, `pypi`)"),
+        ("name" = String, Path, description = "package name"),
+        ("version" = String, Path, description = "version")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete_version(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -340,6 +475,24 @@ pub async fn delete_version(
 }
 
 /// `GET /api/v1/packages/{owner}/{type}/{name}/{version}/files` → 200 with the files, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{owner}/{type}/{name}/{version}/files",
+    operation_id = "listPackageFiles",
+    tag = "package",
+    summary = "A version's files",
+    params(
+        ("owner" = String, Path, description = "user or organisation that owns the packages"),
+        ("type" = String, Path, description = "package type (`generic`, `pypi`)"),
+        ("name" = String, Path, description = "package name"),
+        ("version" = String, Path, description = "version")
+    ),
+    responses(
+        (status = 200, description = "the files", body = Vec<super::json::PackageFileJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn files(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -49,6 +49,17 @@ fn form_int(pairs: &[(String, String)], key: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// The `page` and `limit` query parameters of a paged listing, as the OpenAPI document shows
+/// them.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1.
+    pub page: Option<u64>,
+    /// Rows per page, at most 50 (default 30).
+    pub limit: Option<u64>,
+}
+
 /// The page a listing request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {

@@ -39,7 +39,7 @@ const REPO_UNITS: &[&str] = &[
 const READ_ONLY_UNITS: &[&str] = &["repo.ext_wiki", "repo.ext_issues"];
 
 /// Body of `POST /api/v1/orgs/{org}/teams` (Gitea's `CreateTeamOption`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CreateTeamOption {
     #[serde(default)]
     pub name: String,
@@ -159,7 +159,7 @@ pub fn team_grants(body: &CreateTeamOption) -> ApiResult<(AccessMode, Vec<(Strin
 
 /// Body of `PATCH /api/v1/teams/{id}` (Gitea's `EditTeamOption`): what is absent (or an
 /// empty name, permission or unit list) stays as it is.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct EditTeamOption {
     #[serde(default)]
     pub name: String,
@@ -293,6 +293,22 @@ fn member_user(state: &AppState, username: &str) -> ApiResult<User> {
 }
 
 /// `GET /api/v1/orgs/{org}/teams` → 200 with the teams, oldest first, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/teams",
+    operation_id = "orgListTeams",
+    tag = "organization",
+    summary = "An organisation's teams (members)",
+    params(
+        ("org" = String, Path, description = "organisation name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the teams", body = Vec<super::json::TeamJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -321,6 +337,24 @@ pub async fn list(
 }
 
 /// `POST /api/v1/orgs/{org}/teams` → 201 with the team.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/teams",
+    operation_id = "orgCreateTeam",
+    tag = "organization",
+    summary = "Create a team (owners)",
+    params(
+        ("org" = String, Path, description = "organisation name")
+    ),
+    request_body = CreateTeamOption,
+    responses(
+        (status = 201, description = "the team", body = super::json::TeamJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid or taken value", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -363,6 +397,21 @@ pub async fn create(
 }
 
 /// `GET /api/v1/teams/{id}` → 200 with the team.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}",
+    operation_id = "orgGetTeam",
+    tag = "organization",
+    summary = "A team (its members, the organisation's owners, site admins)",
+    params(
+        ("id" = i64, Path, description = "team id")
+    ),
+    responses(
+        (status = 200, description = "the team", body = super::json::TeamJson),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -385,6 +434,24 @@ pub async fn get(
 /// `PATCH /api/v1/teams/{id}` → 200 with the changed team, for the organisation's owners
 /// and site admins (403 for other members). Package access of its members follows at once:
 /// the write drops the cached memberships.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/teams/{id}",
+    operation_id = "orgEditTeam",
+    tag = "organization",
+    summary = "Edit a team (owners); what the body leaves out stays",
+    params(
+        ("id" = i64, Path, description = "team id")
+    ),
+    request_body = EditTeamOption,
+    responses(
+        (status = 200, description = "the team", body = super::json::TeamJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid field, a taken name, or renaming the Owners team", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -413,6 +480,22 @@ pub async fn edit(
 }
 
 /// `PUT /api/v1/teams/{id}/members/{username}` → 204; adding a member twice is fine.
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{id}/members/{username}",
+    operation_id = "orgAddTeamMember",
+    tag = "organization",
+    summary = "Add a member (owners)",
+    params(
+        ("id" = i64, Path, description = "team id"),
+        ("username" = String, Path, description = "user name")
+    ),
+    responses(
+        (status = 204, description = "added (or already a member)"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn add_member(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -422,6 +505,23 @@ pub async fn add_member(
 }
 
 /// `DELETE /api/v1/teams/{id}/members/{username}` → 204; removing a non-member is a no-op.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}/members/{username}",
+    operation_id = "orgRemoveTeamMember",
+    tag = "organization",
+    summary = "Remove a member (owners)",
+    params(
+        ("id" = i64, Path, description = "team id"),
+        ("username" = String, Path, description = "user name")
+    ),
+    responses(
+        (status = 204, description = "removed (or not a member)"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "the organisation's last owner", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn remove_member(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -464,6 +564,22 @@ async fn change_member(
 }
 
 /// `GET /api/v1/teams/{id}/members` → 200 with the team's members, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}/members",
+    operation_id = "orgListTeamMembers",
+    tag = "organization",
+    summary = "A team's members",
+    params(
+        ("id" = i64, Path, description = "team id"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the members", body = Vec<super::json::UserJson>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn members(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -488,6 +604,22 @@ pub async fn members(
 }
 
 /// `GET /api/v1/teams/{id}/members/{username}` → 200 with the user when a member, else 404.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}/members/{username}",
+    operation_id = "orgListTeamMember",
+    tag = "organization",
+    summary = "A member of a team",
+    params(
+        ("id" = i64, Path, description = "team id"),
+        ("username" = String, Path, description = "user name")
+    ),
+    responses(
+        (status = 200, description = "the user", body = super::json::UserJson),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn member(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -512,6 +644,22 @@ pub async fn member(
 /// `DELETE /api/v1/teams/{id}` → 204, for the organisation's owners and site admins; its
 /// members leave the organisation unless another team holds them. The Owners team stays
 /// (422): an organisation always keeps its owners.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}",
+    operation_id = "orgDeleteTeam",
+    tag = "organization",
+    summary = "Delete a team (owners)",
+    params(
+        ("id" = i64, Path, description = "team id")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "the Owners team", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -14,7 +14,7 @@ use crate::error::{ApiError, JsonError};
 use crate::state::AppState;
 
 /// Body of a token creation request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateToken {
     pub name: String,
     #[serde(default)]
@@ -22,7 +22,7 @@ pub struct CreateToken {
 }
 
 /// A token as the API shows it; `sha1` carries the secret only in the creation response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub id: i64,
     pub name: String,
@@ -101,6 +101,24 @@ fn password_doer_for(
 }
 
 /// `POST /api/v1/users/{username}/tokens` → 201 with the new token, shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/tokens",
+    operation_id = "userCreateToken",
+    tag = "user",
+    summary = "Create an access token (password authentication); the secret is shown once, in `sha1`",
+    params(
+        ("username" = String, Path, description = "user name")
+    ),
+    request_body = CreateToken,
+    responses(
+        (status = 201, description = "the token", body = TokenView),
+        (status = 400, description = "a malformed body or unknown scope", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 409, description = "the user has a token of that name", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid or taken value", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -126,6 +144,21 @@ pub async fn create(
 }
 
 /// `GET /api/v1/users/{username}/tokens` → the user's tokens, without secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}/tokens",
+    operation_id = "userGetTokens",
+    tag = "user",
+    summary = "List the user's access tokens (password authentication)",
+    params(
+        ("username" = String, Path, description = "user name"),
+        super::paging::PageQuery
+    ),
+    responses(
+        (status = 200, description = "the tokens, without secrets", body = Vec<TokenView>),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -147,6 +180,23 @@ pub async fn list(
 }
 
 /// `DELETE /api/v1/users/{username}/tokens/{id or name}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{username}/tokens/{token}",
+    operation_id = "userDeleteAccessToken",
+    tag = "user",
+    summary = "Delete an access token by id or name",
+    params(
+        ("username" = String, Path, description = "user name"),
+        ("token" = String, Path, description = "token id or name")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "the name matches several tokens", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -22,7 +22,7 @@ use crate::state::AppState;
 /// Body of `POST /api/v1/admin/users` (Gitea's `CreateUserOption`). `login_name`,
 /// `source_id`, `send_notify` and `created` are accepted and ignored: there are no external
 /// sign-in sources or mails here.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateUserOption {
     #[serde(default)]
     pub username: String,
@@ -41,7 +41,7 @@ pub struct CreateUserOption {
 
 /// Body of `PATCH /api/v1/admin/users/{username}` (Gitea's `EditUserOption`); absent fields
 /// stay as they are. `login_name` and `source_id` are accepted and ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct EditUserOption {
     pub email: Option<String>,
     pub full_name: Option<String>,
@@ -90,6 +90,16 @@ fn hash_new_password(state: &AppState, password: &str) -> ApiResult<String> {
 }
 
 /// `GET /api/v1/user` → 200 with the signed-in user, all fields visible.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user",
+    operation_id = "userGetCurrent",
+    tag = "user",
+    summary = "The authenticated user",
+    responses(
+        (status = 200, description = "the user", body = super::json::UserJson)
+    )
+)]
 pub async fn current(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -107,6 +117,20 @@ pub async fn current(
 }
 
 /// `POST /api/v1/admin/users` → 201 with the new user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    operation_id = "adminCreateUser",
+    tag = "admin",
+    summary = "Create a user (site admins)",
+    request_body = CreateUserOption,
+    responses(
+        (status = 201, description = "the user", body = super::json::UserJson),
+        (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid or taken value", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -133,6 +157,24 @@ pub async fn create(
 }
 
 /// `PATCH /api/v1/admin/users/{username}` → 200 with the changed user.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{username}",
+    operation_id = "adminEditUser",
+    tag = "admin",
+    summary = "Edit a user (site admins)",
+    params(
+        ("username" = String, Path, description = "user name")
+    ),
+    request_body = EditUserOption,
+    responses(
+        (status = 200, description = "the user", body = super::json::UserJson),
+        (status = 400, description = "a malformed body, or the last admin would lose the flag", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "an invalid or taken value", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -225,6 +267,23 @@ fn changes_of(state: &AppState, user: &User, body: EditUserOption) -> ApiResult<
 }
 
 /// `DELETE /api/v1/admin/users/{username}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{username}",
+    operation_id = "adminDeleteUser",
+    tag = "admin",
+    summary = "Delete a user (site admins)",
+    params(
+        ("username" = String, Path, description = "user name")
+    ),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 400, description = "the last admin", body = crate::error::ErrorBody),
+        (status = 403, description = "the caller may not do this", body = crate::error::ErrorBody),
+        (status = 404, description = "not found, or not visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "the user still owns packages or belongs to an organisation", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
