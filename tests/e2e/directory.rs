@@ -78,6 +78,16 @@ fn version_settings_and_users(backend: Backend) {
     assert_eq!(v["ok"], true);
     assert_eq!(logins(&v["data"], "login"), ["alice"]);
     assert_eq!(r.header("x-total-count"), Some("1"));
+    // Paged as Gitea pages it: the total and a link to the next page.
+    let r = s.get("/api/v1/users/search?limit=1", &root);
+    assert_eq!(ok(&r)["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r.header("x-total-count"), Some("3"));
+    assert!(
+        r.header("link")
+            .is_some_and(|l| l.contains("page=2>; rel=\"next\"")),
+        "{}",
+        r.describe()
+    );
     // Users only, and only those the caller may see.
     let v = ok(&s.get("/api/v1/users/search", &anon));
     assert_eq!(logins(&v["data"], "login"), ["alice", "root"]);

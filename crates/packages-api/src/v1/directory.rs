@@ -148,7 +148,7 @@ struct SearchResults<T> {
 }
 
 /// `GET /api/v1/users/search?q=&uid=&page=&limit=` → 200 `{"ok": true, "data": [...]}`
-/// with `X-Total-Count`; users only, those the caller may see.
+/// with `X-Total-Count` and `Link`; users only, those the caller may see.
 #[utoipa::path(
     get,
     path = "/api/v1/users/search",
@@ -169,6 +169,7 @@ pub async fn search_users(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
+    let base = facts.site.base_url.clone();
     let pairs = paging::parse_query(req.query_string());
     let paging = Paging::from_query(&pairs);
     let text = paging::query_value(&pairs, "q").unwrap_or("").to_owned();
@@ -190,13 +191,12 @@ pub async fn search_users(
         Ok((json, total))
     })
     .await?;
-    let mut response = HttpResponse::Ok();
-    response.insert_header(("X-Total-Count", total.to_string()));
-    response.insert_header(("Access-Control-Expose-Headers", "X-Total-Count"));
-    Ok(response.json(SearchResults {
-        ok: true,
-        data: users,
-    }))
+    Ok(
+        paging::paged(&req, &base, total, paging).json(SearchResults {
+            ok: true,
+            data: users,
+        }),
+    )
 }
 
 /// `GET /api/v1/user/orgs` → 200 with the caller's organisations, paged.
@@ -219,7 +219,7 @@ pub async fn my_orgs(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let state = state.into_inner();
     let orgs = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
@@ -259,7 +259,7 @@ pub async fn user_orgs(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let name = path.into_inner();
     let state = state.into_inner();
     let orgs = blocking::run(move || {
@@ -294,7 +294,7 @@ async fn list_orgs(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let state = state.into_inner();
     let (orgs, total) = blocking::run(move || {
         let caller = if admin {
@@ -427,7 +427,7 @@ pub async fn org_members(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let name = path.into_inner();
     let state = state.into_inner();
     let members = blocking::run(move || {

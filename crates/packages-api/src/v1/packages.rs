@@ -177,7 +177,7 @@ pub async fn list_package_versions(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let (owner_name, ptype, name) = path.into_inner();
     let state = state.into_inner();
     let (items, total) = blocking::run(move || {

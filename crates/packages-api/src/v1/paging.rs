@@ -2,7 +2,7 @@
 //! an `X-Total-Count` header and a `Link` header with `next`, `last`, `first` and `prev`.
 
 use actix_web::http::header::HeaderValue;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
@@ -70,6 +70,11 @@ pub struct Paging {
 }
 
 impl Paging {
+    /// The page a request's `page` and `limit` query parameters ask for.
+    pub fn of(req: &HttpRequest) -> Paging {
+        Paging::from_query(&parse_query(req.query_string()))
+    }
+
     /// `page` ≤ 0 means 1; `limit` ≤ 0 means [`DEFAULT_LIMIT`]; above [`MAX_LIMIT`] is capped.
     pub fn from_query(pairs: &[(String, String)]) -> Paging {
         let page = form_int(pairs, "page").max(1) as u64;
@@ -149,14 +154,9 @@ pub fn link_header(
     (!links.is_empty()).then(|| links.join(","))
 }
 
-/// A 200 with one page of `items` and the paging headers.
-pub fn page_response<T: Serialize>(
-    req: &HttpRequest,
-    base: &str,
-    items: &[T],
-    total: u64,
-    paging: Paging,
-) -> HttpResponse {
+/// A 200 carrying Gitea's paging headers for one page of `total` rows: `X-Total-Count`, and
+/// `Link` when another page exists, both exposed to scripts in browsers.
+pub fn paged(req: &HttpRequest, base: &str, total: u64, paging: Paging) -> HttpResponseBuilder {
     let pairs = parse_query(req.query_string());
     let link = link_header(base, req.path(), &pairs, total, paging);
     let mut builder = HttpResponse::Ok();
@@ -167,7 +167,18 @@ pub fn page_response<T: Serialize>(
         exposed = "X-Total-Count, Link";
     }
     builder.insert_header(("Access-Control-Expose-Headers", exposed));
-    builder.json(items)
+    builder
+}
+
+/// A 200 with one page of `items` and the paging headers.
+pub fn page_response<T: Serialize>(
+    req: &HttpRequest,
+    base: &str,
+    items: &[T],
+    total: u64,
+    paging: Paging,
+) -> HttpResponse {
+    paged(req, base, total, paging).json(items)
 }
 
 /// A 200 with the page `paging` asks for out of all of `items`, and the paging headers.

@@ -316,7 +316,7 @@ pub async fn list(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let name = path.into_inner();
     let state = state.into_inner();
     let teams = blocking::run(move || {
@@ -587,7 +587,7 @@ pub async fn members(
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let base = facts.site.base_url.clone();
-    let paging = Paging::from_query(&paging::parse_query(req.query_string()));
+    let paging = Paging::of(&req);
     let id = path.into_inner();
     let state = state.into_inner();
     let members = blocking::run(move || {
