@@ -15,6 +15,9 @@
 #   BENCH_P5_BACKENDS   backends on which the memory scenario runs ("sqlite")
 #   BENCH_P6_VERSIONS   versions stored for the growth scenario (1000000)
 #   BENCH_PG_OPTS       extra postgres server options
+#   BENCH_S3            1: also the object-store scenarios on SeaweedFS (S3-P1, S3-P2, S3-P5),
+#                       against boto3 and curl on the same SeaweedFS (1; 0 skips them)
+#   BENCH_S3_P5_MIBS    file sizes per client of S3-P5, in MiB ("1024 2048")
 #   BENCH_DOC           document to update (docs/PERFORMANCE.md)
 #   BENCH_PERF_DIR      record a perf profile of our server during each wrk run into this
 #                       directory (slows the server down; for finding where time goes)
@@ -36,6 +39,8 @@ P6_VERSIONS=${BENCH_P6_VERSIONS:-1000000}
 # the last commits, never consistency); fsync and full-page writes stay on.
 PG_OPTS=${BENCH_PG_OPTS:--c synchronous_commit=off}
 DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
+S3=${BENCH_S3:-1}
+S3_P5_MIBS=${BENCH_S3_P5_MIBS:-1024 2048}
 # Versions stored before the small-request scenarios run, so that P3/P4 are the "1k"
 # point of the growth comparison.
 BASE_VERSIONS=1000
@@ -51,6 +56,9 @@ pg_url=""
 run_pg=()
 nginx_pid=""
 ours_pid=""
+weed_pid=""
+# Added to the server's environment by start_ours (the object-store settings).
+ours_extra_env=()
 declare -a bg_pids=()
 
 log() { printf '[bench %4ds] %s\n' "$SECONDS" "$*"; }
@@ -67,7 +75,7 @@ cleanup() {
     for pid in "${bg_pids[@]}"; do
         kill "$pid" 2>/dev/null
     done
-    for pid in $ours_pid $nginx_pid; do
+    for pid in $ours_pid $nginx_pid $weed_pid; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
     if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
@@ -340,9 +348,10 @@ start_ours() {
     local be=$1
     ours_data=$work/data-$be
     mkdir -p "$ours_data"
-    prefill_fanout "$ours_data/packages"
+    [ ${#ours_extra_env[@]} -gt 0 ] || prefill_fanout "$ours_data/packages"
     ours_port=$(pick_port)
-    ours_env=(FORGE_LISTEN="127.0.0.1:$ours_port" FORGE_DATA_DIR="$ours_data" RUST_LOG=warn FORGE_WORKERS=2)
+    ours_env=(FORGE_LISTEN="127.0.0.1:$ours_port" FORGE_DATA_DIR="$ours_data" RUST_LOG=warn FORGE_WORKERS=2
+        "${ours_extra_env[@]}")
     if [ "$be" = postgres ]; then
         ours_env+=(FORGE_DATABASE_URL="$pg_url")
         ours_db=$pg_url
@@ -404,9 +413,11 @@ seed() {
     fi
 }
 
-# P5: peak RSS while several clients upload the large file at once.
+# P5: peak RSS while several clients upload the large file (or FILE of MIB MiB) at once;
+# the figures go under KEY.p5.
+# memory_scenario KEY [FILE MIB]
 memory_scenario() {
-    local be=$1 base lifetime i peak rss hwm
+    local be=$1 file=${2:-$work/files/big.bin} mib=${3:-$BIG_MIB} base lifetime i peak rss hwm
     base=$(status_kib "$ours_pid" VmRSS)
     lifetime=$(status_kib "$ours_pid" VmHWM)
     # Writing 5 resets VmHWM to the current RSS, so the high-water mark covers these uploads
@@ -417,7 +428,7 @@ memory_scenario() {
     local -a curls=()
     for i in $(seq 1 "$P5_CLIENTS"); do
         curl -sS --max-time "$CURL_MAX_TIME" -o "$work/p5-$i.out" -w '%{http_code}' \
-            -H "Authorization: token $token" -T "$work/files/big.bin" \
+            -H "Authorization: token $token" -T "$file" \
             "http://127.0.0.1:$ours_port/api/packages/bench/generic/p5/$i/big.bin" \
             >"$work/p5-$i.code" 2>"$work/p5-$i.err" &
         curls+=($!)
@@ -455,10 +466,18 @@ memory_scenario() {
     res "$be.p5.base_mib" "$(mib_of_kib "$base")"
     res "$be.p5.peak_mib" "$(mib_of_kib "$peak")"
     res "$be.p5.errors" "$failed"
-    log "P5 $be: baseline $(mib_of_kib "$base") MiB, peak $(mib_of_kib "$peak") MiB (VmHWM $(mib_of_kib "$hwm") MiB), $P5_CLIENTS × $BIG_MIB MiB in ${secs} s, $failed failed"
-    note "P5 ($be): $P5_CLIENTS uploads of $BIG_MIB MiB at once took ${secs} s ($(awk -v n="$P5_CLIENTS" -v m="$BIG_MIB" -v s="$secs" 'BEGIN { printf "%.0f", n * m / (s > 0 ? s : 1) }') MiB/s together); the server's peak RSS over the whole run before P5 was $(mib_of_kib "$lifetime") MiB."
+    log "P5 $be: baseline $(mib_of_kib "$base") MiB, peak $(mib_of_kib "$peak") MiB (VmHWM $(mib_of_kib "$hwm") MiB), $P5_CLIENTS × $mib MiB in ${secs} s, $failed failed"
+    note "P5 ($be): $P5_CLIENTS uploads of $mib MiB at once took ${secs} s ($(awk -v n="$P5_CLIENTS" -v m="$mib" -v s="$secs" 'BEGIN { printf "%.0f", n * m / (s > 0 ? s : 1) }') MiB/s together); the server's peak RSS over the whole run before P5 was $(mib_of_kib "$lifetime") MiB."
     [ "$failed" -eq 0 ] || note "P5 ($be): $failed of $P5_CLIENTS uploads failed"
     sync
+}
+
+# Creates the user the runs upload as and sets token.
+make_user() {
+    # Default bcrypt cost on purpose: the uploads authenticate with a token.
+    admin user create --username bench --password 'bench-password-1' --email bench@example.com >/dev/null
+    token=$(admin user generate-access-token --username bench --token-name bench --scopes write:package | tail -n 1)
+    [ -n "$token" ] || die "no token"
 }
 
 bench_ours() {
@@ -468,10 +487,7 @@ bench_ours() {
     start_ours "$be"
     base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
     log "forge-server ($be) on 127.0.0.1:$ours_port"
-    # Default bcrypt cost on purpose: the uploads below authenticate with a token.
-    admin user create --username bench --password 'bench-password-1' --email bench@example.com >/dev/null
-    token=$(admin user generate-access-token --username bench --token-name bench --scopes write:package | tail -n 1)
-    [ -n "$token" ] || die "no token"
+    make_user
     local auth=(-H "Authorization: token $token")
     curl -fsS -o /dev/null "${auth[@]}" -T "$work/files/small.bin" "$base_url/p3/1.0/small.bin"
     seed "$be" s1k- "$BASE_VERSIONS"
@@ -525,6 +541,140 @@ bench_nginx() {
     stop_nginx
 }
 
+# --- object storage --------------------------------------------------------------------------
+
+s3_key=bench
+s3_secret=bench-secret-0123456789
+s3_bucket=bench
+
+# A fresh SeaweedFS (`weed mini`, from the test environment) on free ports; sets s3_endpoint.
+# A port picked as free can be taken before weed binds it: then again on other ports.
+start_seaweed() {
+    local dir=$work/weed attempt s3_port
+    for attempt in 1 2 3; do
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        s3_port=$(pick_port)
+        AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret \
+            weed mini -dir="$dir" -bucket="$s3_bucket" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+            -s3.port="$s3_port" -s3.port.grpc="$(pick_port)" \
+            -master.port="$(pick_port)" -master.port.grpc="$(pick_port)" \
+            -volume.port="$(pick_port)" -volume.port.grpc="$(pick_port)" \
+            -filer.port="$(pick_port)" -filer.port.grpc="$(pick_port)" \
+            -admin.port="$(pick_port)" -admin.port.grpc="$(pick_port)" \
+            -webdav.port="$(pick_port)" -s3.port.iceberg="$(pick_port)" -s3.port.lance=0 \
+            >"$work/weed.log" 2>&1 &
+        weed_pid=$!
+        s3_endpoint=http://127.0.0.1:$s3_port
+        local i
+        for i in $(seq 1 30); do
+            kill -0 "$weed_pid" 2>/dev/null || break
+            if s3ref wait 2 2>/dev/null; then
+                return 0
+            fi
+        done
+        log "SeaweedFS did not start (attempt $attempt): $(grep -m1 -i 'fail\|error' "$work/weed.log")"
+        kill "$weed_pid" 2>/dev/null || true
+        wait "$weed_pid" 2>/dev/null || true
+        weed_pid=""
+    done
+    tail -n 20 "$work/weed.log" >&2
+    die "SeaweedFS did not start"
+}
+
+stop_seaweed() {
+    kill "$weed_pid" 2>/dev/null || true
+    wait "$weed_pid" 2>/dev/null || true
+    weed_pid=""
+    rm -rf "$work/weed"
+}
+
+# Points the next start_ours at the running SeaweedFS, with any extra settings given.
+use_seaweed() {
+    ours_extra_env=(FORGE_STORAGE_TYPE=s3 FORGE_STORAGE_S3_ENDPOINT="$s3_endpoint"
+        FORGE_STORAGE_S3_BUCKET="$s3_bucket" FORGE_STORAGE_S3_ACCESS_KEY_ID="$s3_key"
+        FORGE_STORAGE_S3_SECRET_ACCESS_KEY="$s3_secret" FORGE_STORAGE_S3_PREFIX=forge/ "$@")
+}
+
+s3ref() {
+    BENCH_S3_ENDPOINT=$s3_endpoint BENCH_S3_BUCKET=$s3_bucket \
+        AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret \
+        python3 "$repo/bench/s3ref.py" "$@"
+}
+
+# S3-P1, S3-P2 and S3-P5: our server (SQLite) with its content in SeaweedFS, against boto3
+# and curl on the same SeaweedFS.
+bench_s3() {
+    check_quiet "the S3 runs"
+    start_seaweed
+    log "SeaweedFS on $s3_endpoint"
+    local mibs url base_url code
+    log "S3-P1 reference: boto3 multipart upload of $BIG_MIB MiB"
+    if mibs=$(s3ref put "$work/files/big.bin" reference/big.bin); then
+        res s3.ref_p1.mibs "$mibs"
+        log "s3.ref_p1: $mibs MiB/s"
+    else
+        note "S3-P1: the boto3 upload failed"
+    fi
+    sync
+    url=$(s3ref presign reference/big.bin)
+    log "S3-P2 reference: curl GET of a presigned URL (warm-up, then measured)"
+    curl -fsS -o /dev/null "$url" || note "S3-P2: reference warm-up GET failed"
+    measure_big s3.ref_p2 GET "$url"
+
+    use_seaweed
+    start_ours s3
+    base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
+    log "forge-server (SQLite + S3) on 127.0.0.1:$ours_port"
+    make_user
+    log "S3-P1: PUT $BIG_MIB MiB through the server"
+    measure_big s3.p1 PUT "$base_url/p1/1.0/big.bin" -H "Authorization: token $token" \
+        -T "$work/files/big.bin"
+    log "S3-P2: GET $BIG_MIB MiB through the server (warm-up, then measured)"
+    curl -fsS -o /dev/null "$base_url/p1/1.0/big.bin" || note "S3-P2: warm-up GET failed"
+    measure_big s3.p2 GET "$base_url/p1/1.0/big.bin"
+    stop_ours s3
+
+    use_seaweed FORGE_STORAGE_SERVE_DIRECT=true
+    start_ours s3-direct
+    make_user
+    base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
+    curl -fsS -o /dev/null -H "Authorization: token $token" -T "$work/files/small.bin" \
+        "$base_url/p3/1.0/small.bin"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$base_url/p3/1.0/small.bin")
+    [ "$code" = 307 ] || note "S3-P2 serve-direct: GET answered $code, not 307"
+    log "S3-P2 serve-direct: wrk GET (307), 64 connections, ${DURATION} s"
+    run_wrk s3.direct 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
+    stop_ours s3-direct
+
+    res meta.s3_p5_mibs "$S3_P5_MIBS"
+    local mib file avail
+    for mib in $S3_P5_MIBS; do
+        # A fresh SeaweedFS each time: deleted objects keep their room until a vacuum.
+        stop_seaweed
+        avail=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
+        if [ "$avail" -lt $(((P5_CLIENTS + 2) * mib * 1024)) ]; then
+            note "S3-P5 with $mib MiB skipped: only $((avail / 1024)) MiB free in $work, it needs $(((P5_CLIENTS + 2) * mib)) MiB"
+            continue
+        fi
+        start_seaweed
+        file=$work/files/big.bin
+        if [ "$mib" != "$BIG_MIB" ]; then
+            file=$work/files/p5-$mib.bin
+            head -c $((mib << 20)) /dev/urandom >"$file"
+        fi
+        use_seaweed
+        start_ours "s3-p5-$mib"
+        make_user
+        log "S3-P5: $P5_CLIENTS parallel PUTs of $mib MiB into S3, sampling RSS"
+        memory_scenario "s3.m$mib" "$file" "$mib"
+        stop_ours "s3-p5-$mib"
+        [ "$file" = "$work/files/big.bin" ] || rm -f "$file"
+    done
+    ours_extra_env=()
+    stop_seaweed
+}
+
 # --- main ------------------------------------------------------------------------------------
 
 ensure_tools
@@ -533,6 +683,11 @@ if [ -n "${BENCH_PERF_DIR:-}" ]; then
     mkdir -p "$BENCH_PERF_DIR"
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ "$S3" = 1 ]; then
+    # SeaweedFS (weed) and boto3 come from the test environment (tests/python/requirements.txt).
+    . "$(dirname "${BASH_SOURCE[0]}")/test-env.sh"
+    test_env_setup >/dev/null || die "could not set up the test environment (weed, boto3)"
+fi
 
 # Other work on the machine (a compiler, say) takes cores from the servers: keep a trace.
 load_start=$(cut -d' ' -f1 /proc/loadavg)
@@ -616,6 +771,10 @@ for be in $BACKENDS; do
     *) die "unknown backend $be" ;;
     esac
 done
+
+if [ "$S3" = 1 ]; then
+    bench_s3
+fi
 
 note "P3/P4 ran with $BASE_VERSIONS versions seeded for the owner and P6 with $P6_VERSIONS, plus the uploads of the runs themselves; wrk -t2, ${DURATION} s per run (P6: ${P6_DURATION} s), client and server share the $(nproc) cores."
 [ "$PG_OPTS" = "" ] || note "PostgreSQL server options: \`$PG_OPTS\`."

@@ -66,6 +66,8 @@ impl Results {
 enum Target {
     /// ours ÷ reference must be at least this.
     RatioAtLeast(f64),
+    /// ours ÷ reference must lie within this fraction of 1.
+    RatioWithin(f64),
     /// ours must be at least this.
     AtLeast(f64),
     /// ours must be at most this.
@@ -132,6 +134,7 @@ impl Row {
     fn target_text(&self) -> String {
         match self.target {
             Target::RatioAtLeast(x) => format!("ratio ≥ {x:.2}"),
+            Target::RatioWithin(x) => format!("ratio {:.2} to {:.2}", 1.0 - x, 1.0 + x),
             Target::AtLeast(x) => format!("≥ {} {}", self.unit.format(x), self.unit.name()),
             Target::AtMost(x) => format!("≤ {} {}", self.unit.format(x), self.unit.name()),
             Target::None => "—".to_owned(),
@@ -141,6 +144,7 @@ impl Row {
     fn met(&self) -> Option<bool> {
         let ok = match self.target {
             Target::RatioAtLeast(x) => self.ratio()? >= x,
+            Target::RatioWithin(x) => (self.ratio()? - 1.0).abs() <= x,
             Target::AtLeast(x) => self.ours? >= x,
             Target::AtMost(x) => self.ours? <= x,
             Target::None => return None,
@@ -336,7 +340,103 @@ fn rows(r: &Results) -> Vec<Row> {
             });
         }
     }
+    s3_rows(r, &big, clients, &mut rows);
     rows
+}
+
+/// The object-store scenarios: our server on SeaweedFS against a standard S3 client on the
+/// same SeaweedFS.
+fn s3_rows(r: &Results, big: &str, clients: f64, rows: &mut Vec<Row>) {
+    let s3 = |key: &str| r.num(&format!("s3.{key}"));
+    let errors = |key: &str| s3(key).map_or(0, |v| v as u64);
+    let name = "SQLite + S3";
+    if s3("p1.mibs").is_some() || s3("ref_p1.mibs").is_some() {
+        rows.push(Row {
+            id: "S3-P1",
+            scenario: format!("large upload into S3, one {big} PUT"),
+            backend: name,
+            metric: "MiB/s".into(),
+            unit: Unit::MibPerSec,
+            ours: s3("p1.mibs"),
+            reference: s3("ref_p1.mibs"),
+            reference_label: "boto3 multipart upload to the same SeaweedFS".into(),
+            target: Target::RatioAtLeast(0.8),
+            errors: 0,
+        });
+        rows.push(Row {
+            id: "S3-P2",
+            scenario: format!("large download from S3, one {big} GET"),
+            backend: name,
+            metric: "MiB/s".into(),
+            unit: Unit::MibPerSec,
+            ours: s3("p2.mibs"),
+            reference: s3("ref_p2.mibs"),
+            reference_label: "curl GET of a presigned URL, straight from SeaweedFS".into(),
+            target: Target::RatioAtLeast(0.8),
+            errors: 0,
+        });
+    }
+    if s3("direct.rps").is_some() {
+        rows.push(Row {
+            id: "S3-P2",
+            scenario: "serve-direct: 307 redirects to presigned URLs, 64 connections".into(),
+            backend: name,
+            metric: "requests/s".into(),
+            unit: Unit::PerSec,
+            ours: s3("direct.rps"),
+            reference: r.num("sqlite.p3.rps"),
+            reference_label: "P3 on the local store (SQLite)".into(),
+            target: Target::RatioAtLeast(0.5),
+            errors: errors("direct.errors"),
+        });
+    }
+    let sizes: Vec<f64> = r
+        .text("meta.s3_p5_mibs")
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let peak = |mib: f64| s3(&format!("m{mib}.p5.peak_mib"));
+    for &mib in &sizes {
+        if peak(mib).is_none() {
+            continue;
+        }
+        rows.push(Row {
+            id: "S3-P5",
+            scenario: format!(
+                "memory, {clients} parallel {} uploads into S3",
+                size_label(mib)
+            ),
+            backend: name,
+            metric: "peak RSS MiB".into(),
+            unit: Unit::Mib,
+            ours: peak(mib),
+            reference: s3(&format!("m{mib}.p5.base_mib")),
+            reference_label: "baseline RSS before the uploads".into(),
+            target: Target::AtMost(200.0),
+            errors: errors(&format!("m{mib}.p5.errors")),
+        });
+    }
+    if let [small, .., large] = sizes[..] {
+        if peak(small).is_some() && peak(large).is_some() {
+            rows.push(Row {
+                id: "S3-P5",
+                scenario: format!(
+                    "memory flat in the file size: {} against {} uploads",
+                    size_label(large),
+                    size_label(small)
+                ),
+                backend: name,
+                metric: "peak RSS MiB".into(),
+                unit: Unit::Mib,
+                ours: peak(large),
+                reference: peak(small),
+                reference_label: format!("peak with {} uploads", size_label(small)),
+                target: Target::RatioWithin(0.1),
+                errors: 0,
+            });
+        }
+    }
 }
 
 /// The generated Markdown that follows [`MARKER`].
@@ -498,6 +598,31 @@ note=second
             .collect();
         assert_eq!(p6[0].met(), Some(true));
         assert_eq!(p6[1].met(), Some(false));
+    }
+
+    #[test]
+    fn object_store_rows_judge_against_their_references() {
+        let text = format!(
+            "{SAMPLE}s3.p1.mibs=80\ns3.ref_p1.mibs=120\ns3.p2.mibs=200\ns3.ref_p2.mibs=220\n\
+             s3.direct.rps=13000\nmeta.s3_p5_mibs=1024 2048\ns3.m1024.p5.peak_mib=60\n\
+             s3.m2048.p5.peak_mib=64\n"
+        );
+        let rows = rows(&Results::parse(&text));
+        let s3: Vec<&Row> = rows.iter().filter(|r| r.id.starts_with("S3-")).collect();
+        let met: Vec<Option<bool>> = s3.iter().map(|r| r.met()).collect();
+        // 80/120 < 0.8; 200/220 ≥ 0.8; 13000/25000 ≥ 0.5; 60 and 64 ≤ 200; 64/60 within 10 %.
+        assert_eq!(
+            met,
+            [
+                Some(false),
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true)
+            ]
+        );
+        assert_eq!(s3[5].target_text(), "ratio 0.90 to 1.10");
     }
 
     #[test]
