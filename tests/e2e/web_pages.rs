@@ -737,6 +737,69 @@ fn usage_page_for_owners_and_admins(backend: Backend) {
     html_page(&WebClient::new(&s).get("/nobody/-/packages/usage"), 404);
 }
 
+fn cleanup_rules_and_their_preview_on_the_usage_page(backend: Backend) {
+    let s = TestServer::start(backend);
+    s.create_user("alice", PASSWORD, false);
+    s.create_user("other", PASSWORD, false);
+    s.create_user("root", PASSWORD, true);
+    let alice = Auth::basic("alice", PASSWORD);
+    for v in ["1.0", "2.0"] {
+        status(
+            &s.put(&file_path("alice", "app", v, "f"), b"x", &alice),
+            201,
+        );
+    }
+    let mut b = browser(&s, "alice");
+    assert!(html_page(&b.get("/alice/-/packages/usage"), 200).contains("No cleanup rules."));
+    let r = s.post_json(
+        "/api/v1/packages/alice/-/cleanup-rules",
+        &alice,
+        &serde_json::json!({"type": "generic", "keep_count": 1, "remove_pattern": "<b>"}),
+    );
+    status(&r, 201);
+    let id = r.json()["id"].as_i64().expect("id");
+    let preview = format!("/alice/-/packages/cleanup-rules/{id}/preview");
+    for who in ["alice", "root"] {
+        let mut b = browser(&s, who);
+        let usage = html_page(&b.get("/alice/-/packages/usage"), 200);
+        assert!(usage.contains(&format!("href=\"{preview}\"")), "{usage}");
+        assert!(usage.contains("<code>&lt;b&gt;</code>"), "{usage}");
+    }
+    // The pattern matches nothing: the preview says so.
+    let page = html_page(&b.get(&preview), 200);
+    assert!(page.contains("it would remove 0 versions"), "{page}");
+    let r = s.request(
+        "PATCH",
+        &format!("/api/v1/packages/alice/-/cleanup-rules/{id}"),
+        &alice,
+        &[],
+        Some(br#"{"remove_pattern": ""}"#),
+    );
+    status(&r, 200);
+    let page = html_page(&b.get(&preview), 200);
+    assert!(page.contains("Disabled"), "{page}");
+    assert!(page.contains("it would remove 1 versions"), "{page}");
+    assert!(
+        page.contains("href=\"/alice/-/packages/generic/app/1.0\""),
+        "{page}"
+    );
+    assert!(!page.contains("/app/2.0"), "{page}");
+    assert_eq!(
+        s.stored_versions("alice").len(),
+        2,
+        "a preview removes nothing"
+    );
+
+    html_page(&browser(&s, "other").get(&preview), 403);
+    html_page(&WebClient::new(&s).get(&preview), 403);
+    html_page(&b.get("/nobody/-/packages/cleanup-rules/1/preview"), 404);
+    html_page(
+        &b.get("/alice/-/packages/cleanup-rules/999999/preview"),
+        404,
+    );
+    html_page(&b.get("/alice/-/packages/cleanup-rules/x/preview"), 404);
+}
+
 fn pages_leave_the_api_alone(backend: Backend) {
     let s = TestServer::start(backend);
     with_user2(&s);
@@ -768,5 +831,6 @@ forge_e2e::backends!(
     deletes_need_write_access_and_confirmation,
     stored_and_reflected_text_is_escaped,
     usage_page_for_owners_and_admins,
+    cleanup_rules_and_their_preview_on_the_usage_page,
     pages_leave_the_api_alone,
 );

@@ -7,6 +7,7 @@
 
 mod assets;
 mod browse;
+mod cleanup_rules;
 mod delete;
 mod layout;
 pub mod limiter;
@@ -48,6 +49,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/{owner}/-/packages/usage",
             web::get().to(usage::page_handler),
+        )
+        // Before `{type}/{name}/{version}`, which it would match: no format is called so.
+        .route(
+            "/{owner}/-/packages/cleanup-rules/{id}/preview",
+            web::get().to(cleanup_rules::preview),
         )
         .route(
             "/{owner}/-/packages/{type}/{name}/{version}",

@@ -1,18 +1,19 @@
 //! `GET /{owner}/-/packages/usage`: what the owner's packages take against the owner's
-//! limits, as bars drawn on the server (inline SVG, no script). For the owner (or the
-//! organisation's owners and administrators) and site administrators.
+//! limits, as bars drawn on the server (inline SVG, no script), and the owner's cleanup
+//! rules. For the owner (or the organisation's owners and administrators) and site
+//! administrators.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use packages_core::{AccessMode, Limit};
-use packages_db::PackageUsage;
+use packages_db::{PackageUsage, User};
 
 use super::layout::{format_size, hidden, page, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer};
 use crate::access;
 use crate::blocking;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Width of the chart's coordinate system; it scales to the page.
@@ -20,6 +21,25 @@ const WIDTH: u32 = 720;
 const LABEL_WIDTH: u32 = 220;
 const VALUE_WIDTH: u32 = 110;
 const ROW_HEIGHT: u32 = 28;
+
+/// The viewer and the owner, when the viewer administers the owner (the owner, an
+/// organisation's owners and administrators) or the site; 404 for an owner the viewer may
+/// not see, 403 otherwise. Blocking.
+pub fn administered_owner(
+    state: &AppState,
+    cookies: &RequestCookies,
+    owner_name: &str,
+) -> ApiResult<(Viewer, User)> {
+    let viewer = Viewer::load(state, cookies)?;
+    let access = access::authorize_owner(state, &viewer.auth, owner_name, AccessMode::Read)
+        .map_err(hidden)?;
+    if access.mode < AccessMode::Admin && !viewer.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only the owner and site administrators see the storage used and the cleanup rules",
+        ));
+    }
+    Ok((viewer, access.owner))
+}
 
 /// `GET /{owner}/-/packages/usage`.
 pub async fn page_handler(
@@ -30,24 +50,19 @@ pub async fn page_handler(
     let cookies = RequestCookies::of(&req);
     let owner_name = path.into_inner();
     let state = state.into_inner();
-    let (viewer, owner, packages, versions, bytes, limits) = blocking::run(move || {
-        let viewer = Viewer::load(&state, &cookies)?;
-        let access = access::authorize_owner(&state, &viewer.auth, &owner_name, AccessMode::Read)
-            .map_err(hidden)?;
-        if access.mode < AccessMode::Admin && !viewer.is_admin() {
-            return Err(ApiError::Forbidden(
-                "only the owner and site administrators see the storage used",
-            ));
-        }
-        let packages = state.db.package_usage(access.owner.id)?;
-        let (versions, bytes) = state.db.owner_usage(access.owner.id)?;
+    let (viewer, owner, packages, versions, bytes, limits, rules) = blocking::run(move || {
+        let (viewer, owner) = administered_owner(&state, &cookies, &owner_name)?;
+        let packages = state.db.package_usage(owner.id)?;
+        let (versions, bytes) = state.db.owner_usage(owner.id)?;
+        let rules = crate::cleanup_rules::list(&state.db, &owner)?;
         Ok((
             viewer,
-            access.owner,
+            owner,
             packages,
             versions,
             bytes,
             state.settings.limits,
+            rules,
         ))
     })
     .await?;
@@ -79,6 +94,7 @@ pub async fn page_handler(
         } @else {
             (chart(&packages, scale))
         }
+        (super::cleanup_rules::section(&owner, &rules))
     };
     let title = format!("Storage used by {}", owner.name);
     Ok(respond(
