@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use packages_core::{
-    BlobReader, BlobStore, DirectDownload, KeyPage, PendingBlob, StorageError, StoredBlob,
+    BlobReader, BlobStore, DigestPass, DirectDownload, KeyPage, PendingBlob, ResumableAppend,
+    StorageError, StoredBlob,
 };
 
 use crate::metrics::Metrics;
@@ -32,6 +33,39 @@ impl MeteredStore {
 }
 
 impl BlobStore for MeteredStore {
+    fn resumable_create(&self, id: &str) -> Result<String, StorageError> {
+        self.count("resumable_create", self.inner.resumable_create(id))
+    }
+
+    fn resumable_append(
+        &self,
+        id: &str,
+        state: &str,
+        offset: u64,
+    ) -> Result<Box<dyn ResumableAppend>, StorageError> {
+        self.count(
+            "resumable_append",
+            self.inner.resumable_append(id, state, offset),
+        )
+    }
+
+    fn resumable_finish(
+        &self,
+        id: &str,
+        state: &str,
+        len: u64,
+        digest: DigestPass<'_>,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        self.count(
+            "resumable_finish",
+            self.inner.resumable_finish(id, state, len, digest),
+        )
+    }
+
+    fn resumable_abort(&self, id: &str, state: &str) -> Result<(), StorageError> {
+        self.count("resumable_abort", self.inner.resumable_abort(id, state))
+    }
+
     fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
         self.count("begin", self.inner.begin())
     }

@@ -20,6 +20,14 @@
 //!    needed. A [`StoredBlob`] dropped without `confirm` (the commit failed) leaves content
 //!    that the caller removes with [`BlobStore::remove`], or the sweep after the grace period.
 //!
+//! Resumable uploads (tus) keep their content in a pending area across requests and server
+//! restarts: [`BlobStore::resumable_create`] starts one and returns the store's state for it,
+//! which the caller records (in the database, beside the offset) and hands back to every later
+//! call; [`BlobStore::resumable_append`] adds bytes at the recorded offset and
+//! [`ResumableAppend::commit`] makes them durable and returns the new offset and state;
+//! [`BlobStore::resumable_finish`] turns the whole content into a [`StoredBlob`] as `persist`
+//! does, and [`BlobStore::resumable_abort`] removes it.
+//!
 //! Content is removed only through [`BlobStore::remove`], which asks once more whether a
 //! row refers to the key after taking it out of reach, and [`BlobStore::list`] pages through
 //! the keys so a sweep never holds them all, nor needs more than one query per page.
@@ -80,6 +88,26 @@ pub trait StoredBlob: Send {
     /// content is still in place (a concurrent sweep may have moved it) and releases the
     /// upload's temporary state.
     fn confirm(self: Box<Self>, used: bool) -> Result<(), StorageError>;
+}
+
+/// Bytes being appended to a resumable upload. Dropping it without
+/// [`ResumableAppend::commit`] leaves the upload as recorded before (bytes written past the
+/// recorded offset are disregarded and overwritten by the next append).
+pub trait ResumableAppend: Send {
+    /// Appends bytes.
+    fn write_all(&mut self, data: &[u8]) -> Result<(), StorageError>;
+    /// Makes everything written durable; returns the new offset and the state to record.
+    fn commit(self: Box<Self>) -> Result<(u64, String), StorageError>;
+}
+
+/// Reads a resumable upload's whole content once, at its completion, and returns its
+/// SHA-256 (the caller computes every digest it needs in the same pass).
+pub type DigestPass<'a> = &'a mut dyn FnMut(&mut dyn Read) -> Result<String, StorageError>;
+
+/// True for the id of a resumable upload: 32 lowercase hex digits. Stores turn ids into
+/// file or object names only after this check.
+pub fn is_resumable_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// How a blob's content is handed to a reader.
@@ -176,6 +204,34 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes upload leftovers (from crashes or aborted transfers) older than `cutoff`;
     /// returns how many.
     fn remove_stale_uploads(&self, cutoff: SystemTime) -> Result<usize, StorageError>;
+
+    /// Starts a resumable upload named `id` (32 hex digits, chosen by the caller); returns
+    /// the state to record for it.
+    fn resumable_create(&self, id: &str) -> Result<String, StorageError>;
+
+    /// Starts appending to upload `id`, whose recorded offset and state are `offset` and
+    /// `state`. Only one append per upload may run at a time (the caller's lease).
+    fn resumable_append(
+        &self,
+        id: &str,
+        state: &str,
+        offset: u64,
+    ) -> Result<Box<dyn ResumableAppend>, StorageError>;
+
+    /// Completes upload `id` (all `len` bytes received): `digest` reads the whole content
+    /// and returns its SHA-256, then the content is made readable under a key as
+    /// [`BlobStore::persist`] does. On failure the upload's content may be gone; the caller
+    /// aborts it.
+    fn resumable_finish(
+        &self,
+        id: &str,
+        state: &str,
+        len: u64,
+        digest: DigestPass<'_>,
+    ) -> Result<Box<dyn StoredBlob>, StorageError>;
+
+    /// Removes everything upload `id` left in the pending area; nothing there is fine.
+    fn resumable_abort(&self, id: &str, state: &str) -> Result<(), StorageError>;
 
     /// Checks at start-up that the store can be used (reachable, credentials accepted,
     /// bucket present); the error names what is wrong.

@@ -21,8 +21,8 @@ pub mod validation;
 
 pub use access::{AccessMode, OwnerKind, Visibility};
 pub use blob_store::{
-    BlobReader, BlobStore, DirectDownload, KeyPage, ListedKey, PendingBlob, StorageError,
-    StoredBlob,
+    BlobReader, BlobStore, DigestPass, DirectDownload, KeyPage, ListedKey, PendingBlob,
+    ResumableAppend, StorageError, StoredBlob,
 };
 pub use digest::{Digests, MultiHasher};
 pub use format::FormatRules;

@@ -6,6 +6,7 @@
 //! <root>/<h[0..2]>/<h[2..4]>/<h>   content whose SHA-256 is h
 //! <root>/tmp/upload-<random>       uploads being written or waiting for their commit
 //! <root>/trash/<h>-<random>        content being removed by the sweep
+//! <root>/resumable/<id>            content of a resumable upload so far
 //! ```
 //!
 //! Content only ever appears under its key through a hard link from a complete, synced
@@ -13,14 +14,14 @@
 //! checked to be SHA-256 hex before they are turned into paths.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use packages_core::{
-    BlobReader, BlobStore, Digests, DirectDownload, KeyPage, ListedKey, PendingBlob, StorageError,
-    StoredBlob,
+    BlobReader, BlobStore, DigestPass, Digests, DirectDownload, KeyPage, ListedKey, PendingBlob,
+    ResumableAppend, StorageError, StoredBlob,
 };
 use tempfile::{NamedTempFile, TempPath};
 
@@ -28,12 +29,14 @@ use crate::writers;
 
 const TMP_DIR: &str = "tmp";
 const TRASH_DIR: &str = "trash";
+const RESUMABLE_DIR: &str = "resumable";
 
 /// A [`BlobStore`] keeping each blob as a file named by its SHA-256 under a root directory.
 pub struct LocalBlobStore {
     root: PathBuf,
     tmp: PathBuf,
     trash: PathBuf,
+    resumable: PathBuf,
 }
 
 impl std::fmt::Debug for LocalBlobStore {
@@ -52,7 +55,14 @@ impl LocalBlobStore {
         let trash = root.join(TRASH_DIR);
         fs::create_dir_all(&tmp)?;
         fs::create_dir_all(&trash)?;
-        Ok(Self { root, tmp, trash })
+        let resumable = root.join(RESUMABLE_DIR);
+        fs::create_dir_all(&resumable)?;
+        Ok(Self {
+            root,
+            tmp,
+            trash,
+            resumable,
+        })
     }
 
     /// The root directory of the store.
@@ -68,6 +78,18 @@ impl LocalBlobStore {
     /// The directory holding uploads in progress; empty once every upload has finished.
     pub fn tmp_dir(&self) -> PathBuf {
         self.tmp.clone()
+    }
+
+    /// The directory holding the content of resumable uploads in progress.
+    pub fn resumable_dir(&self) -> PathBuf {
+        self.resumable.clone()
+    }
+
+    fn resumable_path(&self, id: &str) -> Result<PathBuf, StorageError> {
+        if !packages_core::blob_store::is_resumable_id(id) {
+            return Err(StorageError::InvalidKey);
+        }
+        Ok(self.resumable.join(id))
     }
 
     fn key_path(&self, sha256: &str) -> PathBuf {
@@ -209,6 +231,71 @@ impl BlobStore for LocalBlobStore {
         Ok(())
     }
 
+    fn resumable_create(&self, id: &str) -> Result<String, StorageError> {
+        let path = self.resumable_path(id)?;
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        file.sync_all()?;
+        sync_dir(&self.resumable)?;
+        // The file itself is the whole state.
+        Ok(String::new())
+    }
+
+    fn resumable_append(
+        &self,
+        id: &str,
+        _state: &str,
+        offset: u64,
+    ) -> Result<Box<dyn ResumableAppend>, StorageError> {
+        let path = self.resumable_path(id)?;
+        let mut file = match fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(id.to_owned()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if file.metadata()?.len() < offset {
+            return Err(StorageError::Io(io::Error::other(
+                "the resumable upload's file is shorter than its recorded offset",
+            )));
+        }
+        // Bytes past the recorded offset were never acknowledged (an append that failed or
+        // was discarded); the next ones go in their place.
+        file.set_len(offset)?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Box::new(LocalAppend { file, end: offset }))
+    }
+
+    fn resumable_finish(
+        &self,
+        id: &str,
+        _state: &str,
+        len: u64,
+        digest: DigestPass<'_>,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        let path = self.resumable_path(id)?;
+        let file = File::options().read(true).write(true).open(&path)?;
+        if file.metadata()?.len() < len {
+            return Err(StorageError::Io(io::Error::other(
+                "the resumable upload's file is shorter than its length",
+            )));
+        }
+        file.set_len(len)?;
+        let sha256 = digest(&mut io::BufReader::with_capacity(256 << 10, &file))?;
+        // From here the file is an ordinary upload temporary: persisting links it under its
+        // digest, and it goes once the commit is confirmed.
+        let temp = NamedTempFile::from_parts(file, TempPath::try_from_path(path)?);
+        self.persist(Box::new(LocalPending { temp, len }), &sha256)
+    }
+
+    fn resumable_abort(&self, id: &str, _state: &str) -> Result<(), StorageError> {
+        remove_if_present(&self.resumable_path(id)?)?;
+        Ok(())
+    }
+
     fn contains(&self, sha256: &str) -> Result<bool, StorageError> {
         let path = self.checked_path(sha256)?;
         Ok(path.try_exists()?)
@@ -347,6 +434,26 @@ fn left_by_dead_process(file_name: &str) -> bool {
         return false;
     };
     writers::is_dead(writer == writers::writer_tag(), pid)
+}
+
+/// An append to a resumable upload's file.
+struct LocalAppend {
+    file: File,
+    end: u64,
+}
+
+impl ResumableAppend for LocalAppend {
+    fn write_all(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.file.write_all(data)?;
+        self.end += data.len() as u64;
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<(u64, String), StorageError> {
+        // The offset is acknowledged to the client only once its bytes are on disk.
+        self.file.sync_data()?;
+        Ok((self.end, String::new()))
+    }
 }
 
 /// An upload being written: the temporary file deletes itself when dropped.

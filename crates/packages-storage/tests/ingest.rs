@@ -243,6 +243,29 @@ impl BlobStore for FailingStore {
     fn check(&self) -> Result<(), StorageError> {
         unimplemented!()
     }
+    fn resumable_create(&self, _: &str) -> Result<String, StorageError> {
+        unimplemented!()
+    }
+    fn resumable_append(
+        &self,
+        _: &str,
+        _: &str,
+        _: u64,
+    ) -> Result<Box<dyn packages_core::ResumableAppend>, StorageError> {
+        unimplemented!()
+    }
+    fn resumable_finish(
+        &self,
+        _: &str,
+        _: &str,
+        _: u64,
+        _: packages_core::DigestPass<'_>,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        unimplemented!()
+    }
+    fn resumable_abort(&self, _: &str, _: &str) -> Result<(), StorageError> {
+        unimplemented!()
+    }
 }
 
 #[tokio::test]

@@ -55,7 +55,10 @@ fn hours_ago(h: u64) -> SystemTime {
 #[test]
 fn open_creates_layout() {
     let (dir, store) = store();
-    assert_eq!(entries(&dir.path().join("blobs")), ["tmp", "trash"]);
+    assert_eq!(
+        entries(&dir.path().join("blobs")),
+        ["resumable", "tmp", "trash"]
+    );
     assert_eq!(store.tmp_dir(), dir.path().join("blobs").join("tmp"));
 }
 
@@ -101,7 +104,7 @@ fn identical_content_is_stored_once() {
     let root = store.root();
     let levels: Vec<_> = entries(root)
         .into_iter()
-        .filter(|n| n != "tmp" && n != "trash")
+        .filter(|n| !matches!(n.as_str(), "tmp" | "trash" | "resumable"))
         .collect();
     assert_eq!(levels, [key[0..2].to_owned()]);
     assert_eq!(read_all(&store, &key), data);

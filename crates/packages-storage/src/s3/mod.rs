@@ -7,6 +7,8 @@
 //! <prefix>upload/<32 hex>   content of one upload (named after its writer, see upload_id);
 //!                           the blob row records this key
 //! <prefix>sha256/<hex>      content named by its SHA-256 (moved in from a local store)
+//! <prefix>resumable/<32 hex>  content of a completed resumable upload ([`resumable`])
+//! <prefix>resumable-tail/…    bytes of resumable uploads in progress past their last part
 //! ```
 //!
 //! Every upload writes an object of its own, as a multipart upload whose parts are sent
@@ -21,6 +23,7 @@
 //! Content smaller than a part is sent with one PUT.
 
 mod client;
+mod resumable;
 mod xml;
 
 use std::fmt;
@@ -31,8 +34,8 @@ use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use packages_core::{
-    BlobReader, BlobStore, Digests, DirectDownload, KeyPage, ListedKey, PendingBlob, StorageError,
-    StoredBlob,
+    BlobReader, BlobStore, DigestPass, Digests, DirectDownload, KeyPage, ListedKey, PendingBlob,
+    ResumableAppend, StorageError, StoredBlob,
 };
 
 use client::{Client, S3Failure};
@@ -166,6 +169,12 @@ impl S3BlobStore {
         }
     }
 
+    /// What resumable uploads in progress hold in the bucket: unfinished multipart uploads
+    /// and tail objects.
+    pub fn resumable_leftovers(&self) -> Result<usize, StorageError> {
+        self.inner.resumable_leftovers()
+    }
+
     /// Stores `data` under the key of its SHA-256 (moving content in from a local store).
     pub fn put_by_digest(&self, sha256: &str, data: &[u8]) -> Result<(), StorageError> {
         let object = self.inner.object_of(sha256)?;
@@ -205,7 +214,10 @@ impl Inner {
         if Digests::is_sha256_hex(key) {
             return Ok(format!("{}{SHA256_DIR}{key}", self.prefix));
         }
-        match key.strip_prefix(UPLOAD_DIR) {
+        let id = key
+            .strip_prefix(UPLOAD_DIR)
+            .or_else(|| key.strip_prefix(resumable::RESUMABLE_DIR));
+        match id {
             Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Ok(format!("{}{key}", self.prefix))
             }
@@ -234,7 +246,7 @@ impl Inner {
         }
         self.object_of(rest)
             .ok()
-            .filter(|_| rest.starts_with(UPLOAD_DIR))
+            .filter(|_| rest.starts_with(UPLOAD_DIR) || rest.starts_with(resumable::RESUMABLE_DIR))
             .map(|_| rest.to_owned())
     }
 }
@@ -371,6 +383,33 @@ impl BlobStore for S3BlobStore {
             }
         }
         Ok(removed)
+    }
+
+    fn resumable_create(&self, id: &str) -> Result<String, StorageError> {
+        self.inner.resumable_create(id)
+    }
+
+    fn resumable_append(
+        &self,
+        id: &str,
+        state: &str,
+        offset: u64,
+    ) -> Result<Box<dyn ResumableAppend>, StorageError> {
+        self.inner.resumable_append(id, state, offset)
+    }
+
+    fn resumable_finish(
+        &self,
+        id: &str,
+        state: &str,
+        len: u64,
+        digest: DigestPass<'_>,
+    ) -> Result<Box<dyn StoredBlob>, StorageError> {
+        self.inner.resumable_finish(id, state, len, digest)
+    }
+
+    fn resumable_abort(&self, id: &str, state: &str) -> Result<(), StorageError> {
+        self.inner.resumable_abort(id, state)
     }
 
     fn check(&self) -> Result<(), StorageError> {
