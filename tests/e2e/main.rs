@@ -36,6 +36,7 @@ mod pypi_clients;
 mod quota;
 mod read_cache;
 mod replace;
+mod resumable;
 mod set_aside;
 mod signed_links;
 mod status_codes;

@@ -247,6 +247,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         },
         allow_replace: config.packages.allow_replace,
         idle_timeout: config.server.idle_timeout,
+        resumable_expiry: config.packages.resumable_expiry,
     };
     let state = web::Data::new(
         AppState::new(db.clone(), store.clone(), settings)

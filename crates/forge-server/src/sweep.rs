@@ -30,6 +30,7 @@ pub struct SweepReport {
     pub stale_uploads_removed: u64,
     pub empty_packages_removed: u64,
     pub expired_sessions_removed: u64,
+    pub expired_uploads_removed: u64,
 }
 
 /// Runs one sweep.
@@ -85,6 +86,8 @@ pub fn run_once(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     report.expired_sessions_removed = db.delete_expired_sessions(now).map_err(|e| e.to_string())?;
+    // Resumable uploads past their expiry go with their parts and pending files.
+    report.expired_uploads_removed = packages_api::generic::tus::remove_expired(db, store)?;
     Ok(report)
 }
 
@@ -150,6 +153,7 @@ pub fn start_sweeper(
                 + report.orphan_files_removed
                 + report.stale_uploads_removed
                 + report.empty_packages_removed
+                + report.expired_uploads_removed
         }
         Err(e) => {
             log::warn!("sweep failed: {e}");

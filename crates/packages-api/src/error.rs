@@ -58,6 +58,21 @@ pub enum ApiError {
     /// change (the reference API's 422).
     #[error("{0}")]
     Unprocessable(String),
+    /// The body's media type is not the one the route takes.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// A resumable upload's client speaks a protocol version this server does not.
+    #[error("unsupported Tus-Resumable version; this server speaks 1.0.0")]
+    TusVersion,
+    /// A resumable upload's chunk does not have the checksum its client sent (tus 460).
+    #[error("checksum mismatch; the chunk was discarded")]
+    ChecksumMismatch,
+    /// Another request is writing to the same resumable upload.
+    #[error("{0}")]
+    Locked(&'static str),
+    /// The thing existed but is gone for good (an expired resumable upload).
+    #[error("{0}")]
+    Gone(&'static str),
     /// The request body is larger than the server takes for this route.
     #[error("{0}")]
     PayloadTooLarge(&'static str),
@@ -135,6 +150,9 @@ impl ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
+            ApiError::TusVersion => {
+                builder.insert_header(("Tus-Version", "1.0.0"));
+            }
             _ => {}
         }
     }
@@ -177,6 +195,13 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
+            ApiError::ChecksumMismatch => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            ApiError::Locked(_) => StatusCode::LOCKED,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

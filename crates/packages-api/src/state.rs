@@ -45,6 +45,8 @@ pub struct Settings {
     /// How long an upload's body or a download may go without progress before it is cut
     /// (zero: never).
     pub idle_timeout: std::time::Duration,
+    /// How long a resumable upload may take from its creation to its last byte.
+    pub resumable_expiry: std::time::Duration,
 }
 
 /// Signed download links.

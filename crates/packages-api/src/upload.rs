@@ -243,6 +243,17 @@ fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiR
     // Dropping the pending blob on a mismatch discards it: nothing is stored.
     verify_claims(&plan, &digests)?;
     let stored = state.store.persist(pending, &digests.sha256)?;
+    record_stored(state, plan, stored, digests)
+}
+
+/// Records the file of content already readable under its key (`stored`) with `digests`,
+/// and confirms or discards the content by the outcome. Blocking.
+pub fn record_stored(
+    state: &AppState,
+    plan: UploadPlan,
+    stored: Box<dyn packages_core::StoredBlob>,
+    digests: Digests,
+) -> ApiResult<Stored> {
     let key = stored.key().to_owned();
     let was_present = stored.was_present();
     let limits = state.settings.limits;

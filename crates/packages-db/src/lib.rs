@@ -24,6 +24,7 @@ mod owner_settings;
 mod packages;
 mod properties;
 mod replace;
+mod resumable;
 mod schema;
 mod sessions;
 mod stats;
@@ -48,6 +49,7 @@ pub use models::{
 };
 pub use orgs::{TeamWithUnits, OWNERS_TEAM};
 pub use pool::{Backend, Database};
+pub use resumable::{Lease, ResumableUpload};
 pub use stats::{PoolStats, StoredTotals};
 
 #[cfg(test)]

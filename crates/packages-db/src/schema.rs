@@ -178,6 +178,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    resumable_upload (id) {
+        id -> Text,
+        owner_id -> BigInt,
+        creator_id -> BigInt,
+        exempt_from_limits -> Bool,
+        package_name -> Text,
+        package_version -> Text,
+        file_name -> Text,
+        upload_length -> BigInt,
+        upload_offset -> BigInt,
+        metadata -> Text,
+        store_state -> Text,
+        lease -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_unix -> BigInt,
+        expires_unix -> BigInt,
+    }
+}
+
 diesel::joinable!(access_token -> users (user_id));
 diesel::joinable!(web_session -> users (user_id));
 diesel::joinable!(team_user -> team (team_id));
@@ -202,4 +222,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     owner_package_setting,
     package_cleanup_rule,
     web_session,
+    resumable_upload,
 );

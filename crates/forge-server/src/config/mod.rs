@@ -301,12 +301,17 @@ impl Default for LogConfig {
 pub struct PackagesConfig {
     /// Uploads with `If-Match` may replace an existing file.
     pub allow_replace: bool,
+    /// How long a resumable (tus) upload may take from its creation to its last byte, in
+    /// seconds; unfinished ones are removed with their content after that.
+    #[serde(with = "secs")]
+    pub resumable_expiry: Duration,
 }
 
 impl Default for PackagesConfig {
     fn default() -> Self {
         PackagesConfig {
             allow_replace: true,
+            resumable_expiry: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -6,12 +6,15 @@
 //! - `DELETE {name}/{version}/{file}` deletes one file (the version goes with its last file);
 //! - `DELETE {name}/{version}` deletes a version with all its files;
 //! - `GET`/`HEAD {name}/{version}`, `{name}/{version}/-/SHA256SUMS`, `{name}/-/latest` and
-//!   `{name}/-/latest/{file}`: generated documents and the stable latest URLs ([`manifest`]).
+//!   `{name}/-/latest/{file}`: generated documents and the stable latest URLs ([`manifest`]);
+//! - `POST`/`OPTIONS {name}/{version}/{file}` and `HEAD`/`PATCH`/`DELETE`/`OPTIONS
+//!   -/uploads/{id}`: resumable uploads with the tus protocol ([`tus`]).
 //!
 //! Its rules (names, versions, file names) are `packages_core::generic`.
 
 pub mod manifest;
 mod openapi;
+pub mod tus;
 pub mod upload;
 
 use std::sync::Arc;
@@ -32,7 +35,14 @@ use crate::registry::Target;
 use crate::state::AppState;
 use crate::v1::json::path_escape;
 
-const FILE_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
+const FILE_METHODS: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::PUT,
+    Method::DELETE,
+    Method::POST,
+    Method::OPTIONS,
+];
 const VERSION_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::DELETE];
 const DOCUMENT_METHODS: &[Method] = &[Method::GET, Method::HEAD];
 
@@ -144,6 +154,12 @@ async fn handle(
         rest.next(),
         rest.next(),
     ) {
+        (Some(dash), Some(uploads), Some(id), None, None)
+            if dash == RESERVED_VERSION && uploads == tus::UPLOADS =>
+        {
+            crate::request::set_route("/api/packages/{owner}/generic/-/uploads/{id}");
+            tus::upload_route(req, payload, state, owner, id).await
+        }
         (Some(name), Some(dash), Some(latest), file, None)
             if dash == RESERVED_VERSION && latest == "latest" =>
         {
@@ -187,6 +203,11 @@ async fn handle(
                 Method::GET => files::download(req, state, format, target, file, false).await,
                 Method::HEAD => files::download(req, state, format, target, file, true).await,
                 Method::DELETE => files::delete_file(req, state, format, target, file).await,
+                Method::POST => {
+                    let created = tus::create(req, payload, state, target, file).await;
+                    tus::respond(created).await
+                }
+                Method::OPTIONS => Ok(tus::options(&state)),
                 _ => Err(ApiError::MethodNotAllowed(FILE_METHODS)),
             }
         }

@@ -47,6 +47,7 @@ impl World {
             },
             allow_replace: true,
             idle_timeout: std::time::Duration::from_secs(60),
+            resumable_expiry: std::time::Duration::from_secs(3600),
         };
         let state = AppState::new(db, Arc::new(store), settings).expect("state");
         World { state, _dir: dir }

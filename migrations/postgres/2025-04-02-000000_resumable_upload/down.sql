@@ -1,0 +1,1 @@
+DROP TABLE resumable_upload;
