@@ -44,6 +44,7 @@ mod storage;
 mod sweep;
 mod tls;
 mod tokens;
+mod tus_client;
 mod verify;
 mod visibility;
 mod web_browser;
