@@ -332,3 +332,52 @@ fn remove_stale_uploads_clears_old_leftovers() {
     assert_eq!(store.remove_stale_uploads(hours_ago(24)).unwrap(), 0);
     assert!(entries(&tmp).is_empty());
 }
+
+#[test]
+fn resumable_upload_keeps_only_committed_bytes() {
+    let (_dir, store) = store();
+    let id = "0123456789abcdef0123456789abcdef";
+    assert!(store.resumable_create("../escape").is_err());
+    let state = store.resumable_create(id).expect("create");
+
+    let mut append = store.resumable_append(id, &state, 0).expect("append");
+    append.write_all(b"abc").expect("write");
+    let (offset, state) = append.commit().expect("commit");
+    assert_eq!(offset, 3);
+
+    // An append dropped without commit (a discarded chunk) leaves bytes past the offset,
+    // which the next append overwrites.
+    let mut discarded = store.resumable_append(id, &state, 3).expect("append");
+    discarded.write_all(b"WRONG").expect("write");
+    drop(discarded);
+    let mut append = store.resumable_append(id, &state, 3).expect("append");
+    append.write_all(b"de").expect("write");
+    let (offset, state) = append.commit().expect("commit");
+    assert_eq!(offset, 5);
+
+    let mut read = Vec::new();
+    let stored = store
+        .resumable_finish(id, &state, 5, &mut |r| {
+            r.read_to_end(&mut read)?;
+            Ok(sha256_of(&read))
+        })
+        .expect("finish");
+    assert_eq!(read, b"abcde");
+    assert_eq!(stored.key(), sha256_of(b"abcde"));
+    stored.confirm(true).expect("confirm");
+    assert_eq!(read_all(&store, &sha256_of(b"abcde")), b"abcde");
+    assert!(
+        entries(&store.resumable_dir()).is_empty(),
+        "the pending file is gone"
+    );
+
+    // Abort removes what an unfinished upload holds.
+    let other = "fedcba9876543210fedcba9876543210";
+    let state = store.resumable_create(other).expect("create");
+    let mut append = store.resumable_append(other, &state, 0).expect("append");
+    append.write_all(b"xyz").expect("write");
+    append.commit().expect("commit");
+    store.resumable_abort(other, "").expect("abort");
+    assert!(entries(&store.resumable_dir()).is_empty());
+    assert!(store.resumable_append(other, "", 0).is_err());
+}

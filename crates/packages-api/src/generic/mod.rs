@@ -203,7 +203,8 @@ async fn handle(
                 Method::GET => files::download(req, state, format, target, file, false).await,
                 Method::HEAD => files::download(req, state, format, target, file, true).await,
                 Method::DELETE => files::delete_file(req, state, format, target, file).await,
-                Method::POST => {
+                // Only a tus request creates an upload; any other POST stays refused.
+                Method::POST if req.headers().contains_key("tus-resumable") => {
                     let created = tus::create(req, payload, state, target, file).await;
                     tus::respond(created).await
                 }

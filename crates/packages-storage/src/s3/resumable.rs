@@ -296,7 +296,8 @@ impl ResumableAppend for S3Append {
             String::new()
         } else {
             let mut name = [0u8; 8];
-            getrandom::fill(&mut name).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+            getrandom::fill(&mut name)
+                .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?;
             let name = hex::encode(name);
             let object = format!("{}{name}", self.inner.tail_prefix(&self.id));
             self.inner

@@ -298,11 +298,15 @@ async fn upload_request(
                     return Err(ApiError::PayloadTooLarge(append::PAST_LENGTH));
                 }
             }
+            let (expires, length) = (upload.expires_unix, upload.upload_length as u64);
             let body = body_of(&state, payload);
             let offset = append::append(state.into_inner(), upload, offset, checksum, body).await?;
-            Ok(tus(StatusCode::NO_CONTENT)
-                .insert_header(("Upload-Offset", offset.to_string()))
-                .finish())
+            let mut builder = tus(StatusCode::NO_CONTENT);
+            builder.insert_header(("Upload-Offset", offset.to_string()));
+            if offset < length {
+                builder.insert_header(("Upload-Expires", expires_header(expires)));
+            }
+            Ok(builder.finish())
         }
         _ => {
             blocking::run(move || terminate(&app, credentials, &owner, &id)).await?;
