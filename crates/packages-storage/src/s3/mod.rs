@@ -226,15 +226,18 @@ impl Inner {
     }
 
     /// Unfinished multipart uploads of this store's objects: uploads (`upload/`) and
-    /// content copied in by digest (`sha256/`, left by an interrupted move).
+    /// content copied in by digest (`sha256/`, left by an interrupted move). Resumable
+    /// uploads (`resumable/`) are not among them: they stay unfinished on purpose across
+    /// requests, and their rows decide when they go.
     fn unfinished_uploads(&self) -> Result<Vec<client::UnfinishedUpload>, StorageError> {
+        let resumable = format!("{}{}", self.prefix, resumable::RESUMABLE_DIR);
         let uploads = self
             .client
             .unfinished_uploads(&self.prefix)
             .map_err(|e| e.into_storage("multipart uploads"))?;
         Ok(uploads
             .into_iter()
-            .filter(|u| self.key_of(&u.object).is_some())
+            .filter(|u| self.key_of(&u.object).is_some() && !u.object.starts_with(&resumable))
             .collect())
     }
 
