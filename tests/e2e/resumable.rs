@@ -527,12 +527,12 @@ forge_e2e::s3_backend!(
     expiry_removes_unfinished_uploads,
 );
 
-/// Three instances on one database and one data directory serve one upload: any of them
-/// takes the next chunk, and two chunks sent at once to two instances at the same offset
-/// have one winner.
-fn one_upload_through_three_instances(_: Backend) {
+/// Three instances on one database and one store (a shared data directory, or one bucket for
+/// `Backend::S3`) serve one upload: any of them takes the next chunk, and two chunks sent at
+/// once to two instances at the same offset have one winner.
+fn one_upload_through_three_instances(backend: Backend) {
     use forge_e2e::cluster::Cluster;
-    let c = Cluster::start(Backend::Postgres, 3, &[]);
+    let c = Cluster::start(backend, 3, &[]);
     c.create_user(OWNER, PASSWORD, false);
     let body = content(12 << 20);
     let r = c.at(0).request(
@@ -587,9 +587,17 @@ fn one_upload_through_three_instances(_: Backend) {
 
 #[test]
 fn one_upload_through_three_instances_postgres() {
-    forge_e2e::run_scenario(
-        Backend::Postgres,
-        "resumable_cluster",
-        one_upload_through_three_instances,
-    );
+    forge_e2e::run_scenario(Backend::Postgres, "resumable_cluster", |_| {
+        one_upload_through_three_instances(Backend::Postgres)
+    });
+}
+
+#[test]
+fn one_upload_through_three_instances_postgres_s3() {
+    forge_e2e::run_scenario(Backend::Postgres, "resumable_cluster_s3", |_| {
+        if forge_e2e::s3::seaweed_or_skip().is_some() {
+            one_upload_through_three_instances(Backend::S3);
+            forge_e2e::append_marker("FORGE_TEST_S3_MARKER", "resumable_cluster");
+        }
+    });
 }
