@@ -71,7 +71,12 @@ pub const LATEST_FILE: Route = Route {
     template: "/api/packages/{owner}/generic/{name}/-/latest/{file}",
     methods: DOCUMENT_METHODS,
 };
-const ROUTES: &[Route] = &[FILE, VERSION, SUMS, LATEST, LATEST_FILE];
+/// A resumable (tus) upload in progress.
+pub const UPLOAD: Route = Route {
+    template: "/api/packages/{owner}/generic/-/uploads/{id}",
+    methods: tus::UPLOAD_METHODS,
+};
+const ROUTES: &[Route] = &[FILE, VERSION, SUMS, LATEST, LATEST_FILE, UPLOAD];
 
 impl Format for Generic {
     fn routes(&self) -> &'static [Route] {
@@ -157,7 +162,7 @@ async fn handle(
         (Some(dash), Some(uploads), Some(id), None, None)
             if dash == RESERVED_VERSION && uploads == tus::UPLOADS =>
         {
-            crate::request::set_route("/api/packages/{owner}/generic/-/uploads/{id}");
+            crate::request::set_route(UPLOAD.template);
             tus::upload_route(req, payload, state, owner, id).await
         }
         (Some(name), Some(dash), Some(latest), file, None)

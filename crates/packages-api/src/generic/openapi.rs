@@ -170,5 +170,6 @@ pub fn paths() -> Paths {
         },
         "genericLatestFile",
     );
+    super::tus::openapi::add(&mut paths, &params(&file));
     paths
 }

@@ -16,6 +16,7 @@
 
 mod append;
 mod headers;
+pub(super) mod openapi;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
