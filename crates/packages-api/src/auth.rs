@@ -154,7 +154,10 @@ fn authenticate_token(
     let scopes = TokenScopes::parse(&stored.scope)
         .map_err(|_| ApiError::Forbidden("the token's scope cannot be read; create a new token"))?;
     // Written later in a batch: a read must not wait for the database's write lock.
-    reads.state.token_uses.record(stored.id, unix_now());
+    reads
+        .state
+        .token_uses
+        .record(stored.id, packages_core::clock::now_unix());
     Ok(Some(AuthContext {
         doer: Some(user.clone()),
         scopes: Some(scopes),
@@ -212,11 +215,4 @@ fn password_sign_in(reads: &Reads<'_>, username: &str, password: &str) -> ApiRes
         }
     }
     Err(ApiError::BadCredentials)
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -7,7 +7,7 @@
 //! [`packages_core::retention`]; removals go through the database's normal version delete,
 //! so cached reads are dropped and blobs are left to the sweep.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use packages_core::clock::now_unix;
 
 use packages_core::retention::{RetentionPolicy, RuleSettings, VersionAge};
 use packages_db::{AgedVersion, CleanupRule, Database, DbError, RuleFields, User};
@@ -67,12 +67,6 @@ pub struct RunReport {
     pub removed: Vec<Removal>,
     /// Rules that could not be applied, with the reason; the others still ran.
     pub failed: Vec<(i64, String)>,
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Checks a rule's fields (422 naming the field) and compiles its patterns.

@@ -4,8 +4,6 @@
 //! decides lifetimes, builds the URL and checks that a link still names the file it is used
 //! on.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use forge_auth::signed_link::LinkClaims;
 use serde::Deserialize;
 
@@ -52,11 +50,9 @@ impl LinkRequest {
     }
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, as link claims count them.
 pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    packages_core::clock::now_unix().max(0) as u64
 }
 
 /// The link token in a request's query string, if any.

@@ -123,7 +123,7 @@ impl Format for Single {
     }
 
     fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
-        use crate::v1::json::path_escape;
+        use crate::urls::path_escape;
         (file == FILE_NAME).then(|| {
             format!(
                 "/api/packages/{}/single/{}/{}",

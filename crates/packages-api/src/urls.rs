@@ -2,6 +2,26 @@
 //! the client used.
 
 use actix_web::HttpRequest;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What Go's `url.PathEscape` leaves alone: unreserved characters and the sub-delimiters
+/// allowed inside one path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b':')
+    .remove(b'=')
+    .remove(b'@');
+
+/// Escapes one path segment as Go's `url.PathEscape` does.
+pub fn path_escape(segment: &str) -> String {
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
 
 /// `scheme://host` followed by `path` (already percent-encoded). The host is the one the
 /// request was sent to (`Forwarded`/`X-Forwarded-Host` first, as a reverse proxy sets them),

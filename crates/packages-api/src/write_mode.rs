@@ -8,6 +8,7 @@
 use actix_web::http::header::{self, HeaderMap};
 
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 /// What an upload may do to an existing file of the same name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,6 +87,15 @@ fn strong_tags(list: &str) -> ApiResult<Vec<String>> {
         tags.push(tag.to_ascii_lowercase());
     }
     Ok(tags)
+}
+
+/// Whether an upload may replace one of the owner's files: the server allows it and the
+/// owner has not forbidden it. Blocking.
+pub fn replace_allowed(state: &AppState, owner_id: i64) -> ApiResult<bool> {
+    if !state.settings.allow_replace {
+        return Ok(false);
+    }
+    Ok(state.db.owner_allow_replace(owner_id)?.unwrap_or(true))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod blob_store;
+pub mod clock;
 pub mod digest;
 pub mod digest_header;
 pub mod format;

@@ -195,12 +195,7 @@ macro_rules! run {
     };
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub(crate) use packages_core::clock::now_unix;
 
 /// Sets every new SQLite connection up for concurrent use: WAL lets readers run beside the
 /// one writer, and the busy timeout makes writers queue instead of failing.

@@ -22,7 +22,7 @@ use crate::auth::{authenticate, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::v1::json::rfc3339;
+use packages_core::clock::rfc3339;
 
 /// The version segment that names no version: `{name}/-/…` routes.
 pub const RESERVED_VERSION: &str = "-";

@@ -33,7 +33,7 @@ use crate::formats::{Format, Route};
 use crate::registry::path::RegistryPath;
 use crate::registry::Target;
 use crate::state::AppState;
-use crate::v1::json::path_escape;
+use crate::urls::path_escape;
 
 const FILE_METHODS: &[Method] = &[
     Method::GET,
@@ -123,7 +123,7 @@ impl Format for Generic {
 
 /// The path of a file's download URL, each segment escaped.
 pub fn file_url_path(owner: &str, name: &str, version: &str, file_name: &str) -> String {
-    use crate::v1::json::path_escape;
+    use crate::urls::path_escape;
     format!(
         "{}/{}/generic/{}/{}/{}",
         crate::registry::path::PREFIX,

@@ -154,7 +154,7 @@ fn prepare_with(
         }
         // The owner's own setting is read from the database, not the cache.
         reads.need_blocking()?;
-        if !crate::v1::owner_settings::replace_allowed(app, uploader.owner_id)? {
+        if !crate::write_mode::replace_allowed(app, uploader.owner_id)? {
             return Err(ApiError::Forbidden(
                 "replacing files is not allowed in this namespace",
             ));

@@ -179,13 +179,13 @@ pub fn format_size(bytes: u64) -> String {
 
 /// `2026-11-29 07:25 UTC`.
 pub fn format_time(unix: i64) -> String {
-    let t = crate::v1::json::rfc3339(unix);
+    let t = packages_core::clock::rfc3339(unix);
     format!("{} {} UTC", &t[..10], &t[11..16])
 }
 
 /// The machine-readable form for `<time datetime>`.
 pub fn machine_time(unix: i64) -> String {
-    crate::v1::json::rfc3339(unix)
+    packages_core::clock::rfc3339(unix)
 }
 
 /// Everything but the unreserved characters of RFC 3986.
@@ -202,7 +202,7 @@ pub fn query_escape(s: &str) -> String {
 
 /// Escapes one URL path segment.
 pub fn seg(s: &str) -> String {
-    crate::v1::json::path_escape(s)
+    crate::urls::path_escape(s)
 }
 
 #[cfg(test)]

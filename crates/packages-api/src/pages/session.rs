@@ -12,9 +12,10 @@ use actix_web::{HttpRequest, HttpResponseBuilder};
 use packages_core::OwnerKind;
 use packages_db::User;
 
-use crate::auth::{unix_now, AuthContext};
+use crate::auth::AuthContext;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use packages_core::clock::now_unix as unix_now;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "forge_session";

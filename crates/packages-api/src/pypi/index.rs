@@ -251,7 +251,7 @@ pub async fn project(
                         "url": l.url,
                         "hashes": { "sha256": l.file.blob.hash_sha256 },
                         "size": l.file.blob.size,
-                        "upload-time": crate::v1::json::rfc3339(l.file.file.created_unix),
+                        "upload-time": packages_core::clock::rfc3339(l.file.file.created_unix),
                         "core-metadata": metadata,
                         "dist-info-metadata": metadata,
                     });

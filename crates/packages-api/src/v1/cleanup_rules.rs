@@ -13,12 +13,12 @@ use packages_db::{CleanupRule, User};
 use serde::Serialize;
 
 use super::gate::{Caller, RequestFacts};
-use super::json::rfc3339;
 use crate::access;
 use crate::blocking;
 use crate::cleanup_rules::{self, Removal, RuleInput, NO_RULE};
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
+use packages_core::clock::rfc3339;
 
 /// A rule as JSON.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

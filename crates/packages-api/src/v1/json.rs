@@ -11,61 +11,16 @@ use actix_web::HttpRequest;
 use forge_auth::{Doer, GHOST_USER_ID};
 use packages_core::{AccessMode, Visibility};
 use packages_db::{PackageBlob, PackageFile, Team, User, VersionListing};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
-/// What Go's `url.PathEscape` leaves alone: unreserved characters and the sub-delimiters
-/// allowed inside one path segment.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b':')
-    .remove(b'=')
-    .remove(b'@');
+use crate::urls::path_escape;
+use packages_core::clock::rfc3339;
 
 /// The Go zero time, which Gitea shows for dates a caller may not see.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// Name of the placeholder shown for a deleted user.
 const GHOST_NAME: &str = "Ghost";
-
-/// Escapes one path segment as Go's `url.PathEscape` does.
-pub fn path_escape(segment: &str) -> String {
-    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
-}
-
-/// Formats seconds since the Unix epoch as an RFC 3339 date-time in UTC.
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 /// The name of an access mode in the API (`none`, `read`, `write`, `admin`, `owner`).
 pub fn access_mode_name(mode: AccessMode) -> &'static str {

@@ -39,14 +39,6 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<bool>
     Option::<bool>::deserialize(d).map(Some)
 }
 
-/// Whether an upload may replace one of the owner's files. Blocking.
-pub fn replace_allowed(state: &AppState, owner_id: i64) -> ApiResult<bool> {
-    if !state.settings.allow_replace {
-        return Ok(false);
-    }
-    Ok(state.db.owner_allow_replace(owner_id)?.unwrap_or(true))
-}
-
 fn settings_of(state: &AppState, owner_id: i64) -> ApiResult<OwnerSettingsJson> {
     let own = state.db.owner_allow_replace(owner_id)?;
     Ok(OwnerSettingsJson {

@@ -325,7 +325,7 @@ pub async fn create_link(
     );
     Ok(HttpResponse::Created().json(SignedLink {
         url,
-        expires_at: super::json::rfc3339(claims.exp.min(i64::MAX as u64) as i64),
+        expires_at: packages_core::clock::rfc3339(claims.exp.min(i64::MAX as u64) as i64),
     }))
 }
 

@@ -19,7 +19,9 @@ mod headers;
 pub(super) mod openapi;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
+
+use packages_core::clock::now_unix;
 
 use actix_web::http::header::{self, HttpDate};
 use actix_web::http::{Method, StatusCode};
@@ -80,12 +82,6 @@ fn tus(status: StatusCode) -> HttpResponseBuilder {
     HttpResponse::build(status)
 }
 
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn expires_header(expires_unix: i64) -> HttpDate {
     HttpDate::from(UNIX_EPOCH + Duration::from_secs(expires_unix.max(0) as u64))
 }
@@ -95,7 +91,7 @@ fn upload_path(owner: &str, id: &str) -> String {
     format!(
         "{}/{}/generic/-/{UPLOADS}/{id}",
         crate::registry::path::PREFIX,
-        crate::v1::json::path_escape(owner)
+        crate::urls::path_escape(owner)
     )
 }
 
