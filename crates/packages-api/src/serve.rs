@@ -19,7 +19,7 @@ use actix_web::HttpResponse;
 use futures_util::Stream;
 use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
 use packages_core::BlobReader;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet};
 
 use crate::idle::{self, ConnectionSocket, Progress};
 
@@ -28,17 +28,7 @@ use crate::idle::{self, ConnectionSocket, Progress};
 const CHUNK: usize = 256 * 1024;
 
 /// Characters kept as they are in `filename*=` (those of a URL path segment).
-const FILENAME_STAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b':')
-    .remove(b'=')
-    .remove(b'@');
+const FILENAME_STAR: &AsciiSet = crate::urls::PATH_SEGMENT;
 
 /// What is being served.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// What Go's `url.PathEscape` leaves alone: unreserved characters and the sub-delimiters
 /// allowed inside one path segment.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
