@@ -42,7 +42,10 @@ fn known_refusals_do_not_wait_for_the_body(backend: Backend) {
     let line = answer_without_body(&open, &uf(FILE), 10_000_000);
     assert!(line.contains(" 409"), "existing file: {line:?}");
 
-    let s = TestServer::start_with(backend, |c| c.limits.size_generic = Limit::AtMost(1000));
+    let s = TestServer::start_with(backend, |c| {
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(1000))
+    });
     with_user2(&s);
     upload_reference_file(&s);
     let line = answer_without_body(&s, &uf("new.bin"), 1_000_000);

@@ -79,7 +79,8 @@ fn owner_quota_is_enforced_while_streaming(backend: Backend) {
 
 fn type_limit_is_enforced_while_streaming(backend: Backend) {
     let s = TestServer::start_with(backend, |c| {
-        c.limits.size_generic = Limit::AtMost(1000);
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(1000));
     });
     s.create_user("owner", PASSWORD, false);
     let r = open_chunked_put(&s, &file_path("owner", "p", "1", "b.bin"), 4096);

@@ -56,7 +56,9 @@ fn the_document_is_valid_and_covers_every_route(backend: Backend) {
 
     // Every route the server registers is documented, and the document invents none.
     let registered: BTreeSet<(String, String)> =
-        packages_api::routes::registered().into_iter().collect();
+        packages_api::routes::registered(&forge_e2e::formats())
+            .into_iter()
+            .collect();
     let documented = documented(&doc);
     let missing: Vec<_> = registered.difference(&documented).collect();
     assert!(

@@ -61,7 +61,10 @@ fn zero_limits_refuse_users_but_not_admins(backend: Backend) {
         ),
         (
             "1.2",
-            |c| c.limits.size_generic = Limit::AtMost(0),
+            |c| {
+                c.limits
+                    .set_size(packages_core::PackageType::Generic, Limit::AtMost(0))
+            },
             TYPE_SIZE_EXCEEDED,
         ),
     ];
@@ -86,7 +89,10 @@ fn zero_limits_refuse_users_but_not_admins(backend: Backend) {
 fn announced_size_is_refused_before_the_body(backend: Backend) {
     let cases: [(Configure, &str); 2] = [
         (
-            |c| c.limits.size_generic = Limit::AtMost(1000),
+            |c| {
+                c.limits
+                    .set_size(packages_core::PackageType::Generic, Limit::AtMost(1000))
+            },
             TYPE_SIZE_EXCEEDED,
         ),
         (
@@ -177,7 +183,10 @@ fn assert_store_empty(s: &TestServer) {
 /// A chunked body that grows past LIMIT_SIZE_GENERIC is refused; neither a temporary file,
 /// nor content, nor a row remains. A chunked body within the limit is stored.
 fn chunked_upload_over_the_type_limit_leaves_nothing(backend: Backend) {
-    let s = start(backend, |c| c.limits.size_generic = Limit::AtMost(1024));
+    let s = start(backend, |c| {
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(1024))
+    });
     let piece = [7u8; 4096];
     let chunks: Vec<&[u8]> = std::iter::repeat_n(&piece[..], 64).collect();
     let r = chunked_put(&s, &quota_path("1.0"), &user10(), &chunks);
@@ -218,7 +227,8 @@ fn chunked_upload_over_the_owner_limit_leaves_nothing(backend: Backend) {
 /// with `>`), also when the body is chunked and its size only known at the end.
 fn zero_limits_let_an_empty_chunked_body_through(backend: Backend) {
     let s = start(backend, |c| {
-        c.limits.size_generic = Limit::AtMost(0);
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(0));
         c.limits.total_owner_size = Limit::AtMost(0);
     });
     let r = chunked_put(&s, &quota_path("1.0"), &user10(), &[]);

@@ -130,7 +130,10 @@ fn assert_published(s: &TestServer, name: &str, body: &[u8]) {
 
 fn options_and_versions(backend: Backend) {
     let s = TestServer::start_with(backend, |c| {
-        c.limits.size_generic = packages_core::Limit::AtMost(50 << 20)
+        c.limits.set_size(
+            packages_core::PackageType::Generic,
+            packages_core::Limit::AtMost(50 << 20),
+        )
     });
     with_user2(&s);
     for path in [

@@ -63,7 +63,10 @@ fn anonymous_cannot_write(backend: Backend) {
 
 /// Credentials, then owner, then permission, then validation, then limits, then duplicates.
 fn error_precedence(backend: Backend) {
-    let s = TestServer::start_with(backend, |c| c.limits.size_generic = Limit::AtMost(5));
+    let s = TestServer::start_with(backend, |c| {
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(5))
+    });
     with_user2(&s);
     s.create_user("user3", PASSWORD, false);
     let read_token = s.token(OWNER, "read", "read:package");
@@ -378,7 +381,10 @@ fn error_bodies_are_plain_text(backend: Backend) {
 }
 
 fn size_limit_per_file(backend: Backend) {
-    let s = TestServer::start_with(backend, |c| c.limits.size_generic = Limit::AtMost(3));
+    let s = TestServer::start_with(backend, |c| {
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(3))
+    });
     with_user2(&s);
     s.create_user("root", PASSWORD, true);
     status(&s.put(&uf("three"), &[1, 2, 3], &user2()), 201);
@@ -399,7 +405,8 @@ fn size_limit_per_file(backend: Backend) {
 
 fn zero_size_limit_allows_empty_files(backend: Backend) {
     let s = TestServer::start_with(backend, |c| {
-        c.limits.size_generic = Limit::AtMost(0);
+        c.limits
+            .set_size(packages_core::PackageType::Generic, Limit::AtMost(0));
         c.limits.total_owner_size = Limit::AtMost(0);
     });
     with_user2(&s);

@@ -22,6 +22,7 @@ use packages_db::{Database, NewTeam, NewUser, Page, VersionFilter, PACKAGES_UNIT
 use sha2::Digest as _;
 
 pub mod pypi;
+pub mod single;
 
 pub use forge_server;
 
@@ -248,7 +249,7 @@ impl TestEnv {
 
     /// Starts the in-process server on this environment.
     pub fn start(self) -> TestServer {
-        let running = forge_server::start(self.config.clone())
+        let running = forge_server::start_with_formats(self.config.clone(), formats())
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         let addr = running.addr();
         let db = Database::connect(&self.database_url(), 4)
@@ -703,7 +704,7 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.agent = agent();
         self.stop();
-        let running = forge_server::start(self.env.config.clone())
+        let running = forge_server::start_with_formats(self.env.config.clone(), formats())
             .unwrap_or_else(|e| panic!("server did not restart: {e}"));
         self.addr = running.addr();
         self.base = format!("http://{}", self.addr);
@@ -1099,4 +1100,10 @@ pub fn server_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The formats an in-process test server serves: the production list and the test-only
+/// [`single::Single`], registered here at run time so no production build serves it.
+pub fn formats() -> packages_api::Formats {
+    forge_server::formats::production().with(&single::Single)
 }

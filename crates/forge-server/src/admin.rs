@@ -169,7 +169,12 @@ pub fn add_cleanup_rule(
 ) -> Result<CleanupRule, AdminError> {
     let db = open(config)?;
     let owner = find_owner(&db, owner)?;
-    Ok(rules::create(&db, &owner, input)?)
+    Ok(rules::create(
+        &db,
+        &crate::formats::production(),
+        &owner,
+        input,
+    )?)
 }
 
 /// Changes the given fields of a rule (`admin cleanup-rules edit`).
@@ -180,7 +185,12 @@ pub fn edit_cleanup_rule(
 ) -> Result<CleanupRule, AdminError> {
     let db = open(config)?;
     let rule = rules::by_id(&db, id)?;
-    Ok(rules::edit(&db, &rule, input)?)
+    Ok(rules::edit(
+        &db,
+        &crate::formats::production(),
+        &rule,
+        input,
+    )?)
 }
 
 /// Deletes a rule (`admin cleanup-rules remove`).

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod backup;
 pub mod config;
+pub mod formats;
 pub mod link_keys;
 pub mod logging;
 pub mod migrate;
@@ -17,4 +18,4 @@ pub mod tls;
 pub mod verify;
 
 pub use config::Config;
-pub use server::{start, Running, ServerError};
+pub use server::{start, start_with_formats, Running, ServerError};

@@ -393,7 +393,7 @@ fn print_removals(removals: &[Removal]) {
             r.package_type,
             r.package,
             r.version,
-            packages_api::v1::json::rfc3339(r.created_unix)
+            packages_core::clock::rfc3339(r.created_unix)
         );
     }
 }

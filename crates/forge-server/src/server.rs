@@ -13,7 +13,7 @@ use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, ServerHandle};
 use actix_web::{web, App};
 use packages_api::expect::ExpectGate;
-use packages_api::{AppState, LinkSettings, Settings};
+use packages_api::{AppState, Formats, LinkSettings, Settings};
 use packages_core::BlobStore;
 use packages_db::{ChangeFeed, Database};
 
@@ -40,6 +40,9 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     #[error("authentication set-up: {0}")]
     Auth(String),
+    /// `[limits] size_<type>` names a format the server does not serve.
+    #[error("limits.size_{0}: no package format of type {0} is served")]
+    UnknownFormat(String),
     #[error("the server thread stopped before it started serving")]
     ThreadDied,
 }
@@ -216,16 +219,35 @@ fn build_server(
     Ok(builder.run())
 }
 
-/// Starts the server on background threads; signals are left to the caller.
+/// Starts the server with the production formats on background threads; signals are left
+/// to the caller.
 pub fn start(config: Config) -> Result<Running, ServerError> {
     start_with(config, false)
 }
 
-/// Starts the server; with `handle_signals`, SIGTERM and SIGINT stop it gracefully.
+/// Starts the server with the production formats; with `handle_signals`, SIGTERM and
+/// SIGINT stop it gracefully.
 pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, ServerError> {
+    serve(config, crate::formats::production(), handle_signals)
+}
+
+/// Starts the server with the given formats (a test harness adds its own) on background
+/// threads; signals are left to the caller.
+pub fn start_with_formats(config: Config, formats: Formats) -> Result<Running, ServerError> {
+    serve(config, formats, false)
+}
+
+fn serve(config: Config, formats: Formats, handle_signals: bool) -> Result<Running, ServerError> {
+    if let Some(t) = config
+        .limits
+        .size_types()
+        .find(|t| formats.find(t).is_none())
+    {
+        return Err(ServerError::UnknownFormat(t.to_owned()));
+    }
     let (db, store) = open_backends(&config)?;
     let settings = Settings {
-        limits: config.limits,
+        limits: config.limits.clone(),
         require_signin_view: config.auth.require_signin_view,
         bcrypt_cost: config.auth.bcrypt_cost,
         batch_download_counts: !config.database.download_count_flush.is_zero(),
@@ -250,7 +272,7 @@ pub fn start_with(config: Config, handle_signals: bool) -> Result<Running, Serve
         resumable_expiry: config.packages.resumable_expiry,
     };
     let state = web::Data::new(
-        AppState::new(db.clone(), store.clone(), settings)
+        AppState::new(db.clone(), store.clone(), settings, formats)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
     // The read cache hears this process's writes directly and other instances' through

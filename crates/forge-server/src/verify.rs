@@ -87,7 +87,8 @@ pub fn verify(
                         report
                             .problems
                             .push(format!("{label}: content {} is missing", blob.hash_sha256));
-                        if let Some(format) = packages_api::formats::find(&row.package.package_type)
+                        if let Some(format) =
+                            crate::formats::production().find(&row.package.package_type)
                         {
                             let ptype = format.package_type();
                             dangling.push(Dangling {

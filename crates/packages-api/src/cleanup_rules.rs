@@ -14,7 +14,7 @@ use packages_db::{AgedVersion, CleanupRule, Database, DbError, RuleFields, User}
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::formats::{self, FORMATS};
+use crate::formats::Formats;
 
 /// The answer for a rule that does not exist or belongs to another owner.
 pub const NO_RULE: &str = "cleanup rule does not exist";
@@ -70,9 +70,9 @@ pub struct RunReport {
 }
 
 /// Checks a rule's fields (422 naming the field) and compiles its patterns.
-fn check(fields: &RuleFields) -> ApiResult<RetentionPolicy> {
-    if formats::find(&fields.package_type).is_none() {
-        let known: Vec<&str> = FORMATS.iter().map(|f| f.package_type().as_str()).collect();
+fn check(formats: &Formats, fields: &RuleFields) -> ApiResult<RetentionPolicy> {
+    if formats.find(&fields.package_type).is_none() {
+        let known: Vec<&str> = formats.type_names().collect();
         return Err(ApiError::Unprocessable(format!(
             "type must be one of: {}",
             known.join(", ")
@@ -104,7 +104,12 @@ pub fn find(db: &Database, owner: &User, id: i64) -> ApiResult<CleanupRule> {
 
 /// Creates a rule: `type` is required; 422 for a bad field, 409 when the owner has a rule
 /// for the type already.
-pub fn create(db: &Database, owner: &User, input: RuleInput) -> ApiResult<CleanupRule> {
+pub fn create(
+    db: &Database,
+    formats: &Formats,
+    owner: &User,
+    input: RuleInput,
+) -> ApiResult<CleanupRule> {
     if input.package_type.as_deref().is_none_or(str::is_empty) {
         return Err(ApiError::Unprocessable("type is required".to_owned()));
     }
@@ -113,7 +118,7 @@ pub fn create(db: &Database, owner: &User, input: RuleInput) -> ApiResult<Cleanu
         package_type: String::new(),
         settings: RuleSettings::default(),
     });
-    check(&fields)?;
+    check(formats, &fields)?;
     db.create_cleanup_rule(owner.id, &fields).map_err(conflict)
 }
 
@@ -123,13 +128,18 @@ pub fn by_id(db: &Database, id: i64) -> ApiResult<CleanupRule> {
 }
 
 /// Changes the given fields of a rule (found with [`find`] or [`by_id`]).
-pub fn edit(db: &Database, rule: &CleanupRule, input: RuleInput) -> ApiResult<CleanupRule> {
+pub fn edit(
+    db: &Database,
+    formats: &Formats,
+    rule: &CleanupRule,
+    input: RuleInput,
+) -> ApiResult<CleanupRule> {
     let fields = input.over(RuleFields {
         enabled: rule.enabled,
         package_type: rule.package_type.clone(),
         settings: rule.settings(),
     });
-    check(&fields)?;
+    check(formats, &fields)?;
     db.update_cleanup_rule(rule.id, &fields)
         .map_err(conflict)?
         .ok_or(ApiError::NotFound(NO_RULE))

@@ -17,7 +17,6 @@ use actix_web::{web, ResponseError};
 use actix_web::http::header::HeaderValue;
 
 use crate::error::ApiResult;
-use crate::formats;
 use crate::registry::path;
 use crate::request::{self, RequestContext, REQUEST_ID};
 use crate::state::AppState;
@@ -92,7 +91,7 @@ async fn verdict(state: &web::Data<AppState>, req: &Request) -> ApiResult<()> {
     let Ok(parsed) = path::parse(req.uri().path()) else {
         return Ok(());
     };
-    let Some(format) = formats::find(&parsed.package_type) else {
+    let Some(format) = state.formats.find(&parsed.package_type) else {
         return Ok(());
     };
     format

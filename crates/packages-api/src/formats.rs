@@ -1,10 +1,10 @@
 //! The package formats the registry serves, and what one must provide.
 //!
-//! A format is a unit type in its own module: its rules (type name, size limit setting, name
-//! comparison) implement [`FormatRules`] in `packages-core`, its HTTP surface implements
-//! [`Format`] here. [`formats!`] below is the one list that registers them; it also gives
-//! every format its field in [`Limits`] (`size_<type>` in the `[limits]` section of the
-//! configuration, `FORGE_LIMIT_SIZE_<TYPE>` in the environment: Forgejo's names).
+//! A format is a crate of its own under `crates/formats/`: a unit type implementing
+//! [`FormatRules`] (type name, name comparison) from `packages-core` and [`Format`] (its HTTP
+//! surface) from here. The binary hands the server its list of formats as a [`Formats`];
+//! nothing in this crate names a format. The list also decides the size limit settings
+//! (`size_<type>` in the `[limits]` section, `FORGE_LIMIT_SIZE_<TYPE>`: Forgejo's names).
 //!
 //! What a format gets without writing it: authentication and the owner access check
 //! ([`crate::access`]), the size limits and the owner quota ([`crate::upload`]), streaming
@@ -18,7 +18,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use packages_core::{FormatRules, Limit, PackageType};
+use packages_core::FormatRules;
 
 use crate::error::ApiResult;
 use crate::registry::path::RegistryPath;
@@ -40,6 +40,17 @@ pub trait Format: FormatRules {
 
     /// The OpenAPI description of [`Format::routes`], merged into `GET /api/openapi.json`.
     fn openapi(&self) -> utoipa::openapi::Paths;
+
+    /// The schemas [`Format::openapi`] refers to by name, added to the document's
+    /// components. None by default.
+    fn openapi_schemas(
+        &self,
+    ) -> Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )> {
+        Vec::new()
+    }
 
     /// Answers a request below `/api/packages/{owner}/{type}/`; `path.rest` holds the decoded
     /// segments after the type.
@@ -96,67 +107,46 @@ pub trait Format: FormatRules {
     }
 }
 
-/// Registers the formats: each line is `size_<type> => <format value>`. The list defines
-/// [`FORMATS`] and the per-format size limits of [`Limits`]. A line may be gated with
-/// `#[cfg(…)]` (the test-only format); such a format has no configuration key.
-macro_rules! formats {
-    ($($(#[cfg($cfg:meta)])? $size:ident => $format:expr),* $(,)?) => {
-        /// Every registered format, in display order.
-        pub static FORMATS: &[&'static dyn Format] = &[$($(#[cfg($cfg)])? &$format),*];
+/// The registered formats, in display order; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Formats(Arc<[&'static dyn Format]>);
 
-        /// Package limits with the reference registry's semantics; site admins are exempt.
-        /// Read from the `[limits]` section of the configuration, where each format's field
-        /// is `size_<type>` (`FORGE_LIMIT_SIZE_<TYPE>`).
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-        #[serde(default, deny_unknown_fields)]
-        pub struct Limits {
-            $(
-                $(#[cfg($cfg)] #[serde(skip)])?
-                #[doc = concat!("Largest single file of the format registered as `", stringify!($size), "`.")]
-                pub $size: Limit,
-            )*
-            /// Largest total size of an owner's files.
-            pub total_owner_size: Limit,
-            /// Most versions an owner may have.
-            pub total_owner_count: Limit,
-        }
-
-        impl Limits {
-            /// The largest single file of the given format.
-            pub fn size_of(&self, package_type: PackageType) -> Limit {
-                $(
-                    $(#[cfg($cfg)])?
-                    if $format.package_type() == package_type {
-                        return self.$size;
-                    }
-                )*
-                Limit::None
-            }
-
-            /// Sets the largest single file of the given format.
-            pub fn set_size(&mut self, package_type: PackageType, limit: Limit) {
-                $(
-                    $(#[cfg($cfg)])?
-                    if $format.package_type() == package_type {
-                        self.$size = limit;
-                    }
-                )*
+impl Formats {
+    /// A list of formats; a type name given twice keeps its first format.
+    pub fn new(formats: impl IntoIterator<Item = &'static dyn Format>) -> Self {
+        let mut list: Vec<&'static dyn Format> = Vec::new();
+        for format in formats {
+            let name = format.package_type();
+            if !list.iter().any(|f| f.package_type() == name) {
+                list.push(format);
             }
         }
-    };
+        Formats(list.into())
+    }
+
+    /// The same list with `format` added at the end.
+    pub fn with(&self, format: &'static dyn Format) -> Self {
+        Formats::new(self.iter().chain(std::iter::once(format)))
+    }
+
+    /// The registered format of this type name.
+    pub fn find(&self, name: &str) -> Option<&'static dyn Format> {
+        self.iter().find(|f| f.package_type().as_str() == name)
+    }
+
+    /// Every format, in display order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static dyn Format> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Every type name, in display order.
+    pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.iter().map(|f| f.package_type().as_str())
+    }
 }
 
-formats! {
-    size_generic => packages_core::generic::Generic,
-    size_pypi => packages_core::pypi::Pypi,
-    #[cfg(feature = "test-format")]
-    size_single => crate::single::Single,
-}
-
-/// The registered format of this name.
-pub fn find(name: &str) -> Option<&'static dyn Format> {
-    FORMATS
-        .iter()
-        .copied()
-        .find(|f| f.package_type().as_str() == name)
+impl std::fmt::Debug for Formats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.type_names()).finish()
+    }
 }

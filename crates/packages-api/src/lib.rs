@@ -23,7 +23,6 @@ pub mod error;
 pub mod expect;
 pub mod files;
 pub mod formats;
-pub mod generic;
 pub mod health;
 pub mod idle;
 pub mod leftovers;
@@ -33,14 +32,12 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod pages;
-pub mod pypi;
 pub mod reads;
 pub mod registry;
 pub mod request;
+pub mod resumable;
 pub mod routes;
 pub mod serve;
-#[cfg(feature = "test-format")]
-pub mod single;
 pub mod state;
 pub mod token_uses;
 pub mod upload;
@@ -49,7 +46,7 @@ pub mod v1;
 pub mod write_mode;
 
 pub use error::{ApiError, JsonError};
-pub use formats::{Format, FORMATS};
+pub use formats::{Format, Formats};
 pub use state::{AppState, Limits, LinkSettings, Settings};
 
 use actix_web::web;

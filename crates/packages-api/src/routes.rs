@@ -28,7 +28,7 @@ pub(crate) use route_table;
 
 /// Every (method, path template) the server answers outside the web interface: the
 /// top-level routes, `/api/v1` and each registered format's routes. Methods are upper case.
-pub fn registered() -> Vec<(String, String)> {
+pub fn registered(formats: &crate::Formats) -> Vec<(String, String)> {
     let mut routes: Vec<(String, String)> = crate::TOP_ROUTES
         .iter()
         .map(|(method, path)| (method.to_uppercase(), (*path).to_owned()))
@@ -38,7 +38,7 @@ pub fn registered() -> Vec<(String, String)> {
             .iter()
             .map(|(method, path)| (method.to_uppercase(), format!("/api/v1{path}"))),
     );
-    for format in crate::FORMATS {
+    for format in formats.iter() {
         for route in format.routes() {
             for method in route.methods {
                 routes.push((method.as_str().to_owned(), route.template.to_owned()));

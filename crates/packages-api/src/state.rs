@@ -7,13 +7,14 @@ use forge_auth::VerifiedPasswordCache;
 
 use crate::cache::ReadCache;
 use crate::downloads::DownloadCounter;
+use crate::formats::Formats;
 use crate::leftovers::Leftovers;
 use crate::token_uses::TokenUses;
 use packages_core::BlobStore;
 use packages_db::{Backend, Database};
 
 /// Package limits, with one size limit per registered format.
-pub use crate::formats::Limits;
+pub use packages_core::Limits;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -62,6 +63,8 @@ pub struct LinkSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
+    /// The formats this server serves.
+    pub formats: Formats,
     pub store: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
     pub password_cache: Arc<VerifiedPasswordCache>,
@@ -74,6 +77,8 @@ pub struct AppState {
     pub token_uses: Arc<TokenUses>,
     /// Content of failed uploads still to be removed.
     pub leftovers: Arc<Leftovers>,
+    /// `GET /api/openapi.json`, rendered on first request.
+    pub api_document: Arc<std::sync::OnceLock<String>>,
 }
 
 impl AppState {
@@ -84,6 +89,7 @@ impl AppState {
         db: Database,
         store: Arc<dyn BlobStore>,
         settings: Settings,
+        formats: Formats,
     ) -> Result<Self, forge_auth::AuthError> {
         let on_postgres = db.backend() == Backend::Postgres;
         let cache = Arc::new(ReadCache::new(settings.read_cache_ttl, on_postgres));
@@ -96,6 +102,7 @@ impl AppState {
         ));
         Ok(AppState {
             db,
+            formats,
             store,
             downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
             cache,
@@ -103,6 +110,7 @@ impl AppState {
             sign_ins: Arc::default(),
             token_uses: Arc::default(),
             leftovers: Arc::default(),
+            api_document: Arc::default(),
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),
         })

@@ -118,7 +118,7 @@ pub mod limit_errors {
         if exempt {
             return Ok(None);
         }
-        let limits = state.settings.limits;
+        let limits = &state.settings.limits;
         let mut limit = match limits.size_of(package_type) {
             Limit::AtMost(max) => Some(BodyLimit {
                 max,
@@ -256,7 +256,7 @@ pub fn record_stored(
 ) -> ApiResult<Stored> {
     let key = stored.key().to_owned();
     let was_present = stored.was_present();
-    let limits = state.settings.limits;
+    let limits = &state.settings.limits;
     let mode = plan.mode.clone();
     let upload = NewUpload {
         owner_id: plan.owner_id,

@@ -10,6 +10,13 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch, now (0 if the system clock is before it).
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::try_from(SystemTime::now())
+        .map(|t| t.as_millisecond())
+        .unwrap_or(0)
+}
+
 /// An RFC 3339 date-time in UTC with whole seconds (`2024-05-01T12:00:00Z`). Seconds outside
 /// the range a calendar date can hold are clamped to it.
 pub fn rfc3339(unix: i64) -> String {

@@ -10,13 +10,11 @@ pub mod clock;
 pub mod digest;
 pub mod digest_header;
 pub mod format;
-pub mod generic;
 pub mod limits;
 pub mod lowercase;
 pub mod newest;
 pub mod owner_name;
 pub mod package_type;
-pub mod pypi;
 pub mod retention;
 pub mod validation;
 
@@ -27,7 +25,7 @@ pub use blob_store::{
 };
 pub use digest::{Digests, MultiHasher};
 pub use format::FormatRules;
-pub use limits::{parse_size_limit, Limit};
+pub use limits::{parse_size_limit, Limit, Limits};
 pub use lowercase::lower;
 pub use owner_name::{check_owner_name, is_email, OwnerNameError, MAX_NAME_CHARS};
 pub use package_type::PackageType;

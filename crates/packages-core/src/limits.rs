@@ -102,6 +102,101 @@ pub fn parse_size_limit(text: &str) -> Result<Limit, BadSize> {
     Ok(Limit::AtMost(bytes as u64))
 }
 
+/// Package limits with the reference registry's semantics; site admins are exempt. Read
+/// from the `[limits]` section of the configuration: `size_<type>` for each registered
+/// format (`FORGE_LIMIT_SIZE_<TYPE>`), `total_owner_size` and `total_owner_count`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest single file, by format type name; a format without an entry has no limit.
+    sizes: std::collections::BTreeMap<String, Limit>,
+    /// Largest total size of an owner's files.
+    pub total_owner_size: Limit,
+    /// Most versions an owner may have.
+    pub total_owner_count: Limit,
+}
+
+/// The configuration key prefix of a format's size limit.
+const SIZE_PREFIX: &str = "size_";
+
+impl Limits {
+    /// No limits, with a `size_<type>` setting for each of these formats.
+    pub fn for_types<'a>(types: impl IntoIterator<Item = &'a str>) -> Self {
+        Limits {
+            sizes: types
+                .into_iter()
+                .map(|t| (t.to_owned(), Limit::None))
+                .collect(),
+            ..Limits::default()
+        }
+    }
+
+    /// The largest single file of the given format.
+    pub fn size_of(&self, package_type: crate::PackageType) -> Limit {
+        self.sizes
+            .get(package_type.as_str())
+            .copied()
+            .unwrap_or(Limit::None)
+    }
+
+    /// Sets the largest single file of the given format.
+    pub fn set_size(&mut self, package_type: crate::PackageType, limit: Limit) {
+        self.sizes.insert(package_type.as_str().to_owned(), limit);
+    }
+
+    /// The type names that have a size setting.
+    pub fn size_types(&self) -> impl Iterator<Item = &str> {
+        self.sizes.keys().map(String::as_str)
+    }
+}
+
+impl serde::Serialize for Limits {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.sizes.len() + 2))?;
+        for (name, limit) in &self.sizes {
+            map.serialize_entry(&format!("{SIZE_PREFIX}{name}"), limit)?;
+        }
+        map.serialize_entry("total_owner_size", &self.total_owner_size)?;
+        map.serialize_entry("total_owner_count", &self.total_owner_count)?;
+        map.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Limits {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Limits;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of limits")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Limits, A::Error> {
+                const FIELDS: &[&str] = &["size_<type>", "total_owner_size", "total_owner_count"];
+                let mut limits = Limits::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "total_owner_size" => limits.total_owner_size = map.next_value()?,
+                        "total_owner_count" => limits.total_owner_count = map.next_value()?,
+                        other => match other.strip_prefix(SIZE_PREFIX) {
+                            Some(name) if !name.is_empty() => {
+                                limits.sizes.insert(name.to_owned(), map.next_value()?);
+                            }
+                            _ => return Err(serde::de::Error::unknown_field(other, FIELDS)),
+                        },
+                    }
+                }
+                Ok(limits)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,7 +167,10 @@ mod tests {
         assert_eq!(c.server.listen, "0.0.0.0:8080");
         assert_eq!(c.server.workers, 5);
         assert!(c.auth.require_signin_view);
-        assert_eq!(c.limits.size_generic, Limit::AtMost(1024));
+        assert_eq!(
+            c.limits.size_of(packages_core::PackageType::Generic),
+            Limit::AtMost(1024)
+        );
         assert_eq!(c.auth.bcrypt_cost, 10);
         let source = |k: &str| {
             loaded
@@ -214,7 +217,10 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:9");
         assert_eq!(c.server.data_dir, PathBuf::from("/srv/forge"));
         assert_eq!(c.effective_database_url(), "postgres://u:p@h/db");
-        assert_eq!(c.limits.size_generic, Limit::AtMost(1 << 30));
+        assert_eq!(
+            c.limits.size_of(packages_core::PackageType::Generic),
+            Limit::AtMost(1 << 30)
+        );
         assert_eq!(c.limits.total_owner_size, Limit::AtMost(0));
         assert_eq!(c.limits.total_owner_count, Limit::None);
         assert!(c.auth.require_signin_view);

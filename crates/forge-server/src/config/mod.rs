@@ -32,7 +32,7 @@ pub use load::{load, ConfigError, Loaded};
 
 /// Everything the server needs to start. `Debug` and the printed configuration never show
 /// a secret.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -47,6 +47,26 @@ pub struct Config {
     pub links: LinksConfig,
     pub packages: PackagesConfig,
     pub tls: TlsConfig,
+}
+
+impl Default for Config {
+    /// The defaults, with a `[limits] size_<type>` key for every production format.
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            auth: AuthConfig::default(),
+            database: DatabaseConfig::default(),
+            storage: StorageConfig::default(),
+            limits: Limits::for_types(crate::formats::production().type_names()),
+            cache: CacheConfig::default(),
+            cleanup: CleanupConfig::default(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            links: LinksConfig::default(),
+            packages: PackagesConfig::default(),
+            tls: TlsConfig::default(),
+        }
+    }
 }
 
 /// `[server]`: where and how the HTTP server runs.
@@ -443,6 +463,13 @@ impl Config {
                 message: message.to_owned(),
             })
         };
+        let formats = crate::formats::production();
+        if let Some(t) = self.limits.size_types().find(|t| formats.find(t).is_none()) {
+            return bad(
+                &format!("limits.size_{t}"),
+                "names no package format this server serves",
+            );
+        }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return bad("auth.bcrypt_cost", "must be between 4 and 31");
         }

@@ -8,14 +8,14 @@
 
 pub mod build;
 
-use std::sync::OnceLock;
-
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::formats::Formats;
+use crate::state::AppState;
 use crate::{health, metrics, v1};
 
 #[derive(OpenApi)]
@@ -81,8 +81,6 @@ use crate::{health, metrics, v1};
     components(schemas(
         ErrorBody,
         crate::upload::StoredFile,
-        crate::generic::manifest::Manifest,
-        crate::generic::manifest::ManifestFile,
     )),
     modifiers(&Conventions)
 )]
@@ -159,12 +157,14 @@ impl Modify for Conventions {
     }
 }
 
-/// The whole document: the annotated routes and every format's routes.
-pub fn document() -> Document {
+/// The whole document: the annotated routes and every format's routes and schemas.
+pub fn document(formats: &Formats) -> Document {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    for format in crate::FORMATS {
+    for format in formats.iter() {
         doc.paths.merge(format.openapi());
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.schemas.extend(format.openapi_schemas());
     }
     doc
 }
@@ -178,16 +178,17 @@ pub fn document() -> Document {
     summary = "This document",
     responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json"))
 )]
-pub async fn serve() -> Result<HttpResponse, ApiError> {
-    static JSON: OnceLock<String> = OnceLock::new();
-    let json = match JSON.get() {
+pub async fn serve(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let json = match state.api_document.get() {
         Some(json) => json,
         None => {
-            let rendered = document().to_json().map_err(ApiError::internal)?;
-            JSON.get_or_init(|| rendered)
+            let rendered = document(&state.formats)
+                .to_json()
+                .map_err(ApiError::internal)?;
+            state.api_document.get_or_init(|| rendered)
         }
     };
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(json.as_str()))
+        .body(json.clone()))
 }

@@ -15,7 +15,7 @@ use super::layout::{
 use super::session::{RequestCookies, Viewer};
 use crate::access;
 use crate::blocking;
-use crate::formats;
+use crate::formats::Formats;
 use crate::state::AppState;
 use crate::v1::paging::{parse_query, query_value};
 
@@ -78,6 +78,7 @@ struct Row {
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> PageResult<HttpResponse> {
     let cookies = RequestCookies::of(&req);
     let query = ListQuery::of(&req);
+    let formats = state.formats.clone();
     let state = state.into_inner();
     let q = query.clone();
     let (viewer, rows, total) = blocking::run(move || {
@@ -115,7 +116,7 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> PageResult<Ht
     .await?;
     let body = html! {
         h1 { "Packages" }
-        (search_form("/", &query, "Search packages, types and owners"))
+        (search_form(&formats, "/", &query, "Search packages, types and owners"))
         (package_table(&rows, true, total, &query))
     };
     Ok(respond(
@@ -134,6 +135,7 @@ pub async fn owner(
     let cookies = RequestCookies::of(&req);
     let query = ListQuery::of(&req);
     let owner_name = path.into_inner();
+    let formats = state.formats.clone();
     let state = state.into_inner();
     let q = query.clone();
     let (viewer, owner, rows, total, manages) = blocking::run(move || {
@@ -163,7 +165,7 @@ pub async fn owner(
         @if manages {
             p { a href={ (here) "/usage" } { "Storage used" } }
         }
-        (search_form(&here, &query, "Search this owner's packages"))
+        (search_form(&formats, &here, &query, "Search this owner's packages"))
         (package_table(&rows, false, total, &query))
     };
     let title = format!("Packages of {}", owner.name);
@@ -174,7 +176,7 @@ pub async fn owner(
     ))
 }
 
-fn search_form(action: &str, query: &ListQuery, label: &str) -> Markup {
+fn search_form(formats: &Formats, action: &str, query: &ListQuery, label: &str) -> Markup {
     html! {
         form class="search" method="get" action=(action) role="search" {
             div {
@@ -185,7 +187,7 @@ fn search_form(action: &str, query: &ListQuery, label: &str) -> Markup {
                 label for="type" { "Type" }
                 select id="type" name="type" {
                     option value="" selected[query.ptype.is_empty()] { "All types" }
-                    @for t in formats::FORMATS.iter().map(|f| f.package_type().as_str()) {
+                    @for t in formats.type_names() {
                         option value=(t) selected[query.ptype == t] { (t) }
                     }
                 }

@@ -61,7 +61,7 @@ pub async fn page_handler(
             packages,
             versions,
             bytes,
-            state.settings.limits,
+            state.settings.limits.clone(),
             rules,
         ))
     })

@@ -15,7 +15,7 @@ use super::session::{RequestCookies, Viewer};
 use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
-use crate::formats::{self, Format};
+use crate::formats::Format;
 use crate::state::AppState;
 use crate::v1::json::Site;
 
@@ -40,7 +40,10 @@ pub(super) fn find(
 ) -> ApiResult<VersionView> {
     let access =
         access::authorize_owner(state, &viewer.auth, owner, AccessMode::Read).map_err(hidden)?;
-    let format = formats::find(ptype).ok_or(ApiError::NotFound("not found"))?;
+    let format = state
+        .formats
+        .find(ptype)
+        .ok_or(ApiError::NotFound("not found"))?;
     let listing = state
         .db
         .version_detail(

@@ -8,7 +8,6 @@ pub mod path;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, ApiResult};
-use crate::formats;
 use crate::state::AppState;
 
 /// The package a request names, decoded but not yet validated.
@@ -26,6 +25,9 @@ pub async fn dispatch(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let parsed = path::parse(req.uri().path())?;
-    let format = formats::find(&parsed.package_type).ok_or(ApiError::NoRoute)?;
+    let format = state
+        .formats
+        .find(&parsed.package_type)
+        .ok_or(ApiError::NoRoute)?;
     format.handle(req, payload, state, parsed).await
 }

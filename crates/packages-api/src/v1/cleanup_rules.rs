@@ -181,7 +181,7 @@ pub async fn create(
     let state = state.into_inner();
     let json = blocking::run(move || {
         let owner = administered_owner(&state, facts, &owner_name)?;
-        let rule = cleanup_rules::create(&state.db, &owner, input)?;
+        let rule = cleanup_rules::create(&state.db, &state.formats, &owner, input)?;
         Ok(RuleJson::from(&rule))
     })
     .await?;
@@ -255,7 +255,7 @@ pub async fn edit(
     let state = state.into_inner();
     let json = blocking::run(move || {
         let rule = administered_rule(&state, facts, &path)?;
-        let rule = cleanup_rules::edit(&state.db, &rule, input)?;
+        let rule = cleanup_rules::edit(&state.db, &state.formats, &rule, input)?;
         Ok(RuleJson::from(&rule))
     })
     .await?;

@@ -21,7 +21,7 @@ use super::paging::{self, query_value, Paging};
 use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
-use crate::formats::{self, Format};
+use crate::formats::Format;
 use crate::links;
 use crate::state::AppState;
 
@@ -68,8 +68,11 @@ fn check_write(state: &AppState, caller: &Caller, owner: &User) -> ApiResult<()>
 }
 
 /// The registered format a URL names; unknown types simply have no packages.
-fn format_of(name: &str) -> ApiResult<&'static dyn Format> {
-    formats::find(name).ok_or(ApiError::NotFound(NO_PACKAGE))
+fn format_of(state: &AppState, name: &str) -> ApiResult<&'static dyn Format> {
+    state
+        .formats
+        .find(name)
+        .ok_or(ApiError::NotFound(NO_PACKAGE))
 }
 
 /// The version named in a URL (case-insensitive). Blocking.
@@ -80,7 +83,7 @@ fn find_version(
     name: &str,
     version: &str,
 ) -> ApiResult<VersionListing> {
-    let format = format_of(ptype)?;
+    let format = format_of(state, ptype)?;
     state
         .db
         .version_detail(
@@ -183,7 +186,7 @@ pub async fn list_package_versions(
     let (items, total) = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
-        let format = format_of(&ptype)?;
+        let format = format_of(&state, &ptype)?;
         let filter = VersionFilter {
             package_type: Some(format.package_type().as_str().to_owned()),
             query: None,
@@ -235,7 +238,7 @@ pub async fn latest(
     let json = blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
-        let format = format_of(&ptype)?;
+        let format = format_of(&state, &ptype)?;
         let row = state
             .db
             .latest_version(owner.id, format.package_type(), &format.lookup_name(&name))?
@@ -314,7 +317,11 @@ pub async fn create_link(
             .keys
             .sign(subject, &blob.hash_sha256, links::now_unix(), ttl)
             .map_err(ApiError::internal)?;
-        let path = crate::generic::file_url_path(&owner.name, &name, &v.version, &file.name);
+        let path = state
+            .formats
+            .find(PackageType::Generic.as_str())
+            .and_then(|f| f.download_path(&owner.name, &name, &v.version, &file.name))
+            .ok_or(ApiError::NotFound("package file does not exist"))?;
         Ok((path, token, claims))
     })
     .await?;
@@ -367,7 +374,7 @@ pub async fn delete_package(
     blocking::run(move || {
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
-        let format = format_of(&ptype)?;
+        let format = format_of(&state, &ptype)?;
         let ptype = format.package_type();
         let lower_name = format.lookup_name(&name);
         // A package is only there while it has a version; one without is left to the sweep.
@@ -460,7 +467,7 @@ pub async fn delete_version(
         check_write(&state, &caller, &owner)?;
         let deleted = state.db.delete_version(
             owner.id,
-            format_of(&ptype)?.package_type(),
+            format_of(&state, &ptype)?.package_type(),
             &row.package.lower_name,
             &row.version.lower_version,
         )?;

@@ -16,6 +16,40 @@ use crate::state::{AppState, Limits, Settings};
 
 const PASSWORD: &str = "password123";
 
+/// The `/api/v1` routes reach packages through the registered formats; these tests store
+/// rows of the `generic` type directly, so they register a format of that name with no
+/// routes of its own (the format crates are tested end to end).
+struct RowsOnly;
+
+impl packages_core::FormatRules for RowsOnly {
+    fn package_type(&self) -> PackageType {
+        PackageType::Generic
+    }
+}
+
+impl crate::formats::Format for RowsOnly {
+    fn routes(&self) -> &'static [crate::formats::Route] {
+        &[]
+    }
+
+    fn openapi(&self) -> utoipa::openapi::Paths {
+        utoipa::openapi::Paths::new()
+    }
+
+    fn handle(
+        &'static self,
+        _req: actix_web::HttpRequest,
+        _payload: web::Payload,
+        _state: web::Data<AppState>,
+        _path: crate::registry::path::RegistryPath,
+    ) -> futures_util::future::LocalBoxFuture<
+        'static,
+        crate::error::ApiResult<actix_web::HttpResponse>,
+    > {
+        Box::pin(async { Err(crate::error::ApiError::NoRoute) })
+    }
+}
+
 struct World {
     state: AppState,
     _dir: tempfile::TempDir,
@@ -49,7 +83,13 @@ impl World {
             idle_timeout: std::time::Duration::from_secs(60),
             resumable_expiry: std::time::Duration::from_secs(3600),
         };
-        let state = AppState::new(db, Arc::new(store), settings).expect("state");
+        let state = AppState::new(
+            db,
+            Arc::new(store),
+            settings,
+            crate::Formats::new([&RowsOnly as &dyn crate::Format]),
+        )
+        .expect("state");
         World { state, _dir: dir }
     }
 

@@ -10,10 +10,11 @@
 //! - `POST`/`OPTIONS {name}/{version}/{file}` and `HEAD`/`PATCH`/`DELETE`/`OPTIONS
 //!   -/uploads/{id}`: resumable uploads with the tus protocol ([`tus`]).
 //!
-//! Its rules (names, versions, file names) are `packages_core::generic`.
+//! Its rules (names, versions, file names) are `crate::rules`.
 
 pub mod manifest;
 mod openapi;
+pub mod rules;
 pub mod tus;
 pub mod upload;
 
@@ -21,19 +22,19 @@ use std::sync::Arc;
 
 use manifest::RESERVED_VERSION;
 
+pub use crate::rules::Generic;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use packages_core::generic::Generic;
 
-use crate::error::{ApiError, ApiResult};
-use crate::files;
-use crate::formats::{Format, Route};
-use crate::registry::path::RegistryPath;
-use crate::registry::Target;
-use crate::state::AppState;
-use crate::urls::path_escape;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::files;
+use packages_api::formats::{Format, Route};
+use packages_api::registry::path::RegistryPath;
+use packages_api::registry::Target;
+use packages_api::state::AppState;
+use packages_api::urls::path_escape;
 
 const FILE_METHODS: &[Method] = &[
     Method::GET,
@@ -87,6 +88,21 @@ impl Format for Generic {
         openapi::paths()
     }
 
+    fn openapi_schemas(
+        &self,
+    ) -> Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )> {
+        use utoipa::{PartialSchema, ToSchema};
+        let mut schemas = vec![(
+            manifest::Manifest::name().into_owned(),
+            manifest::Manifest::schema(),
+        )];
+        manifest::Manifest::schemas(&mut schemas);
+        schemas
+    }
+
     fn handle(
         &'static self,
         req: HttpRequest,
@@ -123,10 +139,10 @@ impl Format for Generic {
 
 /// The path of a file's download URL, each segment escaped.
 pub fn file_url_path(owner: &str, name: &str, version: &str, file_name: &str) -> String {
-    use crate::urls::path_escape;
+    use packages_api::urls::path_escape;
     format!(
         "{}/{}/generic/{}/{}/{}",
-        crate::registry::path::PREFIX,
+        packages_api::registry::path::PREFIX,
         path_escape(owner),
         path_escape(name),
         path_escape(version),
@@ -162,14 +178,14 @@ async fn handle(
         (Some(dash), Some(uploads), Some(id), None, None)
             if dash == RESERVED_VERSION && uploads == tus::UPLOADS =>
         {
-            crate::request::set_route(UPLOAD.template);
+            packages_api::request::set_route(UPLOAD.template);
             tus::upload_route(req, payload, state, owner, id).await
         }
         (Some(name), Some(dash), Some(latest), file, None)
             if dash == RESERVED_VERSION && latest == "latest" =>
         {
             read_only(&req)?;
-            crate::request::set_route(if file.is_some() {
+            packages_api::request::set_route(if file.is_some() {
                 LATEST_FILE.template
             } else {
                 LATEST.template
@@ -188,7 +204,7 @@ async fn handle(
             if dash == RESERVED_VERSION && sums == "SHA256SUMS" =>
         {
             read_only(&req)?;
-            crate::request::set_route(SUMS.template);
+            packages_api::request::set_route(SUMS.template);
             let target = Target {
                 owner,
                 name,
@@ -197,7 +213,7 @@ async fn handle(
             manifest::sha256sums(req, state, target, head).await
         }
         (Some(name), Some(version), Some(file), None, None) => {
-            crate::request::set_route(FILE.template);
+            packages_api::request::set_route(FILE.template);
             let target = Target {
                 owner,
                 name,
@@ -218,7 +234,7 @@ async fn handle(
             }
         }
         (Some(name), Some(version), None, None, None) => {
-            crate::request::set_route(VERSION.template);
+            packages_api::request::set_route(VERSION.template);
             let target = Target {
                 owner,
                 name,

@@ -7,27 +7,27 @@
 
 use std::sync::Arc;
 
+use crate::rules::validate_upload;
 use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
-use packages_core::generic::validate_upload;
 use packages_core::{lower, Limit, PackageType, ValidationError};
 use packages_db::FileDetails;
 
-use crate::auth::{credentials_in, credentials_of};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::reads::Reads;
-use crate::registry::path::RegistryPath;
-use crate::registry::Target;
-use crate::state::AppState;
-use crate::upload::{
+use packages_api::auth::{credentials_in, credentials_of};
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::reads::Reads;
+use packages_api::registry::path::RegistryPath;
+use packages_api::registry::Target;
+use packages_api::state::AppState;
+use packages_api::upload::{
     authorize_upload, claimed_digests, content_length, created, limit_errors, read_small_body,
     receive_body, store_small_upload, store_upload, UploadPlan,
 };
-use crate::write_mode::{WriteMode, PRECONDITION_FAILED};
+use packages_api::write_mode::{WriteMode, PRECONDITION_FAILED};
 use packages_db::FileLookup;
 
 /// Bodies up to this size are read into memory and stored in one trip to the blocking pool;
@@ -48,7 +48,7 @@ pub async fn upload(
     let claimed = claimed_digests(req.headers())?;
     let mode = WriteMode::of(req.headers())?;
     let app = state.clone().into_inner();
-    let body = crate::idle::body_with_timeout(
+    let body = packages_api::idle::body_with_timeout(
         payload.map(|c| c.map_err(|e| e.to_string())),
         state.settings.idle_timeout,
     );
@@ -154,7 +154,7 @@ fn prepare_with(
         }
         // The owner's own setting is read from the database, not the cache.
         reads.need_blocking()?;
-        if !crate::write_mode::replace_allowed(app, uploader.owner_id)? {
+        if !packages_api::write_mode::replace_allowed(app, uploader.owner_id)? {
             return Err(ApiError::Forbidden(
                 "replacing files is not allowed in this namespace",
             ));

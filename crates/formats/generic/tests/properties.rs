@@ -1,7 +1,7 @@
 //! Property tests of the validation rules and size parsing: no input panics, accepted values
 //! come back unchanged, and acceptance agrees with the written rules.
 
-use packages_core::generic::{validate_upload, FileName, PackageName, PackageVersion};
+use format_generic::rules::{validate_upload, FileName, PackageName, PackageVersion};
 use packages_core::{parse_size_limit, Limit, MAX_FIELD_BYTES};
 use proptest::prelude::*;
 

@@ -8,7 +8,7 @@
 //! With `Upload-Checksum` the chunk counts only whole and with that checksum; otherwise it
 //! is discarded and the offset stays.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -18,11 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::headers::Checksum;
 use super::{new_id, remove, App, NOT_FOUND};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::upload::{record_stored, UploadPlan};
-use crate::write_mode::WriteMode;
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::state::AppState;
+use packages_api::upload::{record_stored, UploadPlan};
+use packages_api::write_mode::WriteMode;
+use packages_core::clock::now_ms;
 
 pub const PAST_LENGTH: &str = "the chunk goes past Upload-Length";
 pub const BUSY: &str = "another request is writing to this upload; try again shortly";
@@ -33,12 +34,6 @@ const LOST: &str = "the upload was taken over by another request";
 const MIN_LEASE: Duration = Duration::from_secs(60);
 /// Body chunks queued for the writer thread.
 const QUEUE: usize = 8;
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 fn lease_len(app: &AppState) -> Duration {
     MIN_LEASE.max(app.settings.idle_timeout * 3)
@@ -100,7 +95,7 @@ where
     };
     std::thread::Builder::new()
         .name("tus-append".into())
-        .spawn(crate::request::carry(move || {
+        .spawn(packages_api::request::carry(move || {
             let _ = done_tx.send(worker.run(rx));
         }))
         .map_err(ApiError::internal)?;

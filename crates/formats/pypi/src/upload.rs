@@ -8,30 +8,30 @@
 //! every check passed; a refused or broken upload drops its pending content, so nothing is
 //! left behind.
 
+use crate::rules::wheel::{metadata_field, MetadataTap};
+use crate::rules::{
+    check_file_name, check_name_and_version, normalize_name, DistKind, Metadata, Pypi,
+};
 use actix_multipart::Multipart;
 use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use blake2::{Blake2b, Digest};
 use futures_util::StreamExt;
-use packages_core::pypi::wheel::{metadata_field, MetadataTap};
-use packages_core::pypi::{
-    check_file_name, check_name_and_version, normalize_name, DistKind, Metadata, Pypi,
-};
 use packages_core::{lower, FormatRules};
 use packages_db::{FileDetails, NewProperty, PropertyOf};
 use packages_storage::ingest::Ingested;
 use sha2::Sha256;
 
 use super::{CORE_METADATA, CORE_METADATA_SHA256};
-use crate::auth::credentials_of;
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::reads::Reads;
-use crate::state::AppState;
-use crate::upload::{
+use packages_api::auth::credentials_of;
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::reads::Reads;
+use packages_api::state::AppState;
+use packages_api::upload::{
     authorize_upload, limit_errors, receive_body, store_upload, BodyLimit, UploadPlan, Uploader,
 };
-use crate::write_mode::WriteMode;
+use packages_api::write_mode::WriteMode;
 
 /// Most fields a form may have (twine sends a few dozen, classifiers included).
 const MAX_FIELDS: usize = 512;

@@ -1,5 +1,6 @@
-//! A format built only for the tests (`test-format` feature): one file per version, to show
-//! that a format needs nothing but the seam. It touches no other format's code.
+//! A format built only for the tests, registered by the harness when it starts a server: one
+//! file per version, to show that a format needs nothing but the seam. No production build
+//! contains it.
 //!
 //! Routes (below `/api/packages/{owner}/single/`): `PUT {name}/{version}` stores the body
 //! (201; a second upload of the version is a 409), `GET`/`HEAD {name}/{version}` serves it,
@@ -14,16 +15,16 @@ use futures_util::StreamExt;
 use packages_core::{lower, FormatRules, PackageType};
 use packages_db::{FileDetails, NewProperty, PropertyOf};
 
-use crate::auth::credentials_of;
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::files;
-use crate::formats::{Format, Route};
-use crate::reads::Reads;
-use crate::registry::path::RegistryPath;
-use crate::registry::Target;
-use crate::state::AppState;
-use crate::upload::{
+use packages_api::auth::credentials_of;
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::files;
+use packages_api::formats::{Format, Route};
+use packages_api::reads::Reads;
+use packages_api::registry::path::RegistryPath;
+use packages_api::registry::Target;
+use packages_api::state::AppState;
+use packages_api::upload::{
     authorize_upload, content_length, limit_errors, receive_body, store_upload, UploadPlan,
 };
 
@@ -55,7 +56,7 @@ impl Format for Single {
     }
 
     fn openapi(&self) -> utoipa::openapi::Paths {
-        use crate::openapi::build::{self, Op};
+        use packages_api::openapi::build::{self, Op};
         use utoipa::openapi::path::HttpMethod;
         let params = || {
             vec![
@@ -105,7 +106,7 @@ impl Format for Single {
         Box::pin(async move {
             let RegistryPath { owner, rest, .. } = path;
             let [name, version] = <[String; 2]>::try_from(rest).map_err(|_| ApiError::NoRoute)?;
-            crate::request::set_route(VERSION.template);
+            packages_api::request::set_route(VERSION.template);
             let target = Target {
                 owner,
                 name,
@@ -123,7 +124,7 @@ impl Format for Single {
     }
 
     fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
-        use crate::urls::path_escape;
+        use packages_api::urls::path_escape;
         (file == FILE_NAME).then(|| {
             format!(
                 "/api/packages/{}/single/{}/{}",
@@ -195,7 +196,7 @@ async fn upload(
         })
     })
     .await?;
-    let body = crate::idle::body_with_timeout(
+    let body = packages_api::idle::body_with_timeout(
         payload.map(|c| c.map_err(|e| e.to_string())),
         state.settings.idle_timeout,
     );

@@ -5,9 +5,9 @@
 
 use std::fmt;
 
-use crate::format::FormatRules;
-use crate::validation::{ValidationError, MAX_FIELD_BYTES};
-use crate::PackageType;
+use packages_core::validation::{ValidationError, MAX_FIELD_BYTES};
+use packages_core::FormatRules;
+use packages_core::PackageType;
 
 /// The generic format: arbitrary files under `{name}/{version}/{file}`, names compared
 /// case-insensitively.
@@ -38,7 +38,7 @@ macro_rules! validated_string {
 
             /// The case-folded value used for look-ups.
             pub fn lower(&self) -> String {
-                crate::lower(&self.0)
+                packages_core::lower(&self.0)
             }
 
             /// Takes the value back.

@@ -8,7 +8,9 @@
 //!   counted), and `…/{file}.metadata` a wheel's core metadata.
 //!
 //! Deletes and listings go through `/api/v1/packages/{owner}/pypi/…` like every format. Its
-//! rules (PEP 503 names, PEP 440 versions, file names) are `packages_core::pypi`.
+//! rules (PEP 503 names, PEP 440 versions, file names) are `crate::rules`.
+
+pub mod rules;
 
 mod index;
 mod openapi;
@@ -16,24 +18,25 @@ mod upload;
 
 use std::sync::Arc;
 
+use crate::rules::Metadata;
+pub use crate::rules::Pypi;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use packages_core::pypi::{Metadata, Pypi};
 use packages_core::{lower, AccessMode, FormatRules};
 use packages_db::{FileLookup, PropertyOf};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
-use crate::access::authorize_owner;
-use crate::auth::{authenticate, credentials_in, credentials_of};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::files;
-use crate::formats::{Format, Route};
-use crate::registry::path::RegistryPath;
-use crate::registry::Target;
-use crate::state::AppState;
+use packages_api::access::authorize_owner;
+use packages_api::auth::{authenticate, credentials_in, credentials_of};
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::files;
+use packages_api::formats::{Format, Route};
+use packages_api::registry::path::RegistryPath;
+use packages_api::registry::Target;
+use packages_api::state::AppState;
 
 /// File property: a wheel's core metadata (its `METADATA`), kept at upload.
 pub const CORE_METADATA: &str = "pypi.core_metadata";
@@ -175,7 +178,7 @@ async fn handle(
         _ => None,
     };
     if let Some(route) = route {
-        crate::request::set_route(route.template);
+        packages_api::request::set_route(route.template);
     }
     match rest.as_slice() {
         [] => match *req.method() {

@@ -5,7 +5,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{ContentBuilder, Paths, RefOr, ResponseBuilder};
 
 use super::{FILE, JSON_TYPE, PROJECT, PROJECTS, UPLOAD};
-use crate::openapi::build::{self, Op};
+use packages_api::openapi::build::{self, Op};
 
 const TAG: &str = "pypi";
 

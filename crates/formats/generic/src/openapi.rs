@@ -1,12 +1,12 @@
 //! The OpenAPI description of the generic format's routes (see the module above for what
 //! each does); their shared parts (downloads, uploads, errors) come from
-//! [`crate::openapi::build`].
+//! [`packages_api::openapi::build`].
 
 use utoipa::openapi::path::{HttpMethod, Parameter};
 use utoipa::openapi::{Paths, RefOr};
 
 use super::{FILE, LATEST, LATEST_FILE, SUMS, VERSION};
-use crate::openapi::build::{self, Op};
+use packages_api::openapi::build::{self, Op};
 
 const TAG: &str = "generic";
 
@@ -72,7 +72,7 @@ pub fn paths() -> Paths {
             let mut p = params(&file);
             p.extend(build::download_params());
             p.push(build::query_param(
-                crate::links::LINK_QUERY,
+                packages_api::links::LINK_QUERY,
                 "a signed download link's token: the file without credentials while it is valid",
             ));
             Op::new(id, "Download a file", TAG, p).responses(build::download_responses())

@@ -17,11 +17,11 @@ use packages_db::{PackageBlob, PackageFile, VersionListing};
 use sha2::Digest as _;
 
 use super::Target;
-use crate::access::authorize_owner;
-use crate::auth::{authenticate, credentials_of};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use packages_api::access::authorize_owner;
+use packages_api::auth::{authenticate, credentials_of};
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::state::AppState;
 use packages_core::clock::rfc3339;
 
 /// The version segment that names no version: `{name}/-/…` routes.
@@ -201,7 +201,10 @@ fn manifest_json(req: &HttpRequest, found: &VersionFiles) -> Vec<u8> {
             sha256: blob.hash_sha256.clone(),
             sha512: blob.hash_sha512.clone(),
             created: rfc3339(file.created_unix),
-            url: crate::urls::absolute(req, &file_url(&found.owner, &found.listing, &file.name)),
+            url: packages_api::urls::absolute(
+                req,
+                &file_url(&found.owner, &found.listing, &file.name),
+            ),
         })
         .collect();
     let doc = Manifest {

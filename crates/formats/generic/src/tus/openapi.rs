@@ -5,8 +5,8 @@ use utoipa::openapi::path::{HttpMethod, Parameter};
 use utoipa::openapi::{Paths, RefOr};
 
 use super::headers::{OFFSET_OCTET_STREAM, TUS_VERSION};
-use crate::generic::{FILE, UPLOAD};
-use crate::openapi::build::{self, Op};
+use crate::{FILE, UPLOAD};
+use packages_api::openapi::build::{self, Op};
 
 const TAG: &str = "generic";
 

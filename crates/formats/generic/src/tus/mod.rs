@@ -11,7 +11,7 @@
 //!
 //! The upload's row ([`packages_db::ResumableUpload`]) and its content in the blob store's
 //! pending area outlive the server process; the last byte publishes the file exactly as a
-//! `PUT` does ([`crate::upload::record_stored`]). The `-` segment cannot start a package
+//! `PUT` does ([`packages_api::upload::record_stored`]). The `-` segment cannot start a package
 //! name, so these URLs never name a file.
 
 mod append;
@@ -30,14 +30,14 @@ use futures_util::StreamExt;
 use packages_core::{Limit, PackageType};
 use packages_db::{Lease, ResumableUpload};
 
-use crate::auth::credentials_of;
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::reads::Reads;
-use crate::registry::Target;
-use crate::state::AppState;
-use crate::upload::{authorize_upload, limit_errors};
-use crate::write_mode::WriteMode;
+use packages_api::auth::credentials_of;
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::reads::Reads;
+use packages_api::registry::Target;
+use packages_api::state::AppState;
+use packages_api::upload::{authorize_upload, limit_errors};
+use packages_api::write_mode::WriteMode;
 
 use headers::Checksum;
 pub use headers::TUS_VERSION;
@@ -90,8 +90,8 @@ fn expires_header(expires_unix: i64) -> HttpDate {
 fn upload_path(owner: &str, id: &str) -> String {
     format!(
         "{}/{}/generic/-/{UPLOADS}/{id}",
-        crate::registry::path::PREFIX,
-        crate::urls::path_escape(owner)
+        packages_api::registry::path::PREFIX,
+        packages_api::urls::path_escape(owner)
     )
 }
 
@@ -118,7 +118,7 @@ pub async fn create(
     let app = state.clone().into_inner();
     let owner = target.owner.clone();
     let upload = blocking::run(move || {
-        let plan = crate::generic::upload::prepare(
+        let plan = crate::upload::prepare(
             &app,
             credentials,
             &target,
@@ -167,7 +167,7 @@ pub async fn create(
         Ok(upload)
     })
     .await?;
-    let location = crate::urls::absolute(&req, &upload_path(&owner, &upload.id));
+    let location = packages_api::urls::absolute(&req, &upload_path(&owner, &upload.id));
     let mut offset = 0;
     if with_body || length == 0 {
         let body = body_of(&state, payload);
@@ -192,7 +192,7 @@ fn body_of(
     state: &AppState,
     payload: web::Payload,
 ) -> impl futures_util::Stream<Item = ApiResult<web::Bytes>> + Unpin {
-    crate::idle::body_with_timeout(
+    packages_api::idle::body_with_timeout(
         payload.map(|c| c.map_err(|e| e.to_string())),
         state.settings.idle_timeout,
     )
@@ -200,9 +200,7 @@ fn body_of(
 
 /// 32 random hex digits.
 fn new_id() -> ApiResult<String> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(ApiError::internal)?;
-    Ok(hex::encode(id))
+    packages_api::resumable::new_id().map_err(ApiError::internal)
 }
 
 /// The upload `id` of `owner` when the caller may write to it: it must be allowed to upload
@@ -288,7 +286,7 @@ async fn upload_request(
             }
             let offset = headers::upload_offset(req.headers())?;
             let checksum = Checksum::of(req.headers())?;
-            let announced = crate::upload::content_length(req.headers())?;
+            let announced = packages_api::upload::content_length(req.headers())?;
             let upload = blocking::run(move || authorized(&app, credentials, &owner, &id)).await?;
             if let Some(len) = announced {
                 if offset.saturating_add(len) > upload.upload_length as u64 {
@@ -341,52 +339,6 @@ pub fn remove(app: &AppState, upload: &ResumableUpload, token: &str) -> ApiResul
     app.store.resumable_abort(&upload.id, &upload.store_state)?;
     app.db.delete_resumable(&upload.id, token)?;
     Ok(())
-}
-
-/// Removes uploads that expired, with their content; returns how many. Safe beside live
-/// requests and other instances: each upload is removed under its lease. Blocking.
-pub fn remove_expired(
-    db: &packages_db::Database,
-    store: &dyn packages_core::BlobStore,
-) -> Result<u64, String> {
-    let mut removed = 0;
-    let now = now_unix();
-    let mut last: Option<String> = None;
-    loop {
-        let batch = db.expired_resumables(now, 100).map_err(|e| e.to_string())?;
-        if batch.is_empty() || batch.last().map(|u| &u.id) == last.as_ref() {
-            return Ok(removed);
-        }
-        last = batch.last().map(|u| u.id.clone());
-        for upload in &batch {
-            let token = new_id().map_err(|e| e.to_string())?;
-            let now_ms = append::now_ms();
-            let until = now_ms + 60_000;
-            let Lease::Taken(upload) = db
-                .take_resumable_lease(&upload.id, None, &token, now_ms, until)
-                .map_err(|e| e.to_string())?
-            else {
-                continue;
-            };
-            match store.resumable_abort(&upload.id, &upload.store_state) {
-                Ok(()) => {
-                    if db
-                        .delete_resumable(&upload.id, &token)
-                        .map_err(|e| e.to_string())?
-                    {
-                        removed += 1;
-                    }
-                }
-                Err(e) => {
-                    log::warn!("could not remove an expired upload's content: {e}");
-                    let _ = db.release_resumable_lease(&upload.id, &token);
-                }
-            }
-        }
-        if batch.len() < 100 {
-            return Ok(removed);
-        }
-    }
 }
 
 /// Lets [`append`] reach the state it needs from a plain `Arc`.

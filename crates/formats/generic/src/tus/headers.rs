@@ -4,7 +4,7 @@ use actix_web::http::header::{self, HeaderMap};
 use base64::Engine;
 use md5::Digest;
 
-use crate::error::{ApiError, ApiResult};
+use packages_api::error::{ApiError, ApiResult};
 
 /// The only protocol version spoken.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -112,7 +112,7 @@ pub fn is_offset_octet_stream(headers: &HeaderMap) -> bool {
 /// type is refused rather than ignored.
 pub fn has_body(headers: &HeaderMap) -> ApiResult<bool> {
     let typed = is_offset_octet_stream(headers);
-    let announced = crate::upload::content_length(headers)?;
+    let announced = packages_api::upload::content_length(headers)?;
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
     let body = chunked || announced.is_some_and(|n| n > 0);
     if body && !typed {

@@ -4,19 +4,19 @@
 
 use std::collections::HashMap;
 
+use crate::rules::{normalize_name, Metadata, Pypi};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{web, HttpRequest, HttpResponse};
-use packages_core::pypi::{normalize_name, Metadata, Pypi};
 use packages_core::{AccessMode, FormatRules};
 use packages_db::{IndexedFile, PropertyOf};
 use serde_json::json;
 
 use super::{CORE_METADATA_SHA256, JSON_TYPE};
-use crate::access::authorize_owner;
-use crate::auth::{authenticate, credentials_of};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use packages_api::access::authorize_owner;
+use packages_api::auth::{authenticate, credentials_of};
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::state::AppState;
 
 /// How the client wants the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +109,11 @@ pub(super) fn seg(s: &str) -> String {
 
 /// The registry's path for this owner: `/api/packages/{owner}/pypi`.
 pub(super) fn registry_path(owner: &str) -> String {
-    format!("{}/{}/pypi", crate::registry::path::PREFIX, seg(owner))
+    format!(
+        "{}/{}/pypi",
+        packages_api::registry::path::PREFIX,
+        seg(owner)
+    )
 }
 
 /// Reads the owner after authenticating and checking read access. Blocking.

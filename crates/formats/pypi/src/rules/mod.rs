@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::format::FormatRules;
-use crate::validation::{ValidationError, MAX_FIELD_BYTES};
-use crate::{lower, PackageType};
+use packages_core::validation::{ValidationError, MAX_FIELD_BYTES};
+use packages_core::FormatRules;
+use packages_core::{lower, PackageType};
 
 pub mod wheel;
 
