@@ -20,13 +20,13 @@ use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::files;
 use packages_api::formats::{Format, Route};
-use packages_api::reads::Reads;
 use packages_api::registry::path::RegistryPath;
 use packages_api::registry::Target;
 use packages_api::state::AppState;
 use packages_api::upload::{
     authorize_upload, content_length, limit_errors, receive_body, store_upload, UploadPlan,
 };
+use packages_service::reads::Reads;
 
 /// The one file every version has.
 const FILE_NAME: &str = "content";

@@ -1,10 +1,10 @@
 //! Operations behind `forge-server admin …`, callable in-process too.
 
 use forge_auth::TokenScopes;
-use packages_api::accounts::{self, NewAccount};
-use packages_api::cleanup_rules::{self as rules, Removal, RuleInput, RunReport};
 use packages_core::{OwnerKind, Visibility};
 use packages_db::{CleanupRule, Database, Job, NewUser, User, UserChanges};
+use packages_service::accounts::{self, NewAccount};
+use packages_service::cleanup_rules::{self as rules, Removal, RuleInput, RunReport};
 
 use crate::config::Config;
 use crate::server::{open_backends, ServerError};
@@ -22,7 +22,7 @@ pub enum AdminError {
     Invalid(String),
     /// Refused by the rules the API applies too.
     #[error("{0}")]
-    Rejected(#[from] packages_api::ApiError),
+    Rejected(#[from] packages_service::ServiceError),
     #[error("user {0:?} does not exist")]
     NoSuchUser(String),
 }
@@ -171,7 +171,7 @@ pub fn add_cleanup_rule(
     let owner = find_owner(&db, owner)?;
     Ok(rules::create(
         &db,
-        &crate::formats::production(),
+        &crate::formats::production().types(),
         &owner,
         input,
     )?)
@@ -187,7 +187,7 @@ pub fn edit_cleanup_rule(
     let rule = rules::by_id(&db, id)?;
     Ok(rules::edit(
         &db,
-        &crate::formats::production(),
+        &crate::formats::production().types(),
         &rule,
         input,
     )?)

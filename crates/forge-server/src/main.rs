@@ -8,9 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use forge_server::config::{self, Loaded};
 use forge_server::password_input::PasswordArgs;
 use forge_server::{admin, sweep, Config};
-use packages_api::cleanup_rules::{Removal, RuleInput};
 use packages_core::Visibility;
 use packages_db::CleanupRule;
+use packages_service::cleanup_rules::{Removal, RuleInput};
 
 #[derive(Parser)]
 #[command(

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use packages_api::cleanup_rules;
 use packages_api::metrics::Metrics;
 use packages_db::{Database, Job};
+use packages_service::cleanup_rules;
 
 use crate::periodic::{start_exclusive_job, Periodic};
 

@@ -253,7 +253,7 @@ fn serve(config: Config, formats: Formats, handle_signals: bool) -> Result<Runni
         batch_download_counts: !config.database.download_count_flush.is_zero(),
         read_cache_ttl: config.cache.read_ttl,
         // Checked when the configuration was loaded.
-        trusted_proxies: packages_api::client_addr::TrustedProxies::parse(
+        trusted_proxies: packages_service::client_addr::TrustedProxies::parse(
             &config.log.trusted_proxies,
         )
         .unwrap_or_default(),

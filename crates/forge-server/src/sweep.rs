@@ -87,7 +87,7 @@ pub fn run_once(
         .map_or(0, |d| d.as_secs() as i64);
     report.expired_sessions_removed = db.delete_expired_sessions(now).map_err(|e| e.to_string())?;
     // Resumable uploads past their expiry go with their parts and pending files.
-    report.expired_uploads_removed = packages_api::resumable::remove_expired(db, store)?;
+    report.expired_uploads_removed = packages_service::resumable::remove_expired(db, store)?;
     Ok(report)
 }
 

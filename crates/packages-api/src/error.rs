@@ -1,4 +1,5 @@
-//! The one error type of the HTTP layer and its mapping to status codes.
+//! The one error type of the HTTP layer and its mapping to status codes. The use cases'
+//! [`ServiceError`] becomes an [`ApiError`] here, so every status is decided in this file.
 //!
 //! Registry routes answer with short plain-text messages (the texts clients of the reference
 //! registry match on are kept verbatim); `/api/v1` routes answer with `{"message": …, "url": …}`. The
@@ -10,6 +11,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use packages_core::ValidationError;
 use packages_db::DbError;
+use packages_service::ServiceError;
 
 /// Realm sent with every 401 so clients know to retry with Basic credentials.
 pub const AUTH_REALM: &str = "Basic realm=\"Gitea Package API\"";
@@ -225,80 +227,62 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::BadCredentials => ApiError::BadCredentials,
+            ServiceError::SignInRequired(m) => ApiError::Unauthorized(m),
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Invalid(v) => ApiError::Validation(v),
+            ServiceError::BadInput(m) => ApiError::BadRequest(m),
+            ServiceError::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Refused(m) => ApiError::Unprocessable(m),
+            ServiceError::Busy(m) => ApiError::Locked(m),
+            ServiceError::Expired(m) => ApiError::Gone(m),
+            ServiceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            ServiceError::TooManyAttempts { retry_after_secs } => {
+                ApiError::TooManyRequests { retry_after_secs }
+            }
+            ServiceError::IncompleteBody => ApiError::IncompleteBody,
+            ServiceError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::StorageUnavailable(m) => ApiError::StorageUnavailable(m),
+            ServiceError::StorageFull(m) => ApiError::InsufficientStorage(m),
+            ServiceError::WouldBlock => ApiError::WouldBlock,
+            ServiceError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::NotFound => ApiError::NotFound("not found"),
-            DbError::FileExists => ApiError::Conflict("package file already exists"),
-            DbError::PreconditionFailed => {
-                ApiError::PreconditionFailed(crate::write_mode::PRECONDITION_FAILED)
-            }
-            DbError::CountLimit => ApiError::Forbidden("maximum allowed package count exceeded"),
-            DbError::SizeLimit => {
-                ApiError::Forbidden("maximum allowed package storage quota exceeded")
-            }
-            DbError::PoolTimeout | DbError::Unavailable | DbError::Locked | DbError::ReadOnly => {
-                ApiError::Unavailable(e.to_string())
-            }
-            DbError::Full => ApiError::InsufficientStorage(e.to_string()),
-            DbError::EmailTaken => ApiError::Unprocessable(e.to_string()),
-            DbError::LastAdmin => ApiError::BadRequest(e.to_string()),
-            other => ApiError::internal(other),
-        }
+        ServiceError::from(e).into()
     }
 }
 
 impl From<packages_core::digest_header::MalformedDigestHeader> for ApiError {
     fn from(e: packages_core::digest_header::MalformedDigestHeader) -> Self {
-        ApiError::BadRequest(e.to_string())
+        ServiceError::from(e).into()
     }
 }
 
 impl From<packages_core::digest_header::DigestMismatch> for ApiError {
     fn from(e: packages_core::digest_header::DigestMismatch) -> Self {
-        ApiError::BadRequest(e.to_string())
+        ServiceError::from(e).into()
     }
 }
 
-/// A refused signed link: 401, saying why.
 impl From<forge_auth::signed_link::LinkError> for ApiError {
     fn from(e: forge_auth::signed_link::LinkError) -> Self {
-        ApiError::Unauthorized(match e {
-            forge_auth::signed_link::LinkError::Malformed => "the download link is malformed",
-            forge_auth::signed_link::LinkError::UnknownKey => {
-                "the download link was signed with a key this server does not know"
-            }
-            forge_auth::signed_link::LinkError::BadSignature => {
-                "the download link's signature is invalid"
-            }
-            forge_auth::signed_link::LinkError::Expired => "the download link has expired",
-            forge_auth::signed_link::LinkError::WrongAudience => "the token is not a download link",
-        })
+        ServiceError::from(e).into()
     }
 }
 
 impl From<packages_core::StorageError> for ApiError {
     fn from(e: packages_core::StorageError) -> Self {
-        use packages_core::StorageError;
-        match e {
-            StorageError::Unavailable(detail) => ApiError::StorageUnavailable(detail),
-            StorageError::TooLarge => {
-                ApiError::PayloadTooLarge("file too large for the package storage")
-            }
-            StorageError::Io(io) if is_storage_full(&io) => {
-                ApiError::InsufficientStorage("no space left for package files".to_owned())
-            }
-            other => ApiError::internal(other),
-        }
+        ServiceError::from(e).into()
     }
-}
-
-/// True for a full disk or an exhausted quota.
-fn is_storage_full(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {

@@ -18,16 +18,16 @@ use forge_auth::Credentials;
 use packages_core::{lower, AccessMode, DirectDownload, StorageError};
 use packages_db::{DeleteFileOutcome, FileLookup, PackageBlob};
 
-use crate::access::{authorize_owner, authorize_owner_with};
 use crate::auth::{authenticate, authenticate_with, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::formats::Format;
 use crate::links;
-use crate::reads::Reads;
 use crate::registry::Target;
 use crate::serve::{self, Content, Plan, Source};
 use crate::state::AppState;
+use packages_service::access::{authorize_owner, authorize_owner_with};
+use packages_service::reads::Reads;
 
 /// What allows a download: the request's credentials, or a signed link.
 #[derive(Debug, Clone)]
@@ -205,7 +205,7 @@ fn resolve(
 /// A presigned URL that makes the object store answer with this file's name and type.
 /// Signing is local computation, so it may run on the async worker.
 fn direct_url(
-    state: &AppState,
+    state: &packages_service::Service,
     blob: &PackageBlob,
     file_name: &str,
     ttl: std::time::Duration,

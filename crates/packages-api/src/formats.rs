@@ -7,7 +7,7 @@
 //! (`size_<type>` in the `[limits]` section, `FORGE_LIMIT_SIZE_<TYPE>`: Forgejo's names).
 //!
 //! What a format gets without writing it: authentication and the owner access check
-//! ([`crate::access`]), the size limits and the owner quota ([`crate::upload`]), streaming
+//! ([`packages_service::access`]), the size limits and the owner quota ([`crate::upload`]), streaming
 //! bodies into the blob store with nothing left behind on failure ([`crate::upload`]),
 //! downloads with ranges, conditionals and counting ([`crate::files`]), deletes of files and
 //! versions ([`crate::files`]), the `/api/v1/packages` listing and the blob sweep.
@@ -137,6 +137,11 @@ impl Formats {
     /// Every format, in display order.
     pub fn iter(&self) -> impl Iterator<Item = &'static dyn Format> + '_ {
         self.0.iter().copied()
+    }
+
+    /// The formats' rules, for the use cases.
+    pub fn types(&self) -> packages_service::FormatTypes {
+        packages_service::FormatTypes::new(self.iter().map(|f| f as &dyn FormatRules))
     }
 
     /// Every type name, in display order.

@@ -10,36 +10,26 @@
 //!
 //! Errors are [`error::ApiError`], mapped to HTTP in one place.
 
-pub mod access;
-pub mod accounts;
 pub mod auth;
 pub mod blocking;
-pub mod cache;
-pub mod cleanup_rules;
-pub mod client_addr;
 pub mod control_chars;
-pub mod downloads;
 pub mod error;
 pub mod expect;
 pub mod files;
 pub mod formats;
 pub mod health;
 pub mod idle;
-pub mod leftovers;
 pub mod links;
 pub mod metered_store;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod pages;
-pub mod reads;
 pub mod registry;
 pub mod request;
-pub mod resumable;
 pub mod routes;
 pub mod serve;
 pub mod state;
-pub mod token_uses;
 pub mod upload;
 pub mod urls;
 pub mod v1;

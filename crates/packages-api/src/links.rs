@@ -2,13 +2,12 @@
 //! {file}/links` mints one, and a generic download carrying `?link_token=` is allowed by it
 //! instead of by credentials. The token itself is [`forge_auth::signed_link`]; this module
 //! decides lifetimes, builds the URL and checks that a link still names the file it is used
-//! on.
+//! on. The checks themselves are the service's (`packages_service::links`).
 
-use forge_auth::signed_link::LinkClaims;
+pub use packages_service::links::{check_content, check_subject, now_unix, verify};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// The query parameter of a download URL that carries a link's token.
 pub const LINK_QUERY: &str = "link_token";
@@ -50,41 +49,11 @@ impl LinkRequest {
     }
 }
 
-/// Seconds since the Unix epoch, as link claims count them.
-pub fn now_unix() -> u64 {
-    packages_core::clock::now_unix().max(0) as u64
-}
-
 /// The link token in a request's query string, if any.
 pub fn token_in_query(query: &str) -> Option<&str> {
     query
         .split('&')
         .find_map(|pair| pair.strip_prefix(LINK_QUERY)?.strip_prefix('='))
-}
-
-/// Checks a link's signature, audience and expiry.
-pub fn verify(state: &AppState, token: &str) -> ApiResult<LinkClaims> {
-    Ok(state.settings.links.keys.verify(token, now_unix())?)
-}
-
-/// Refuses a link used on a file other than the one it names (`subject`).
-pub fn check_subject(claims: &LinkClaims, subject: &str) -> ApiResult<()> {
-    if claims.sub == subject {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("the download link is for another file"))
-    }
-}
-
-/// Refuses a link whose file has been replaced by other content since it was made.
-pub fn check_content(claims: &LinkClaims, sha256: &str) -> ApiResult<()> {
-    if claims.sha256 == sha256 {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "the file has changed since the download link was made",
-        ))
-    }
 }
 
 #[cfg(test)]

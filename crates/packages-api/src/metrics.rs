@@ -21,11 +21,11 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::cache::ReadCache;
 use crate::error::ApiError;
 use crate::observe::Finished;
 use crate::state::AppState;
 use packages_db::Database;
+use packages_service::cache::ReadCache;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {

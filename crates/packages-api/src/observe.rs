@@ -51,7 +51,12 @@ pub async fn middleware(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let peer = req.peer_addr().map(|a| a.ip());
     let client = match &state {
-        Some(s) => s.settings.trusted_proxies.client(peer, req.headers()),
+        Some(s) => s.settings.trusted_proxies.client(
+            peer,
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok()),
+        ),
         None => peer,
     };
     let bytes_in = Arc::new(AtomicU64::new(0));

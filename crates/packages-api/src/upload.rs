@@ -7,19 +7,19 @@ use actix_web::http::header::{self, HeaderMap};
 use forge_auth::Credentials;
 use futures_util::{Stream, StreamExt};
 use packages_core::digest_header::ClaimedDigest;
-use packages_core::{AccessMode, Digests, Limit, MultiHasher, PackageType};
+use packages_core::{AccessMode, Digests, MultiHasher, PackageType};
 use packages_db::{FileDetails, NewUpload, UploadLimits};
 use packages_storage::ingest::{start_ingest, IngestError, IngestOptions, Ingested};
 
-use crate::access::authorize_owner_with;
 use crate::auth::authenticate_with;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
-use crate::reads::Reads;
 use crate::state::AppState;
 use crate::write_mode::WriteMode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+use packages_service::access::authorize_owner_with;
+use packages_service::reads::Reads;
 
 /// Who uploads into which owner, once credentials and permission are checked.
 #[derive(Debug, Clone, Copy)]
@@ -92,61 +92,7 @@ pub struct Stored {
     pub replaced: bool,
 }
 
-/// The largest body an upload may have, and what to say when it is crossed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimit {
-    pub max: u64,
-    pub message: &'static str,
-}
-
-/// The limit checks and their messages.
-pub mod limit_errors {
-    use super::*;
-
-    pub const TYPE_SIZE: &str = "maximum allowed package type size exceeded";
-    pub const OWNER_SIZE: &str = "maximum allowed package storage quota exceeded";
-
-    /// Decides the body limit of an upload before its body is read, and refuses at once when
-    /// the announced size (or the owner's current usage) already breaks a limit. Blocking.
-    pub fn body_limit(
-        state: &AppState,
-        package_type: PackageType,
-        owner_id: i64,
-        exempt: bool,
-        announced: Option<u64>,
-    ) -> ApiResult<Option<BodyLimit>> {
-        if exempt {
-            return Ok(None);
-        }
-        let limits = &state.settings.limits;
-        let mut limit = match limits.size_of(package_type) {
-            Limit::AtMost(max) => Some(BodyLimit {
-                max,
-                message: TYPE_SIZE,
-            }),
-            Limit::None => None,
-        };
-        if let Limit::AtMost(total) = limits.total_owner_size {
-            let (_, used) = state.db.owner_usage(owner_id)?;
-            // Over the quota already: even an empty file is refused, as in the reference.
-            let remaining = total
-                .checked_sub(used)
-                .ok_or(ApiError::Forbidden(OWNER_SIZE))?;
-            if limit.is_none_or(|l| remaining < l.max) {
-                limit = Some(BodyLimit {
-                    max: remaining,
-                    message: OWNER_SIZE,
-                });
-            }
-        }
-        if let (Some(l), Some(size)) = (limit, announced) {
-            if size > l.max {
-                return Err(ApiError::Forbidden(l.message));
-            }
-        }
-        Ok(limit)
-    }
-}
+pub use packages_service::limits::{self as limit_errors, BodyLimit};
 
 /// Streams a request body into a pending blob while hashing it. The body is refused as soon
 /// as it grows past `limit`. If the stream fails or ends early the pending blob is

@@ -8,7 +8,6 @@
 use actix_web::http::header::{self, HeaderMap};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// What an upload may do to an existing file of the same name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,7 +23,7 @@ pub enum WriteMode {
 }
 
 /// Why a conditional upload was refused.
-pub const PRECONDITION_FAILED: &str = "the file does not match the request's precondition";
+pub use packages_service::error::PRECONDITION_FAILED;
 
 impl WriteMode {
     /// Reads `If-Match` and `If-None-Match` of an upload.
@@ -91,7 +90,7 @@ fn strong_tags(list: &str) -> ApiResult<Vec<String>> {
 
 /// Whether an upload may replace one of the owner's files: the server allows it and the
 /// owner has not forbidden it. Blocking.
-pub fn replace_allowed(state: &AppState, owner_id: i64) -> ApiResult<bool> {
+pub fn replace_allowed(state: &packages_service::Service, owner_id: i64) -> ApiResult<bool> {
     if !state.settings.allow_replace {
         return Ok(false);
     }

@@ -482,7 +482,8 @@ impl Config {
         if self.cleanup.rules_interval.is_zero() {
             return bad("cleanup.rules_interval", "must be at least 1 second");
         }
-        if let Err(e) = packages_api::client_addr::TrustedProxies::parse(&self.log.trusted_proxies)
+        if let Err(e) =
+            packages_service::client_addr::TrustedProxies::parse(&self.log.trusted_proxies)
         {
             return bad("log.trusted_proxies", &e);
         }

@@ -17,12 +17,12 @@ use packages_db::{PackageBlob, PackageFile, VersionListing};
 use sha2::Digest as _;
 
 use super::Target;
-use packages_api::access::authorize_owner;
 use packages_api::auth::{authenticate, credentials_of};
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
 use packages_core::clock::rfc3339;
+use packages_service::access::authorize_owner;
 
 /// The version segment that names no version: `{name}/-/…` routes.
 pub const RESERVED_VERSION: &str = "-";

@@ -19,7 +19,6 @@ use packages_db::FileDetails;
 use packages_api::auth::{credentials_in, credentials_of};
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
-use packages_api::reads::Reads;
 use packages_api::registry::path::RegistryPath;
 use packages_api::registry::Target;
 use packages_api::state::AppState;
@@ -29,6 +28,7 @@ use packages_api::upload::{
 };
 use packages_api::write_mode::{WriteMode, PRECONDITION_FAILED};
 use packages_db::FileLookup;
+use packages_service::reads::Reads;
 
 /// Bodies up to this size are read into memory and stored in one trip to the blocking pool;
 /// larger ones stream to disk as they arrive.

@@ -12,11 +12,11 @@ use packages_db::{IndexedFile, PropertyOf};
 use serde_json::json;
 
 use super::{CORE_METADATA_SHA256, JSON_TYPE};
-use packages_api::access::authorize_owner;
 use packages_api::auth::{authenticate, credentials_of};
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
+use packages_service::access::authorize_owner;
 
 /// How the client wants the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

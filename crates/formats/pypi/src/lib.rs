@@ -28,7 +28,6 @@ use packages_core::{lower, AccessMode, FormatRules};
 use packages_db::{FileLookup, PropertyOf};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
-use packages_api::access::authorize_owner;
 use packages_api::auth::{authenticate, credentials_in, credentials_of};
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
@@ -37,6 +36,7 @@ use packages_api::formats::{Format, Route};
 use packages_api::registry::path::RegistryPath;
 use packages_api::registry::Target;
 use packages_api::state::AppState;
+use packages_service::access::authorize_owner;
 
 /// File property: a wheel's core metadata (its `METADATA`), kept at upload.
 pub const CORE_METADATA: &str = "pypi.core_metadata";

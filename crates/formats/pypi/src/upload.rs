@@ -26,12 +26,12 @@ use super::{CORE_METADATA, CORE_METADATA_SHA256};
 use packages_api::auth::credentials_of;
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
-use packages_api::reads::Reads;
 use packages_api::state::AppState;
 use packages_api::upload::{
     authorize_upload, limit_errors, receive_body, store_upload, BodyLimit, UploadPlan, Uploader,
 };
 use packages_api::write_mode::WriteMode;
+use packages_service::reads::Reads;
 
 /// Most fields a form may have (twine sends a few dozen, classifiers included).
 const MAX_FIELDS: usize = 512;

@@ -13,11 +13,11 @@ use super::layout::{
     format_time, hidden, machine_time, page, query_escape, respond, seg, PageResult,
 };
 use super::session::{RequestCookies, Viewer};
-use crate::access;
 use crate::blocking;
 use crate::formats::Formats;
 use crate::state::AppState;
 use crate::v1::paging::{parse_query, query_value};
+use packages_service::access;
 
 /// Packages per page.
 const PAGE_SIZE: u64 = 20;

@@ -12,9 +12,9 @@ use super::layout::{format_time, page, respond, seg, PageResult};
 use super::session::RequestCookies;
 use super::usage::administered_owner;
 use crate::blocking;
-use crate::cleanup_rules;
 use crate::error::ApiError;
 use crate::state::AppState;
+use packages_service::cleanup_rules;
 
 fn preview_href(owner: &User, rule: &CleanupRule) -> String {
     format!(

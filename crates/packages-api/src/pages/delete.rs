@@ -11,11 +11,11 @@ use super::layout::{page, query_escape, redirect, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer, CSRF_FIELD};
 use super::version::{find, version_href, VersionView};
 use super::PostedForm;
-use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::v1::paging::{parse_query, query_value};
+use packages_service::access;
 
 type VersionPath = web::Path<(String, String, String, String)>;
 

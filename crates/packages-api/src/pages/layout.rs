@@ -151,7 +151,8 @@ pub type PageResult<T> = Result<T, PageError>;
 
 /// For pages that read: a refusal is shown exactly like a missing thing, so a page never
 /// tells whether a private owner or package exists.
-pub fn hidden(e: ApiError) -> ApiError {
+pub fn hidden(e: impl Into<ApiError>) -> ApiError {
+    let e = e.into();
     match e {
         ApiError::BadCredentials | ApiError::Unauthorized(_) | ApiError::Forbidden(_) => {
             ApiError::NotFound("not found")

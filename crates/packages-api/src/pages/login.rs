@@ -106,8 +106,8 @@ pub async fn submit(
         }
         let user = match authenticate_password(&state, &user_name, password.expose()) {
             Ok(auth) => auth.doer,
-            Err(ApiError::BadCredentials) => None,
-            Err(e) => return Err(e),
+            Err(packages_service::ServiceError::BadCredentials) => None,
+            Err(e) => return Err(e.into()),
         };
         let Some(user) = user else {
             state.sign_ins.failed(&user_name, &address);

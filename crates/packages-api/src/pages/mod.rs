@@ -1,7 +1,7 @@
 //! The web interface: server-rendered pages (maud templates compiled into the binary), one
 //! stylesheet and one small script for copy buttons. Every page works without JavaScript.
 //!
-//! Pages decide access with the same code as the API ([`crate::access`]); a page a viewer may
+//! Pages decide access with the same code as the API ([`packages_service::access`]); a page a viewer may
 //! not read answers the same 404 as one that does not exist. Routes are registered in
 //! [`configure`], after the API's, so nothing here can shadow `/api/…`.
 
@@ -10,7 +10,6 @@ mod browse;
 mod cleanup_rules;
 mod delete;
 mod layout;
-pub mod limiter;
 mod login;
 mod session;
 mod tokens;

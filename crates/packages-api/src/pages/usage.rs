@@ -11,10 +11,10 @@ use packages_db::{PackageUsage, User};
 
 use super::layout::{format_size, hidden, page, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer};
-use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use packages_service::access;
 
 /// Width of the chart's coordinate system; it scales to the page.
 const WIDTH: u32 = 720;
@@ -54,7 +54,7 @@ pub async fn page_handler(
         let (viewer, owner) = administered_owner(&state, &cookies, &owner_name)?;
         let packages = state.db.package_usage(owner.id)?;
         let (versions, bytes) = state.db.owner_usage(owner.id)?;
-        let rules = crate::cleanup_rules::list(&state.db, &owner)?;
+        let rules = packages_service::cleanup_rules::list(&state.db, &owner)?;
         Ok((
             viewer,
             owner,

@@ -12,12 +12,12 @@ use super::layout::{
     PageResult,
 };
 use super::session::{RequestCookies, Viewer};
-use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::formats::Format;
 use crate::state::AppState;
 use crate::v1::json::Site;
+use packages_service::access;
 
 /// Other versions listed on a version page.
 const OTHER_VERSIONS: u64 = 50;

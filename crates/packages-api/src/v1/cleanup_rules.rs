@@ -4,21 +4,50 @@
 //! field names of Forgejo's rules. Every route needs a signed-in caller (401) who administers
 //! the owner: the user themself, an owner or admin-team member of the organisation, or a
 //! site admin (403). An owner the caller may not even see answers 404, as if it did not exist.
-//! The work is done by [`crate::cleanup_rules`], which the command line calls too.
+//! The work is done by [`packages_service::cleanup_rules`], which the command line calls too.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
 use packages_core::{AccessMode, Visibility};
 use packages_db::{CleanupRule, User};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::gate::{Caller, RequestFacts};
-use crate::access;
 use crate::blocking;
-use crate::cleanup_rules::{self, Removal, RuleInput, NO_RULE};
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
 use packages_core::clock::rfc3339;
+use packages_service::access;
+use packages_service::cleanup_rules::{self, Removal, RuleInput, NO_RULE};
+
+/// The body of a rule to create or change; absent fields keep their value (or the default
+/// for a new rule: disabled, keep everything young, remove nothing by pattern).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = RuleInput)]
+pub struct RuleBody {
+    pub enabled: Option<bool>,
+    #[serde(rename = "type")]
+    pub package_type: Option<String>,
+    pub keep_count: Option<i32>,
+    pub keep_pattern: Option<String>,
+    pub remove_days: Option<i32>,
+    pub remove_pattern: Option<String>,
+    pub match_full_name: Option<bool>,
+}
+
+impl From<RuleBody> for RuleInput {
+    fn from(b: RuleBody) -> Self {
+        RuleInput {
+            enabled: b.enabled,
+            package_type: b.package_type,
+            keep_count: b.keep_count,
+            keep_pattern: b.keep_pattern,
+            remove_days: b.remove_days,
+            remove_pattern: b.remove_pattern,
+            match_full_name: b.match_full_name,
+        }
+    }
+}
 
 /// A rule as JSON.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -112,7 +141,7 @@ fn administered_rule(
 ) -> ApiResult<CleanupRule> {
     let owner = administered_owner(state, facts, owner_name)?;
     let id = id.parse().map_err(|_| ApiError::NotFound(NO_RULE))?;
-    cleanup_rules::find(&state.db, &owner, id)
+    Ok(cleanup_rules::find(&state.db, &owner, id)?)
 }
 
 /// `GET /api/v1/packages/{owner}/-/cleanup-rules` → 200 with the owner's rules, by type.
@@ -159,7 +188,7 @@ pub async fn list(
     params(
         ("owner" = String, Path, description = "user or organisation that owns the packages")
     ),
-    request_body = crate::cleanup_rules::RuleInput,
+    request_body = RuleBody,
     responses(
         (status = 201, description = "the rule", body = RuleJson),
         (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
@@ -173,15 +202,15 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<RuleInput>,
+    body: web::Json<RuleBody>,
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let owner_name = path.into_inner();
-    let input = body.into_inner();
+    let input = RuleInput::from(body.into_inner());
     let state = state.into_inner();
     let json = blocking::run(move || {
         let owner = administered_owner(&state, facts, &owner_name)?;
-        let rule = cleanup_rules::create(&state.db, &state.formats, &owner, input)?;
+        let rule = cleanup_rules::create(&state.db, &state.types, &owner, input)?;
         Ok(RuleJson::from(&rule))
     })
     .await?;
@@ -233,7 +262,7 @@ pub async fn get(
         ("owner" = String, Path, description = "user or organisation that owns the packages"),
         ("id" = i64, Path, description = "rule id")
     ),
-    request_body = crate::cleanup_rules::RuleInput,
+    request_body = RuleBody,
     responses(
         (status = 200, description = "the rule", body = RuleJson),
         (status = 400, description = "a malformed body", body = crate::error::ErrorBody),
@@ -247,15 +276,15 @@ pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Json<RuleInput>,
+    body: web::Json<RuleBody>,
 ) -> Result<HttpResponse, JsonError> {
     let facts = RequestFacts::of(&req)?;
     let path = path.into_inner();
-    let input = body.into_inner();
+    let input = RuleInput::from(body.into_inner());
     let state = state.into_inner();
     let json = blocking::run(move || {
         let rule = administered_rule(&state, facts, &path)?;
-        let rule = cleanup_rules::edit(&state.db, &state.formats, &rule, input)?;
+        let rule = cleanup_rules::edit(&state.db, &state.types, &rule, input)?;
         Ok(RuleJson::from(&rule))
     })
     .await?;
@@ -289,7 +318,7 @@ pub async fn delete(
     let state = state.into_inner();
     blocking::run(move || {
         let rule = administered_rule(&state, facts, &path)?;
-        cleanup_rules::delete(&state.db, &rule)
+        Ok(cleanup_rules::delete(&state.db, &rule)?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

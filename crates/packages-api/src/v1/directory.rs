@@ -20,10 +20,10 @@ use super::gate::{Caller, RequestFacts};
 use super::orgs::visible_org;
 use super::paging::{self, Paging, DEFAULT_LIMIT, MAX_LIMIT};
 use super::users::admin_caller;
-use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
+use packages_service::access;
 
 /// The Gitea release whose API this server follows. Clients compare the version against
 /// the releases that introduced a feature (package routes came with 1.17), so it leads the

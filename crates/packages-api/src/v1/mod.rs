@@ -26,7 +26,6 @@ pub mod paging;
 pub mod teams;
 pub mod tokens;
 pub mod users;
-pub mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -13,11 +13,11 @@ use packages_db::{MembershipRow, NewUser, OwnerDeletion, User, UserChanges};
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
-use super::validate;
-use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
+use packages_service::access;
+use packages_service::validate;
 
 /// Gitea's refusal of a public-only token on a non-public organisation.
 pub const PUBLIC_ORGS_ONLY: &str = "token scope is limited to public orgs";
@@ -124,7 +124,7 @@ pub async fn create(
             location: body.location,
             ..NewUser::org(&body.username, visibility)
         };
-        let org = crate::accounts::create_org(&state.db, doer, &new)?;
+        let org = packages_service::accounts::create_org(&state.db, doer, &new)?;
         Ok(caller.presenter.org(&org))
     })
     .await?;

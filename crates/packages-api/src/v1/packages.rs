@@ -18,12 +18,12 @@ use packages_db::{FileLookup, User, VersionFilter, VersionListing};
 use super::gate::{scope_message, Caller, RequestFacts};
 use super::json::PackageFileJson;
 use super::paging::{self, query_value, Paging};
-use crate::access;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::formats::Format;
 use crate::links;
 use crate::state::AppState;
+use packages_service::access;
 
 /// Gitea's answer when a package, version or type does not exist.
 const NO_PACKAGE: &str = "package does not exist";

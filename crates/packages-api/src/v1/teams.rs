@@ -16,10 +16,10 @@ use serde::Deserialize;
 use super::gate::{Caller, RequestFacts};
 use super::orgs::{visible, visible_org, VisibleOrg};
 use super::paging::{self, Paging};
-use super::validate;
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
+use packages_service::validate;
 
 /// Every repository unit Gitea knows, in its order; admin teams get them all.
 const REPO_UNITS: &[&str] = &[

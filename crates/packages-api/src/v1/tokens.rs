@@ -58,7 +58,7 @@ pub fn create_token(
 ) -> Result<TokenView, ApiError> {
     let scopes = TokenScopes::parse_list(scopes)
         .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
-    let (row, token) = crate::accounts::create_token(&state.db, user, name, &scopes)?;
+    let (row, token) = packages_service::accounts::create_token(&state.db, user, name, &scopes)?;
     Ok(TokenView::from_row(&row, token.expose().to_owned()))
 }
 

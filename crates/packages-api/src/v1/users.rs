@@ -13,11 +13,11 @@ use packages_db::{OwnerDeletion, User, UserChanges};
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
-use super::validate;
-use crate::accounts::{self, NewAccount};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
+use packages_service::accounts::{self, NewAccount};
+use packages_service::validate;
 
 /// Body of `POST /api/v1/admin/users` (Gitea's `CreateUserOption`). `login_name`,
 /// `source_id`, `send_notify` and `created` are accepted and ignored: there are no external
@@ -86,7 +86,10 @@ fn target_user(state: &AppState, username: &str) -> ApiResult<User> {
 
 /// Checks and hashes a new password (400 when it breaks the rules, as Gitea answers).
 fn hash_new_password(state: &AppState, password: &str) -> ApiResult<String> {
-    accounts::hash_new_password(password, state.settings.bcrypt_cost)
+    Ok(accounts::hash_new_password(
+        password,
+        state.settings.bcrypt_cost,
+    )?)
 }
 
 /// `GET /api/v1/user` → 200 with the signed-in user, all fields visible.

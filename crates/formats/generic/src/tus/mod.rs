@@ -33,11 +33,11 @@ use packages_db::{Lease, ResumableUpload};
 use packages_api::auth::credentials_of;
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
-use packages_api::reads::Reads;
 use packages_api::registry::Target;
 use packages_api::state::AppState;
 use packages_api::upload::{authorize_upload, limit_errors};
 use packages_api::write_mode::WriteMode;
+use packages_service::reads::Reads;
 
 use headers::Checksum;
 pub use headers::TUS_VERSION;
@@ -200,7 +200,7 @@ fn body_of(
 
 /// 32 random hex digits.
 fn new_id() -> ApiResult<String> {
-    packages_api::resumable::new_id().map_err(ApiError::internal)
+    packages_service::resumable::new_id().map_err(ApiError::internal)
 }
 
 /// The upload `id` of `owner` when the caller may write to it: it must be allowed to upload

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use moka::sync::Cache;
 use packages_db::{AccessToken, Change, ChangeSink, DbError, FileLookup, MembershipRow, User};
 

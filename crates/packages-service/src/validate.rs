@@ -3,11 +3,11 @@
 
 use packages_core::Visibility;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ServiceError, ServiceResult};
 
 /// Checks a new user or organisation name (the rules live in `packages_core`).
-pub fn owner_name(name: &str) -> ApiResult<()> {
-    packages_core::check_owner_name(name).map_err(|e| ApiError::Unprocessable(e.to_string()))
+pub fn owner_name(name: &str) -> ServiceResult<()> {
+    packages_core::check_owner_name(name).map_err(|e| ServiceError::Refused(e.to_string()))
 }
 
 pub use packages_core::is_email;
@@ -17,12 +17,12 @@ pub use packages_core::is_email;
 pub fn name_taken<'a>(
     name: &'a str,
     email: &'a str,
-) -> impl FnOnce(packages_db::DbError) -> ApiError + 'a {
+) -> impl FnOnce(packages_db::DbError) -> ServiceError + 'a {
     move |e| match e {
         packages_db::DbError::Conflict(_) => {
-            ApiError::Unprocessable(format!("user already exists [name: {name}]"))
+            ServiceError::Refused(format!("user already exists [name: {name}]"))
         }
-        packages_db::DbError::EmailTaken => ApiError::Unprocessable(email_taken_message(email)),
+        packages_db::DbError::EmailTaken => ServiceError::Refused(email_taken_message(email)),
         other => other.into(),
     }
 }
@@ -32,12 +32,12 @@ pub fn email_taken_message(email: &str) -> String {
     format!("e-mail already in use [email: {email}]")
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::Unprocessable(message.into())
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::Refused(message.into())
 }
 
 /// Checks an e-mail address for a new account.
-pub fn email(email: &str) -> ApiResult<()> {
+pub fn email(email: &str) -> ServiceResult<()> {
     if is_email(email) {
         Ok(())
     } else {
@@ -46,7 +46,7 @@ pub fn email(email: &str) -> ApiResult<()> {
 }
 
 /// Reads a visibility; empty means "not given".
-pub fn visibility(value: &str) -> ApiResult<Option<Visibility>> {
+pub fn visibility(value: &str) -> ServiceResult<Option<Visibility>> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -58,7 +58,7 @@ pub fn visibility(value: &str) -> ApiResult<Option<Visibility>> {
 
 /// Checks that a free-text field is at most `max` characters and holds no NUL (which no
 /// database text column can store).
-pub fn max_chars(field: &str, value: &str, max: usize) -> ApiResult<()> {
+pub fn max_chars(field: &str, value: &str, max: usize) -> ServiceResult<()> {
     if value.contains('\0') {
         return Err(invalid(format!("{field} must not contain NUL characters")));
     }
@@ -69,7 +69,7 @@ pub fn max_chars(field: &str, value: &str, max: usize) -> ApiResult<()> {
 }
 
 /// Checks a website: empty, or an absolute `http`/`https` address of at most 255 characters.
-pub fn website(value: &str) -> ApiResult<()> {
+pub fn website(value: &str) -> ServiceResult<()> {
     max_chars("website", value, 255)?;
     let lowered = value.to_ascii_lowercase();
     let ok = value.is_empty()
@@ -86,7 +86,7 @@ pub fn website(value: &str) -> ApiResult<()> {
 }
 
 /// Checks a team name: 1 to 255 letters, digits, `-`, `_` and `.`.
-pub fn team_name(name: &str) -> ApiResult<()> {
+pub fn team_name(name: &str) -> ServiceResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && name

@@ -1,7 +1,7 @@
 //! Database reads of the request path, through the read cache.
 //!
 //! A [`Reads`] either may block (it runs on the blocking pool and asks the database on a
-//! cache miss) or may not (it runs on an async worker and answers [`ApiError::WouldBlock`] on
+//! cache miss) or may not (it runs on an async worker and answers [`ServiceError::WouldBlock`] on
 //! a miss, so the caller retries the whole step on the blocking pool). Requests whose reads
 //! are all cached thus never leave the async worker.
 
@@ -11,27 +11,27 @@ use packages_core::{lower, PackageType};
 use packages_db::{AccessToken, FileLookup, MembershipRow, User};
 
 use crate::cache::FileKey;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::error::{ServiceError, ServiceResult};
+use crate::state::Service;
 
 /// Reads for one step of a request.
 #[derive(Clone, Copy)]
 pub struct Reads<'a> {
-    pub state: &'a AppState,
+    pub state: &'a Service,
     may_block: bool,
 }
 
 impl<'a> Reads<'a> {
     /// Reads that ask the database on a miss; only on the blocking pool.
-    pub fn blocking(state: &'a AppState) -> Self {
+    pub fn blocking(state: &'a Service) -> Self {
         Reads {
             state,
             may_block: true,
         }
     }
 
-    /// Reads that answer from memory or give up with [`ApiError::WouldBlock`].
-    pub fn cached_only(state: &'a AppState) -> Self {
+    /// Reads that answer from memory or give up with [`ServiceError::WouldBlock`].
+    pub fn cached_only(state: &'a Service) -> Self {
         Reads {
             state,
             may_block: false,
@@ -44,16 +44,16 @@ impl<'a> Reads<'a> {
     }
 
     /// Fails unless blocking is allowed.
-    pub fn need_blocking(&self) -> ApiResult<()> {
+    pub fn need_blocking(&self) -> ServiceResult<()> {
         if self.may_block {
             Ok(())
         } else {
-            Err(ApiError::WouldBlock)
+            Err(ServiceError::WouldBlock)
         }
     }
 
     /// A user or organisation by name, case-insensitively.
-    pub fn user_by_name(&self, name: &str) -> ApiResult<Option<Arc<User>>> {
+    pub fn user_by_name(&self, name: &str) -> ServiceResult<Option<Arc<User>>> {
         let cache = &self.state.cache;
         let lower_name = lower(name);
         if let Some(user) = cache.owner(&lower_name) {
@@ -65,7 +65,7 @@ impl<'a> Reads<'a> {
     }
 
     /// A personal access token by the hash of its secret, with its user.
-    pub fn token_with_user(&self, hash: &str) -> ApiResult<Option<Arc<(AccessToken, User)>>> {
+    pub fn token_with_user(&self, hash: &str) -> ServiceResult<Option<Arc<(AccessToken, User)>>> {
         let cache = &self.state.cache;
         if let Some(found) = cache.token(hash) {
             return Ok(Some(found));
@@ -78,7 +78,7 @@ impl<'a> Reads<'a> {
     }
 
     /// What a user is in an organisation.
-    pub fn membership(&self, org_id: i64, user_id: i64) -> ApiResult<MembershipRow> {
+    pub fn membership(&self, org_id: i64, user_id: i64) -> ServiceResult<MembershipRow> {
         let cache = &self.state.cache;
         if let Some(m) = cache.membership(org_id, user_id) {
             return Ok(m);
@@ -96,7 +96,7 @@ impl<'a> Reads<'a> {
         name: &str,
         version: &str,
         file: &str,
-    ) -> ApiResult<Arc<FileLookup>> {
+    ) -> ServiceResult<Arc<FileLookup>> {
         let cache = &self.state.cache;
         let key: FileKey = (
             owner_id,

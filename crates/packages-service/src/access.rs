@@ -5,9 +5,9 @@ use packages_core::{lower, AccessMode, OwnerKind};
 use packages_db::User;
 
 use crate::auth::AuthContext;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ServiceError, ServiceResult};
 use crate::reads::Reads;
-use crate::state::AppState;
+use crate::state::Service;
 
 /// An owner together with what the doer may do with its packages.
 #[derive(Debug, Clone)]
@@ -17,12 +17,16 @@ pub struct OwnerAccess {
 }
 
 /// Finds the owner named in a URL (case-insensitive). Blocking.
-pub fn resolve_owner(state: &AppState, auth: &AuthContext, name: &str) -> ApiResult<User> {
+pub fn resolve_owner(state: &Service, auth: &AuthContext, name: &str) -> ServiceResult<User> {
     resolve_owner_with(&Reads::blocking(state), auth, name)
 }
 
 /// Finds the owner named in a URL through `reads`.
-pub fn resolve_owner_with(reads: &Reads<'_>, auth: &AuthContext, name: &str) -> ApiResult<User> {
+pub fn resolve_owner_with(
+    reads: &Reads<'_>,
+    auth: &AuthContext,
+    name: &str,
+) -> ServiceResult<User> {
     if let Some(doer) = &auth.doer {
         if doer.lower_name == lower(name) {
             return Ok(doer.clone());
@@ -31,11 +35,11 @@ pub fn resolve_owner_with(reads: &Reads<'_>, auth: &AuthContext, name: &str) -> 
     reads
         .user_by_name(name)?
         .map(|u| (*u).clone())
-        .ok_or(ApiError::NotFound("owner does not exist"))
+        .ok_or(ServiceError::NotFound("owner does not exist"))
 }
 
 /// Computes the doer's access mode on `owner`. Blocking (reads team memberships).
-pub fn access_mode(state: &AppState, auth: &AuthContext, owner: &User) -> ApiResult<AccessMode> {
+pub fn access_mode(state: &Service, auth: &AuthContext, owner: &User) -> ServiceResult<AccessMode> {
     access_mode_with(&Reads::blocking(state), auth, owner)
 }
 
@@ -44,7 +48,7 @@ pub fn access_mode_with(
     reads: &Reads<'_>,
     auth: &AuthContext,
     owner: &User,
-) -> ApiResult<AccessMode> {
+) -> ServiceResult<AccessMode> {
     let doer = auth.doer_facts();
     let membership = match (&auth.doer, owner.kind) {
         (Some(d), OwnerKind::Organization) => {
@@ -78,11 +82,11 @@ pub fn owner_info(owner: &User) -> OwnerInfo {
 /// Resolves the owner and checks the doer has `required` access to its packages, with the
 /// registry's precedence: unknown owner (404) before refusal (401/403). Blocking.
 pub fn authorize_owner(
-    state: &AppState,
+    state: &Service,
     auth: &AuthContext,
     owner_name: &str,
     required: AccessMode,
-) -> ApiResult<OwnerAccess> {
+) -> ServiceResult<OwnerAccess> {
     authorize_owner_with(&Reads::blocking(state), auth, owner_name, required)
 }
 
@@ -92,7 +96,7 @@ pub fn authorize_owner_with(
     auth: &AuthContext,
     owner_name: &str,
     required: AccessMode,
-) -> ApiResult<OwnerAccess> {
+) -> ServiceResult<OwnerAccess> {
     let owner = resolve_owner_with(reads, auth, owner_name)?;
     let mode = access_mode_with(reads, auth, &owner)?;
     check(auth, &owner, mode, AccessMode::Read)?;
@@ -105,11 +109,11 @@ pub fn authorize_owner_with(
 /// Whether the doer has `required` access to `owner`'s packages under the same rules as
 /// [`authorize_owner`]. Blocking.
 pub fn allows(
-    state: &AppState,
+    state: &Service,
     auth: &AuthContext,
     owner: &User,
     required: AccessMode,
-) -> ApiResult<bool> {
+) -> ServiceResult<bool> {
     let mode = access_mode(state, auth, owner)?;
     Ok(check(auth, owner, mode, AccessMode::Read).is_ok()
         && (required <= AccessMode::Read || check(auth, owner, mode, required).is_ok()))
@@ -120,7 +124,7 @@ fn check(
     owner: &User,
     mode: AccessMode,
     required: AccessMode,
-) -> ApiResult<()> {
+) -> ServiceResult<()> {
     let doer = auth.doer_facts();
     forge_auth::check_package_access(
         required,
@@ -133,16 +137,16 @@ fn check(
 }
 
 /// The registry's answer to each kind of refusal.
-pub fn denial_error(denied: PackageAccessDenied) -> ApiError {
+pub fn denial_error(denied: PackageAccessDenied) -> ServiceError {
     match denied {
         PackageAccessDenied::ScopeMissing => {
-            ApiError::Unauthorized("the token does not have the package scope this needs")
+            ServiceError::SignInRequired("the token does not have the package scope this needs")
         }
         PackageAccessDenied::PublicOnlyPrivateOwner => {
-            ApiError::Forbidden("the token is limited to public packages")
+            ServiceError::Forbidden("the token is limited to public packages")
         }
         PackageAccessDenied::NotAllowed => {
-            ApiError::Unauthorized("not allowed to access these packages")
+            ServiceError::SignInRequired("not allowed to access these packages")
         }
     }
 }

@@ -13,15 +13,15 @@ use packages_core::retention::{RetentionPolicy, RuleSettings, VersionAge};
 use packages_db::{AgedVersion, CleanupRule, Database, DbError, RuleFields, User};
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiResult};
-use crate::formats::Formats;
+use crate::error::{ServiceError, ServiceResult};
+use crate::state::FormatTypes;
 
 /// The answer for a rule that does not exist or belongs to another owner.
 pub const NO_RULE: &str = "cleanup rule does not exist";
 
 /// Fields of a rule to create or change; absent ones keep their value (or the default for
 /// a new rule: disabled, keep everything young, remove nothing by pattern).
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct RuleInput {
     pub enabled: Option<bool>,
     #[serde(rename = "type")]
@@ -70,87 +70,87 @@ pub struct RunReport {
 }
 
 /// Checks a rule's fields (422 naming the field) and compiles its patterns.
-fn check(formats: &Formats, fields: &RuleFields) -> ApiResult<RetentionPolicy> {
-    if formats.find(&fields.package_type).is_none() {
-        let known: Vec<&str> = formats.type_names().collect();
-        return Err(ApiError::Unprocessable(format!(
+fn check(types: &FormatTypes, fields: &RuleFields) -> ServiceResult<RetentionPolicy> {
+    if types.find(&fields.package_type).is_none() {
+        let known: Vec<&str> = types.names().collect();
+        return Err(ServiceError::Refused(format!(
             "type must be one of: {}",
             known.join(", ")
         )));
     }
-    RetentionPolicy::new(&fields.settings).map_err(|e| ApiError::Unprocessable(e.to_string()))
+    RetentionPolicy::new(&fields.settings).map_err(|e| ServiceError::Refused(e.to_string()))
 }
 
-fn conflict(e: DbError) -> ApiError {
+fn conflict(e: DbError) -> ServiceError {
     match e {
         DbError::Conflict(_) => {
-            ApiError::Conflict("a cleanup rule for this owner and package type exists already")
+            ServiceError::Conflict("a cleanup rule for this owner and package type exists already")
         }
         other => other.into(),
     }
 }
 
 /// The owner's rules, by type.
-pub fn list(db: &Database, owner: &User) -> ApiResult<Vec<CleanupRule>> {
+pub fn list(db: &Database, owner: &User) -> ServiceResult<Vec<CleanupRule>> {
     Ok(db.cleanup_rules_of(owner.id)?)
 }
 
 /// The owner's rule with this id (404 for another owner's).
-pub fn find(db: &Database, owner: &User, id: i64) -> ApiResult<CleanupRule> {
+pub fn find(db: &Database, owner: &User, id: i64) -> ServiceResult<CleanupRule> {
     db.cleanup_rule(id)?
         .filter(|r| r.owner_id == owner.id)
-        .ok_or(ApiError::NotFound(NO_RULE))
+        .ok_or(ServiceError::NotFound(NO_RULE))
 }
 
 /// Creates a rule: `type` is required; 422 for a bad field, 409 when the owner has a rule
 /// for the type already.
 pub fn create(
     db: &Database,
-    formats: &Formats,
+    types: &FormatTypes,
     owner: &User,
     input: RuleInput,
-) -> ApiResult<CleanupRule> {
+) -> ServiceResult<CleanupRule> {
     if input.package_type.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::Unprocessable("type is required".to_owned()));
+        return Err(ServiceError::Refused("type is required".to_owned()));
     }
     let fields = input.over(RuleFields {
         enabled: false,
         package_type: String::new(),
         settings: RuleSettings::default(),
     });
-    check(formats, &fields)?;
+    check(types, &fields)?;
     db.create_cleanup_rule(owner.id, &fields).map_err(conflict)
 }
 
 /// Any owner's rule with this id, for the operator's command line.
-pub fn by_id(db: &Database, id: i64) -> ApiResult<CleanupRule> {
-    db.cleanup_rule(id)?.ok_or(ApiError::NotFound(NO_RULE))
+pub fn by_id(db: &Database, id: i64) -> ServiceResult<CleanupRule> {
+    db.cleanup_rule(id)?.ok_or(ServiceError::NotFound(NO_RULE))
 }
 
 /// Changes the given fields of a rule (found with [`find`] or [`by_id`]).
 pub fn edit(
     db: &Database,
-    formats: &Formats,
+    types: &FormatTypes,
     rule: &CleanupRule,
     input: RuleInput,
-) -> ApiResult<CleanupRule> {
+) -> ServiceResult<CleanupRule> {
     let fields = input.over(RuleFields {
         enabled: rule.enabled,
         package_type: rule.package_type.clone(),
         settings: rule.settings(),
     });
-    check(formats, &fields)?;
+    check(types, &fields)?;
     db.update_cleanup_rule(rule.id, &fields)
         .map_err(conflict)?
-        .ok_or(ApiError::NotFound(NO_RULE))
+        .ok_or(ServiceError::NotFound(NO_RULE))
 }
 
 /// Deletes a rule (found with [`find`] or [`by_id`]).
-pub fn delete(db: &Database, rule: &CleanupRule) -> ApiResult<()> {
+pub fn delete(db: &Database, rule: &CleanupRule) -> ServiceResult<()> {
     if db.delete_cleanup_rule(rule.id)? {
         Ok(())
     } else {
-        Err(ApiError::NotFound(NO_RULE))
+        Err(ServiceError::NotFound(NO_RULE))
     }
 }
 
@@ -172,9 +172,9 @@ fn chosen(
 }
 
 /// Goes through the rule's packages; removes what it picks when `remove`, else only lists it.
-fn walk(db: &Database, rule: &CleanupRule, remove: bool) -> ApiResult<Vec<Removal>> {
-    let policy = RetentionPolicy::new(&rule.settings())
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+fn walk(db: &Database, rule: &CleanupRule, remove: bool) -> ServiceResult<Vec<Removal>> {
+    let policy =
+        RetentionPolicy::new(&rule.settings()).map_err(|e| ServiceError::Refused(e.to_string()))?;
     let now = now_unix();
     let mut out = Vec::new();
     for package in db.packages_of_type(rule.owner_id, &rule.package_type)? {
@@ -200,12 +200,12 @@ fn walk(db: &Database, rule: &CleanupRule, remove: bool) -> ApiResult<Vec<Remova
 }
 
 /// The versions the rule would remove now, whether or not it is enabled; nothing changes.
-pub fn preview(db: &Database, rule: &CleanupRule) -> ApiResult<Vec<Removal>> {
+pub fn preview(db: &Database, rule: &CleanupRule) -> ServiceResult<Vec<Removal>> {
     walk(db, rule, false)
 }
 
 /// Applies the rule now, whether or not it is enabled; returns what it removed.
-pub fn apply(db: &Database, rule: &CleanupRule) -> ApiResult<Vec<Removal>> {
+pub fn apply(db: &Database, rule: &CleanupRule) -> ServiceResult<Vec<Removal>> {
     let removed = walk(db, rule, true)?;
     for r in &removed {
         log::info!(
@@ -221,7 +221,7 @@ pub fn apply(db: &Database, rule: &CleanupRule) -> ApiResult<Vec<Removal>> {
 
 /// Applies every enabled rule, as the background job does. A rule that fails is reported
 /// and the others still run.
-pub fn apply_enabled(db: &Database) -> ApiResult<RunReport> {
+pub fn apply_enabled(db: &Database) -> ServiceResult<RunReport> {
     let mut report = RunReport::default();
     for rule in db.enabled_cleanup_rules()? {
         report.rules += 1;

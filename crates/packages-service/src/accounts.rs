@@ -7,8 +7,8 @@ use forge_auth::{Secret, TokenScopes};
 use packages_core::Visibility;
 use packages_db::{AccessToken, Database, NewAccessToken, NewUser, User};
 
-use crate::error::{ApiError, ApiResult};
-use crate::v1::validate;
+use crate::error::{ServiceError, ServiceResult};
+use crate::validate;
 
 /// What a new user account is made of.
 #[derive(Debug, Clone)]
@@ -40,23 +40,24 @@ impl NewAccount {
 }
 
 /// Checks a new password against the policy (400) and hashes it.
-pub fn hash_new_password(password: &str, bcrypt_cost: u32) -> ApiResult<String> {
+pub fn hash_new_password(password: &str, bcrypt_cost: u32) -> ServiceResult<String> {
     if password.is_empty() {
-        return Err(ApiError::BadRequest("a password is required".to_owned()));
+        return Err(ServiceError::BadInput("a password is required".to_owned()));
     }
-    forge_auth::validate_new_password(password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    forge_auth::hash_password(password, bcrypt_cost).map_err(ApiError::internal)
+    forge_auth::validate_new_password(password)
+        .map_err(|e| ServiceError::BadInput(e.to_string()))?;
+    forge_auth::hash_password(password, bcrypt_cost).map_err(ServiceError::internal)
 }
 
 /// Creates a user: 422 for a bad or taken name or e-mail address, 400 for a password the
 /// policy refuses.
-pub fn create_user(db: &Database, bcrypt_cost: u32, new: &NewAccount) -> ApiResult<User> {
+pub fn create_user(db: &Database, bcrypt_cost: u32, new: &NewAccount) -> ServiceResult<User> {
     validate::owner_name(&new.username)?;
     validate::email(&new.email)?;
     validate::max_chars("full_name", &new.full_name, 100)?;
     let hash = hash_new_password(new.password.expose(), bcrypt_cost)?;
     if db.email_in_use(&new.email, None)? {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(ServiceError::Refused(format!(
             "e-mail already in use [email: {}]",
             new.email
         )));
@@ -76,7 +77,7 @@ pub fn create_user(db: &Database, bcrypt_cost: u32, new: &NewAccount) -> ApiResu
 /// Creates an organisation from `new` (an organisation row: `NewUser::org` with its
 /// details) and makes `creator` its first owner: 422 for a bad or taken name, a bad e-mail
 /// address or website, or details longer than Gitea takes.
-pub fn create_org(db: &Database, creator: &User, new: &NewUser) -> ApiResult<User> {
+pub fn create_org(db: &Database, creator: &User, new: &NewUser) -> ServiceResult<User> {
     validate::owner_name(&new.name)?;
     validate::max_chars("full_name", &new.full_name, 100)?;
     validate::max_chars("email", &new.email, 255)?;
@@ -84,7 +85,7 @@ pub fn create_org(db: &Database, creator: &User, new: &NewUser) -> ApiResult<Use
     validate::max_chars("location", &new.location, 50)?;
     validate::website(&new.website)?;
     if !new.email.is_empty() && !validate::is_email(&new.email) {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(ServiceError::Refused(format!(
             "e-mail invalid [email: {}]",
             new.email
         )));
@@ -102,19 +103,19 @@ pub fn create_token(
     user: &User,
     name: &str,
     scopes: &TokenScopes,
-) -> ApiResult<(AccessToken, Secret)> {
+) -> ServiceResult<(AccessToken, Secret)> {
     let name = name.trim();
     if name.is_empty() || name.len() > 255 {
-        return Err(ApiError::BadRequest(
+        return Err(ServiceError::BadInput(
             "token name must be 1 to 255 bytes".to_owned(),
         ));
     }
     if scopes.names().is_empty() {
-        return Err(ApiError::BadRequest(
+        return Err(ServiceError::BadInput(
             "a token needs at least one scope".to_owned(),
         ));
     }
-    let secret = forge_auth::generate_token().map_err(ApiError::internal)?;
+    let secret = forge_auth::generate_token().map_err(ServiceError::internal)?;
     let row = db
         .create_token(&NewAccessToken {
             user_id: user.id,
@@ -125,7 +126,7 @@ pub fn create_token(
         })
         .map_err(|e| match e {
             packages_db::DbError::Conflict(_) => {
-                ApiError::BadRequest("access token name has been used already".to_owned())
+                ServiceError::BadInput("access token name has been used already".to_owned())
             }
             other => other.into(),
         })?;

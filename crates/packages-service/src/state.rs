@@ -1,0 +1,137 @@
+//! What every use case works with: the database, the blob store, the settings, the read
+//! cache and the in-memory bookkeeping one process keeps (download counts, token uses,
+//! content of failed uploads, failed sign-ins).
+
+use std::sync::Arc;
+
+use forge_auth::signed_link::LinkKeys;
+use forge_auth::VerifiedPasswordCache;
+use packages_core::{BlobStore, FormatRules, Limits};
+use packages_db::{Backend, Database};
+
+use crate::cache::ReadCache;
+use crate::downloads::DownloadCounter;
+use crate::leftovers::Leftovers;
+use crate::limiter::SignInLimiter;
+use crate::token_uses::TokenUses;
+
+/// Settings of the use cases.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Anonymous requests may not read anything.
+    pub require_signin_view: bool,
+    /// bcrypt cost for passwords set through the API.
+    pub bcrypt_cost: u32,
+    /// Gather download counts in memory and let the server flush them periodically, instead
+    /// of writing one row update per download.
+    pub batch_download_counts: bool,
+    /// How long cached reads may be used (zero turns the cache off); bounds how long a change
+    /// made through another server instance can go unseen.
+    pub read_cache_ttl: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client in the access log.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// Serve `GET /metrics`.
+    pub metrics_enabled: bool,
+    /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: forge_auth::Secret,
+    /// Answer downloads with a redirect to a presigned URL of the object store, valid this
+    /// long (`FORGE_STORAGE_SERVE_DIRECT`); `None` streams content through the server.
+    pub serve_direct: Option<std::time::Duration>,
+    /// Keys and limits of signed download links.
+    pub links: LinkSettings,
+    /// Uploads with `If-Match` may replace an existing file.
+    pub allow_replace: bool,
+    /// How long an upload's body or a download may go without progress before it is cut
+    /// (zero: never).
+    pub idle_timeout: std::time::Duration,
+    /// How long a resumable upload may take from its creation to its last byte.
+    pub resumable_expiry: std::time::Duration,
+}
+
+/// Signed download links.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// One key signs, every key verifies.
+    pub keys: Arc<LinkKeys>,
+    /// Longest lifetime a link may be given, in seconds.
+    pub max_ttl_secs: u64,
+}
+
+/// The rules of the formats the server serves, for use cases that need a format by its
+/// type name (cleanup rules) without its HTTP side.
+#[derive(Clone, Default)]
+pub struct FormatTypes(Arc<[&'static dyn FormatRules]>);
+
+impl FormatTypes {
+    /// The given formats' rules, in display order.
+    pub fn new(rules: impl IntoIterator<Item = &'static dyn FormatRules>) -> Self {
+        FormatTypes(rules.into_iter().collect())
+    }
+
+    /// The format of this type name.
+    pub fn find(&self, name: &str) -> Option<&'static dyn FormatRules> {
+        self.0
+            .iter()
+            .copied()
+            .find(|f| f.package_type().as_str() == name)
+    }
+
+    /// Every type name, in display order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|f| f.package_type().as_str())
+    }
+}
+
+impl std::fmt::Debug for FormatTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    pub db: Database,
+    pub store: Arc<dyn BlobStore>,
+    pub settings: Arc<Settings>,
+    /// The formats served, by type name.
+    pub types: FormatTypes,
+    pub password_cache: Arc<VerifiedPasswordCache>,
+    pub downloads: Arc<DownloadCounter>,
+    pub cache: Arc<ReadCache>,
+    /// Failed sign-ins, per account and address.
+    pub sign_ins: Arc<SignInLimiter>,
+    /// Token uses waiting to be written by the server's periodic flush.
+    pub token_uses: Arc<TokenUses>,
+    /// Content of failed uploads still to be removed.
+    pub leftovers: Arc<Leftovers>,
+}
+
+impl Service {
+    /// Bundles the parts. The read cache hears of the database's committed changes made
+    /// through this process; on PostgreSQL it keeps nothing until the caller connects the
+    /// feed of other processes' changes to it (`Database::start_change_feed`).
+    pub fn new(
+        db: Database,
+        store: Arc<dyn BlobStore>,
+        settings: Settings,
+        types: FormatTypes,
+    ) -> Result<Self, forge_auth::AuthError> {
+        let on_postgres = db.backend() == Backend::Postgres;
+        let cache = Arc::new(ReadCache::new(settings.read_cache_ttl, on_postgres));
+        db.set_change_sink(cache.clone());
+        Ok(Service {
+            db,
+            store,
+            types,
+            downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
+            cache,
+            sign_ins: Arc::default(),
+            token_uses: Arc::default(),
+            leftovers: Arc::default(),
+            settings: Arc::new(settings),
+            password_cache: Arc::new(VerifiedPasswordCache::new()?),
+        })
+    }
+}
