@@ -167,7 +167,10 @@ macro_rules! http_service {
             .wrap(actix_web::middleware::from_fn(
                 packages_api::observe::middleware,
             ))
-            .configure(packages_api::configure);
+            .configure(packages_api::configure)
+            // After the API, so no page can shadow an API route.
+            .configure(packages_web::configure)
+            .default_service(actix_web::web::to(packages_web::not_found));
         HttpService::build()
             // Small responses would otherwise wait for delayed ACKs (Nagle).
             .tcp_nodelay(true)

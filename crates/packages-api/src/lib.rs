@@ -24,7 +24,6 @@ pub mod metered_store;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
-pub mod pages;
 pub mod registry;
 pub mod request;
 pub mod routes;
@@ -52,8 +51,5 @@ routes::route_table! {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(register_top)
         .configure(v1::configure)
-        .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)))
-        // After the API, so no page can shadow an API route.
-        .configure(crate::pages::configure)
-        .default_service(web::to(crate::pages::not_found));
+        .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)));
 }

@@ -132,3 +132,18 @@ pub fn create_token(
         })?;
     Ok((row, secret.token))
 }
+
+/// Reads token scopes as clients send them: each element may hold a comma-separated list.
+pub fn parse_scopes(scopes: &[String]) -> ServiceResult<TokenScopes> {
+    TokenScopes::parse_list(scopes)
+        .map_err(|e| ServiceError::BadInput(format!("invalid token scopes: {e}")))
+}
+
+/// Deletes one of `user`'s tokens by id or name.
+pub fn delete_token(db: &Database, user: &User, token: &str) -> ServiceResult<()> {
+    if db.delete_token(user.id, token)? {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound("access token does not exist"))
+    }
+}

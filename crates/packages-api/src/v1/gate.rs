@@ -8,10 +8,11 @@ use forge_auth::{Credentials, ScopeCategory};
 use packages_core::Visibility;
 use packages_db::User;
 
-use super::json::{Presenter, Site};
+use super::json::Presenter;
 use crate::auth::{authenticate, credentials_of, AuthContext};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::urls::Site;
 
 /// Gitea's answer when a route needs a signed-in caller and there is none.
 pub const TOKEN_REQUIRED: &str = "token is required";

@@ -7,13 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::HttpRequest;
 use forge_auth::{Doer, GHOST_USER_ID};
 use packages_core::{AccessMode, Visibility};
 use packages_db::{PackageBlob, PackageFile, Team, User, VersionListing};
 use serde::Serialize;
 
-use crate::urls::path_escape;
+use crate::urls::{path_escape, Site};
 use packages_core::clock::rfc3339;
 
 /// The Go zero time, which Gitea shows for dates a caller may not see.
@@ -31,44 +30,6 @@ pub fn access_mode_name(mode: AccessMode) -> &'static str {
         AccessMode::Admin => "admin",
         AccessMode::Owner => "owner",
     }
-}
-
-/// Where this server is reached, as the request saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Site {
-    /// `scheme://host[:port]`, without a trailing slash.
-    pub base_url: String,
-    /// Domain of placeholder addresses (`<name>@noreply.<domain>`): the host without port.
-    pub noreply_domain: String,
-}
-
-impl Site {
-    /// The site as seen by this request.
-    pub fn of(req: &HttpRequest) -> Site {
-        let info = req.connection_info();
-        Site::new(info.scheme(), info.host())
-    }
-
-    /// The site for a scheme and a `Host` value.
-    pub fn new(scheme: &str, host: &str) -> Site {
-        Site {
-            base_url: format!("{scheme}://{host}"),
-            noreply_domain: format!("noreply.{}", host_without_port(host)),
-        }
-    }
-
-    /// The web address of a user or organisation.
-    pub fn owner_url(&self, name: &str) -> String {
-        format!("{}/{}", self.base_url, path_escape(name))
-    }
-}
-
-/// `example.com:3000` → `example.com`; `[::1]:3000` → `[::1]`.
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |end| &host[..=end]);
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 /// A user as the API shows it (Gitea's `User`).
@@ -352,6 +313,7 @@ impl Presenter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::urls::Site;
     use packages_core::OwnerKind;
     use packages_db::{Package, PackageVersion};
 

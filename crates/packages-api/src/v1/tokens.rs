@@ -12,6 +12,7 @@ use crate::auth::{authenticate_password, credentials_of};
 use crate::blocking;
 use crate::error::{ApiError, JsonError};
 use crate::state::AppState;
+use packages_service::accounts;
 
 /// Body of a token creation request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,28 +49,17 @@ impl TokenView {
 }
 
 /// Mints a token for `user` named `name` with `scopes` (each element may hold a
-/// comma-separated list); the answer carries the secret, which is never shown again. Used by
-/// the API and the web interface. Blocking.
-pub fn create_token(
+/// comma-separated list); the answer carries the secret, which is never shown again.
+/// Blocking.
+fn create_token(
     state: &AppState,
     user: &User,
     name: &str,
     scopes: &[String],
 ) -> Result<TokenView, ApiError> {
-    let scopes = TokenScopes::parse_list(scopes)
-        .map_err(|e| ApiError::BadRequest(format!("invalid token scopes: {e}")))?;
-    let (row, token) = packages_service::accounts::create_token(&state.db, user, name, &scopes)?;
+    let scopes = accounts::parse_scopes(scopes)?;
+    let (row, token) = accounts::create_token(&state.db, user, name, &scopes)?;
     Ok(TokenView::from_row(&row, token.expose().to_owned()))
-}
-
-/// Deletes one of `user`'s tokens by id or name. Used by the API and the web interface.
-/// Blocking.
-pub fn delete_token(state: &AppState, user: &User, token: &str) -> Result<(), ApiError> {
-    if state.db.delete_token(user.id, token)? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("access token does not exist"))
-    }
 }
 
 /// Signs in with a password and returns the user whose tokens are addressed.
@@ -207,7 +197,7 @@ pub async fn delete(
     let state = state.into_inner();
     blocking::run(move || {
         let user = password_doer_for(&state, credentials, &username)?;
-        delete_token(&state, &user, &token)
+        Ok(accounts::delete_token(&state.db, &user, &token)?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -13,10 +13,10 @@ use super::layout::{
     format_time, hidden, machine_time, page, query_escape, respond, seg, PageResult,
 };
 use super::session::{RequestCookies, Viewer};
-use crate::blocking;
-use crate::formats::Formats;
-use crate::state::AppState;
-use crate::v1::paging::{parse_query, query_value};
+use packages_api::blocking;
+use packages_api::formats::Formats;
+use packages_api::state::AppState;
+use packages_api::urls::{query_pairs as parse_query, query_value};
 use packages_service::access;
 
 /// Packages per page.

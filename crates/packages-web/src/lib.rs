@@ -22,7 +22,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub use layout::PageError;
 pub use session::{CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, SESSION_LIFETIME_SECS};
 
-use crate::error::ApiError;
+use packages_api::error::ApiError;
 
 /// Registers every page of the web interface.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -91,13 +91,13 @@ impl PostedForm {
     fn read(req: &HttpRequest, body: &[u8]) -> PostedForm {
         PostedForm {
             cookies: session::RequestCookies::of(req),
-            fields: crate::v1::paging::parse_query(&String::from_utf8_lossy(body)),
+            fields: packages_api::urls::query_pairs(&String::from_utf8_lossy(body)),
         }
     }
 
     /// The first value of a field.
     fn get(&self, name: &str) -> Option<&str> {
-        crate::v1::paging::query_value(&self.fields, name)
+        packages_api::urls::query_value(&self.fields, name)
     }
 
     /// Every value of a field (checkboxes).
@@ -110,7 +110,10 @@ impl PostedForm {
     }
 
     /// Finds the viewer and checks the form's token (403 when it does not match). Blocking.
-    fn viewer(&self, state: &crate::state::AppState) -> crate::error::ApiResult<session::Viewer> {
+    fn viewer(
+        &self,
+        state: &packages_api::state::AppState,
+    ) -> packages_api::error::ApiResult<session::Viewer> {
         let viewer = session::Viewer::load(state, &self.cookies)?;
         viewer.check_csrf(self.get(CSRF_FIELD))?;
         Ok(viewer)

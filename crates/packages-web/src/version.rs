@@ -12,11 +12,11 @@ use super::layout::{
     PageResult,
 };
 use super::session::{RequestCookies, Viewer};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::formats::Format;
-use crate::state::AppState;
-use crate::v1::json::Site;
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::formats::Format;
+use packages_api::state::AppState;
+use packages_api::urls::Site;
 use packages_service::access;
 
 /// Other versions listed on a version page.

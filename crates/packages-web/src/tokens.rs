@@ -10,10 +10,11 @@ use packages_db::AccessToken;
 use super::layout::{copy_block, format_time, page, redirect, respond, PageError, PageResult};
 use super::session::{RequestCookies, Viewer, CSRF_FIELD};
 use super::PostedForm;
-use crate::blocking;
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::v1::tokens::{create_token, delete_token, TokenView};
+use packages_api::blocking;
+use packages_api::error::ApiError;
+use packages_api::state::AppState;
+use packages_service::accounts::{create_token, delete_token, parse_scopes};
+use packages_service::ServiceError;
 
 const HERE: &str = "/user/settings/applications";
 
@@ -25,7 +26,8 @@ fn sign_in_first() -> HttpResponse {
 /// What the page shows besides the list.
 enum Outcome {
     Nothing,
-    Created(TokenView),
+    /// The new token's name and secret, shown once.
+    Created(String, String),
     Refused(String),
 }
 
@@ -37,10 +39,10 @@ fn tokens_page(viewer: &Viewer, tokens: &[AccessToken], outcome: &Outcome) -> Ma
             h1 { "Access tokens" }
             p { "Tokens let tools such as curl, CI jobs and package clients act as you. Give each one only the scopes it needs." }
             @match outcome {
-                Outcome::Created(view) => {
+                Outcome::Created(name, secret) => {
                     div class="notice" role="status" {
-                        p { "Token " strong { (view.name) } " was created. Copy it now: it will not be shown again." }
-                        (copy_block("new-token", "New token", &view.sha1))
+                        p { "Token " strong { (name) } " was created. Copy it now: it will not be shown again." }
+                        (copy_block("new-token", "New token", secret))
                     }
                 }
                 Outcome::Refused(message) => {
@@ -160,10 +162,11 @@ pub async fn create(
         let Some(user) = viewer.user() else {
             return Ok((viewer, None, Vec::new()));
         };
-        let outcome = match create_token(&state, user, &name, &scopes) {
-            Ok(view) => Outcome::Created(view),
-            Err(ApiError::BadRequest(message)) => Outcome::Refused(message),
-            Err(e) => return Err(e),
+        let created = parse_scopes(&scopes).and_then(|s| create_token(&state.db, user, &name, &s));
+        let outcome = match created {
+            Ok((row, secret)) => Outcome::Created(row.name, secret.expose().to_owned()),
+            Err(ServiceError::BadInput(message)) => Outcome::Refused(message),
+            Err(e) => return Err(e.into()),
         };
         let tokens = state.db.list_tokens(user.id)?;
         Ok((viewer, Some(outcome), tokens))
@@ -201,7 +204,7 @@ pub async fn delete(
         if id.parse::<i64>().is_err() {
             return Err(ApiError::NotFound("access token does not exist"));
         }
-        delete_token(&state, user, &id)?;
+        delete_token(&state.db, user, &id)?;
         Ok(true)
     })
     .await

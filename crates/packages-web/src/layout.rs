@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};
 
 use super::session::{Viewer, CSRF_FIELD};
-use crate::error::ApiError;
+use packages_api::error::ApiError;
 
 /// Pages load nothing but our own stylesheet and script; no inline script can run, so text
 /// that slipped through escaping still could not execute.
@@ -203,7 +203,7 @@ pub fn query_escape(s: &str) -> String {
 
 /// Escapes one URL path segment.
 pub fn seg(s: &str) -> String {
-    crate::urls::path_escape(s)
+    packages_api::urls::path_escape(s)
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@ use packages_db::{CleanupRule, User};
 use super::layout::{format_time, page, respond, seg, PageResult};
 use super::session::RequestCookies;
 use super::usage::administered_owner;
-use crate::blocking;
-use crate::error::ApiError;
-use crate::state::AppState;
+use packages_api::blocking;
+use packages_api::error::ApiError;
+use packages_api::state::AppState;
 use packages_service::cleanup_rules;
 
 fn preview_href(owner: &User, rule: &CleanupRule) -> String {

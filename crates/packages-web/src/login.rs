@@ -13,11 +13,11 @@ use super::session::{
     clear_session_cookie, may_sign_in, start_session, RequestCookies, Viewer, CSRF_FIELD,
 };
 use super::PostedForm;
-use crate::auth::authenticate_password;
-use crate::blocking;
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::v1::paging::{parse_query, query_value};
+use packages_api::auth::authenticate_password;
+use packages_api::blocking;
+use packages_api::error::ApiError;
+use packages_api::state::AppState;
+use packages_api::urls::{query_pairs as parse_query, query_value};
 
 /// Where to go after signing in: only a path of this site, never another site
 /// (`//host`, `/\host`, schemes).

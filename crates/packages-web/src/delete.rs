@@ -11,10 +11,10 @@ use super::layout::{page, query_escape, redirect, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer, CSRF_FIELD};
 use super::version::{find, version_href, VersionView};
 use super::PostedForm;
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::v1::paging::{parse_query, query_value};
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::state::AppState;
+use packages_api::urls::{query_pairs as parse_query, query_value};
 use packages_service::access;
 
 type VersionPath = web::Path<(String, String, String, String)>;

@@ -11,9 +11,9 @@ use packages_db::{PackageUsage, User};
 
 use super::layout::{format_size, hidden, page, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer};
-use crate::blocking;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use packages_api::blocking;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::state::AppState;
 use packages_service::access;
 
 /// Width of the chart's coordinate system; it scales to the page.

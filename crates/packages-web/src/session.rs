@@ -12,9 +12,9 @@ use actix_web::{HttpRequest, HttpResponseBuilder};
 use packages_core::OwnerKind;
 use packages_db::User;
 
-use crate::auth::AuthContext;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use packages_api::auth::AuthContext;
+use packages_api::error::{ApiError, ApiResult};
+use packages_api::state::AppState;
 use packages_core::clock::now_unix as unix_now;
 
 /// Name of the session cookie.
