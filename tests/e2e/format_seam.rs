@@ -3,7 +3,11 @@
 //! limits, download with the shared headers, metadata and properties, its own name rule, the
 //! `/api/v1` listing and deletes — comes through the seam without generic or PyPI code.
 
-use forge_e2e::{Backend, TestServer, ANON};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use forge_e2e::{Auth, Backend, TestServer, ANON};
 use packages_core::{Limit, PackageType};
 use packages_db::PropertyOf;
 
@@ -112,4 +116,129 @@ fn single_has_its_own_size_limit(backend: Backend) {
     assert_eq!(s.config().limits.size_of(PackageType::Generic), Limit::None);
 }
 
-forge_e2e::backends!(single_through_the_seam, single_has_its_own_size_limit);
+fn a_format_may_take_bare_tokens(backend: Backend) {
+    let s = start(backend, Limit::None);
+    let token = s.token(OWNER, "bare", "write:package");
+    let bare = Auth::Raw(token.clone());
+    let url = "/api/packages/user2/single/tool/1";
+    // The format's own upload and the kit's shared delete both read it.
+    status(&s.put(url, b"abc", &bare), 201);
+    status(&s.delete(url, &bare), 204);
+    // Formats that did not ask for it refuse it, as Forgejo does.
+    status(&s.put(&uf(FILE), b"abc", &bare), 401);
+    status(&s.put(&uf(FILE), b"abc", &Auth::token(&token)), 201);
+}
+
+fn a_format_may_change_and_remove_properties(backend: Backend) {
+    let s = start(backend, Limit::None);
+    let url = "/api/packages/user2/single/tool/1";
+    status(
+        &s.request(
+            "PUT",
+            url,
+            &user2(),
+            &[("X-Single-Note", "first")],
+            Some(b"x"),
+        ),
+        201,
+    );
+    let owner = s.owner_id(OWNER).expect("owner");
+    let version = s
+        .db()
+        .version_detail(owner, SINGLE, "tool", "1")
+        .expect("look-up")
+        .expect("version")
+        .version
+        .id;
+    let notes = || {
+        s.db()
+            .properties(PropertyOf::Version, &[version])
+            .expect("properties")
+    };
+    status(
+        &s.request("PATCH", url, &ANON, &[("X-Single-Note", "x")], None),
+        401,
+    );
+    status(
+        &s.request("PATCH", url, &user2(), &[("X-Single-Note", "second")], None),
+        204,
+    );
+    assert_eq!(
+        notes(),
+        vec![(version, "single.note".to_owned(), "second".to_owned())]
+    );
+    status(&s.request("PATCH", url, &user2(), &[], None), 204);
+    assert!(notes().is_empty());
+    status(
+        &s.request(
+            "PATCH",
+            "/api/packages/user2/single/tool/2",
+            &user2(),
+            &[("X-Single-Note", "x")],
+            None,
+        ),
+        404,
+    );
+}
+
+/// Sends a request's head and the start of its body, then stalls; the status the server
+/// answers with, within `within`.
+fn status_of_stalled(s: &TestServer, head: &str, within: Duration) -> Option<u16> {
+    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(b"--xyz\r\n").expect("send some body");
+    stream.set_read_timeout(Some(within)).expect("read timeout");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn every_format_cuts_a_stalled_body(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.server.idle_timeout = Duration::from_secs(1);
+    });
+    with_user2(&s);
+    let auth = user2().header_value().expect("credentials");
+    // PyPI's form and the test format's upload: neither asks for the timeout itself.
+    for (method, path, content_type) in [
+        (
+            "POST",
+            "/api/packages/user2/pypi/",
+            "multipart/form-data; boundary=xyz",
+        ),
+        (
+            "PUT",
+            "/api/packages/user2/single/tool/1",
+            "application/octet-stream",
+        ),
+    ] {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: 100000\r\n\r\n",
+            s.addr
+        );
+        assert_eq!(
+            status_of_stalled(&s, &head, Duration::from_secs(10)),
+            Some(408),
+            "{method} {path}"
+        );
+    }
+}
+
+forge_e2e::backends!(
+    single_through_the_seam,
+    single_has_its_own_size_limit,
+    a_format_may_take_bare_tokens,
+    a_format_may_change_and_remove_properties,
+    every_format_cuts_a_stalled_body
+);

@@ -623,7 +623,12 @@ impl TestServer {
     pub fn stored_version(&self, owner: &str, name: &str, version: &str) -> Option<StoredVersion> {
         let owner_id = self.owner_id(owner)?;
         self.db()
-            .version_detail(owner_id, PackageType::Generic, name, version)
+            .version_detail(
+                owner_id,
+                PackageType::Generic,
+                &packages_core::lower(name),
+                version,
+            )
             .unwrap_or_else(|e| panic!("look up {owner}/{name}/{version}: {e}"))
             .map(|l| StoredVersion {
                 id: l.version.id,

@@ -8,15 +8,17 @@
 //! the `X-Single-Note` header of the upload is kept as a version property, and the version's
 //! metadata records the announced length.
 
+use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use forge_auth::Credentials;
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
-use packages_core::{lower, FormatRules, PackageType};
+use packages_core::{lower, AccessMode, FormatRules, PackageType};
 use packages_db::{FileDetails, NewProperty, PropertyOf};
 
-use packages_api::auth::credentials_of;
+use packages_api::auth::credentials_or_bare_token;
 use packages_api::blocking;
+use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::files;
 use packages_api::formats::{Format, Route};
@@ -28,9 +30,17 @@ use packages_api::upload::{
 };
 use packages_service::reads::Reads;
 
+/// The version property that keeps the note.
+const NOTE: &str = "single.note";
 /// The one file every version has.
 const FILE_NAME: &str = "content";
-const METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE];
+const METHODS: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
 const VERSION: Route = Route {
     template: "/api/packages/{owner}/single/{name}/{version}",
     methods: METHODS,
@@ -85,6 +95,19 @@ impl Format for Single {
                 .responses(build::download_responses());
             build::add(&mut paths, VERSION.template, method, op.build());
         }
+        let patch = Op::new(
+            "singleNote",
+            "Set the version's note (X-Single-Note), or remove it when the header is empty",
+            "single",
+            params(),
+        )
+        .response("204", build::response("changed", &[], None));
+        build::add(
+            &mut paths,
+            VERSION.template,
+            HttpMethod::Patch,
+            patch.build(),
+        );
         let delete = Op::new("singleDelete", "Delete the version", "single", params())
             .response("204", build::response("deleted", &[], None));
         build::add(
@@ -99,7 +122,7 @@ impl Format for Single {
     fn handle(
         &'static self,
         req: HttpRequest,
-        payload: web::Payload,
+        payload: RequestBody,
         state: web::Data<AppState>,
         path: RegistryPath,
     ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>> {
@@ -118,9 +141,15 @@ impl Format for Single {
                 Method::GET => files::download(req, state, self, target, file, false).await,
                 Method::HEAD => files::download(req, state, self, target, file, true).await,
                 Method::DELETE => files::delete_version(req, state, self, target).await,
+                Method::PATCH => note(self, req, state, target).await,
                 _ => Err(ApiError::MethodNotAllowed(METHODS)),
             }
         })
+    }
+
+    /// Like cargo, its clients may send a bare token.
+    fn credentials(&self, headers: &HeaderMap) -> ApiResult<Option<Credentials>> {
+        credentials_or_bare_token(headers)
     }
 
     fn download_path(&self, owner: &str, name: &str, version: &str, file: &str) -> Option<String> {
@@ -145,11 +174,11 @@ impl Format for Single {
 async fn upload(
     format: &'static Single,
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     target: Target,
 ) -> ApiResult<HttpResponse> {
-    let credentials = credentials_of(&req)?;
+    let credentials = format.credentials(req.headers())?;
     let announced = content_length(req.headers())?;
     let note = req
         .headers()
@@ -177,7 +206,7 @@ async fn upload(
             .into_iter()
             .map(|value| NewProperty {
                 of: PropertyOf::Version,
-                name: "single.note".to_owned(),
+                name: NOTE.to_owned(),
                 value,
             })
             .collect();
@@ -196,11 +225,58 @@ async fn upload(
         })
     })
     .await?;
-    let body = packages_api::idle::body_with_timeout(
-        payload.map(|c| c.map_err(|e| e.to_string())),
-        state.settings.idle_timeout,
-    );
+    let body = payload;
     let ingested = receive_body(&state, body, plan.body_limit).await?;
     store_upload(state.into_inner(), plan, ingested).await?;
     Ok(HttpResponse::Created().finish())
+}
+
+/// `PATCH {name}/{version}`: sets the version's note from `X-Single-Note`, or removes it
+/// when the header is empty or absent; 204. A property changed after the upload, as npm
+/// dist-tags and Cargo's yanked flag are.
+async fn note(
+    format: &'static Single,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    target: Target,
+) -> ApiResult<HttpResponse> {
+    let credentials = format.credentials(req.headers())?;
+    let note = req
+        .headers()
+        .get("x-single-note")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let app = state.into_inner();
+    blocking::run(move || {
+        let auth = packages_api::auth::authenticate(&app, credentials)?;
+        let access = packages_service::access::authorize_owner(
+            &app,
+            &auth,
+            &target.owner,
+            AccessMode::Write,
+        )?;
+        let version = app
+            .db
+            .version_detail(
+                access.owner.id,
+                format.package_type(),
+                &format.lookup_name(&target.name),
+                &lower(&target.version),
+            )?
+            .ok_or(ApiError::NotFound("package does not exist"))?
+            .version
+            .id;
+        match note {
+            Some(note) => app
+                .db
+                .set_property(PropertyOf::Version, version, NOTE, &note)?,
+            None => {
+                app.db.remove_property(PropertyOf::Version, version, NOTE)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -66,6 +66,24 @@ pub fn parse_authorization(value: &str) -> Result<Option<Credentials>, Credentia
     }
 }
 
+/// [`parse_authorization`], and also a bare token without a scheme (`Authorization:
+/// <token>`, what cargo sends). Only formats whose clients send that accept it.
+pub fn parse_authorization_or_bare_token(
+    value: &str,
+) -> Result<Option<Credentials>, CredentialsError> {
+    let mut fields = value.split_whitespace();
+    match (fields.next(), fields.next()) {
+        (Some(token), None)
+            if !token.eq_ignore_ascii_case("basic")
+                && !token.eq_ignore_ascii_case("bearer")
+                && token != "token" =>
+        {
+            Ok(Some(Credentials::Token(Secret::new(token))))
+        }
+        _ => parse_authorization(value),
+    }
+}
+
 fn decode_basic(encoded: &str) -> Result<Credentials, CredentialsError> {
     let bytes = STANDARD
         .decode(encoded)
@@ -302,5 +320,22 @@ mod tests {
             parse_authorization(&basic("no-colon-here")),
             Err(CredentialsError::MissingColon)
         );
+    }
+
+    #[test]
+    fn bare_tokens_only_where_asked_for() {
+        let bare = "0123456789abcdef0123456789abcdef01234567";
+        assert!(parse_authorization(bare).is_err());
+        match parse_authorization_or_bare_token(bare) {
+            Ok(Some(Credentials::Token(t))) => assert_eq!(t.expose(), bare),
+            other => panic!("{other:?}"),
+        }
+        // Schemes still work, and a scheme alone is no token.
+        assert!(matches!(
+            parse_authorization_or_bare_token("token abc"),
+            Ok(Some(Credentials::Token(_)))
+        ));
+        assert!(parse_authorization_or_bare_token("Basic").is_err());
+        assert!(matches!(parse_authorization_or_bare_token(""), Ok(None)));
     }
 }

@@ -25,7 +25,9 @@ pub mod session;
 pub mod signed_link;
 pub mod token;
 
-pub use credentials::{parse_authorization, Credentials, CredentialsError};
+pub use credentials::{
+    parse_authorization, parse_authorization_or_bare_token, Credentials, CredentialsError,
+};
 pub use error::AuthError;
 pub use password::{
     dummy_verify, hash_password, validate_new_password, verify_password, VerifiedPasswordCache,

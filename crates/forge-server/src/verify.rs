@@ -36,6 +36,8 @@ struct Dangling {
     owner_id: i64,
     ptype: PackageType,
     name: String,
+    /// The package name in its format's look-up form, as stored.
+    lookup_name: String,
     version: String,
     file: String,
 }
@@ -95,6 +97,7 @@ pub fn verify(
                                 owner_id: owner.id,
                                 ptype,
                                 name: row.package.name.clone(),
+                                lookup_name: row.package.lower_name.clone(),
                                 version: row.version.version.clone(),
                                 file: file.name.clone(),
                             });
@@ -156,7 +159,7 @@ pub fn verify(
             db.delete_file(
                 d.owner_id,
                 d.ptype,
-                &lower(&d.name),
+                &d.lookup_name,
                 &lower(&d.version),
                 &lower(&d.file),
             )

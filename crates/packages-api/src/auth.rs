@@ -26,6 +26,16 @@ pub fn credentials_in(headers: &HeaderMap) -> ApiResult<Option<Credentials>> {
     forge_auth::parse_authorization(value).map_err(|_| ApiError::BadCredentials)
 }
 
+/// [`credentials_in`], also taking a bare token without a scheme (`Authorization:
+/// <token>`), for formats whose clients send that (cargo).
+pub fn credentials_or_bare_token(headers: &HeaderMap) -> ApiResult<Option<Credentials>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::BadCredentials)?;
+    forge_auth::parse_authorization_or_bare_token(value).map_err(|_| ApiError::BadCredentials)
+}
+
 /// Resolves credentials to a doer. Blocking: runs database look-ups and possibly bcrypt.
 pub fn authenticate(state: &AppState, credentials: Option<Credentials>) -> ApiResult<AuthContext> {
     authenticate_with(&Reads::blocking(state), credentials)

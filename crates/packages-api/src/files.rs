@@ -18,7 +18,7 @@ use forge_auth::Credentials;
 use packages_core::{lower, AccessMode, DirectDownload, StorageError};
 use packages_db::{DeleteFileOutcome, FileLookup, PackageBlob};
 
-use crate::auth::{authenticate, authenticate_with, credentials_of};
+use crate::auth::{authenticate, authenticate_with};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::formats::Format;
@@ -52,7 +52,7 @@ pub async fn download(
     let headers = req.headers().clone();
     let grant = match links::token_in_query(req.query_string()) {
         Some(token) => Grant::Link(links::verify(&state, token)?),
-        None => Grant::Credentials(credentials_of(&req)?),
+        None => Grant::Credentials(format.credentials(req.headers())?),
     };
     let fast = resolve(
         &Reads::cached_only(&state),
@@ -301,7 +301,7 @@ pub async fn delete_file(
     target: Target,
     file_name: String,
 ) -> ApiResult<HttpResponse> {
-    let credentials = credentials_of(&req)?;
+    let credentials = format.credentials(req.headers())?;
     let state = state.into_inner();
     blocking::run(move || {
         let owner_id = writable_owner(&state, credentials, &target.owner)?;
@@ -329,7 +329,7 @@ pub async fn delete_version(
     format: &'static dyn Format,
     target: Target,
 ) -> ApiResult<HttpResponse> {
-    let credentials = credentials_of(&req)?;
+    let credentials = format.credentials(req.headers())?;
     let state = state.into_inner();
     blocking::run(move || {
         let owner_id = writable_owner(&state, credentials, &target.owner)?;

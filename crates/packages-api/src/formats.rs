@@ -20,6 +20,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use packages_core::FormatRules;
 
+use crate::body::RequestBody;
 use crate::error::ApiResult;
 use crate::registry::path::RegistryPath;
 use crate::state::AppState;
@@ -53,14 +54,23 @@ pub trait Format: FormatRules {
     }
 
     /// Answers a request below `/api/packages/{owner}/{type}/`; `path.rest` holds the decoded
-    /// segments after the type.
+    /// segments after the type. The body comes with the server's idle timeout applied, and
+    /// a request that sends content counts as an upload in progress while it is handled.
     fn handle(
         &'static self,
         req: HttpRequest,
-        payload: web::Payload,
+        body: RequestBody,
         state: web::Data<AppState>,
         path: RegistryPath,
     ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>>;
+
+    /// The credentials of a request to this format's routes, as the kit's shared handlers
+    /// (downloads, deletes) read them. By default the schemes of the reference registry
+    /// (`token`, `Bearer`, `Basic`); a format whose clients send a bare token returns
+    /// [`crate::auth::credentials_or_bare_token`].
+    fn credentials(&self, headers: &HeaderMap) -> ApiResult<Option<forge_auth::Credentials>> {
+        crate::auth::credentials_in(headers)
+    }
 
     /// For a request sent with `Expect: 100-continue`: the checks that can refuse it before
     /// its body (credentials, permission, validation, limits against `Content-Length`). `Ok`

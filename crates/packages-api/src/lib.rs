@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod blocking;
+pub mod body;
 pub mod control_chars;
 pub mod error;
 pub mod expect;

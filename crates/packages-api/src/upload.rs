@@ -220,7 +220,11 @@ pub fn record_stored(
         },
     };
     let recorded = match &mode {
-        WriteMode::Replace(tags) => state.db.replace_file(&upload, tags.as_deref()),
+        WriteMode::Replace(tags) => {
+            state
+                .db
+                .replace_file(&upload, &plan.details.lower_name, tags.as_deref())
+        }
         WriteMode::Create | WriteMode::CreateOnly => state.db.add_file_with(&upload, &plan.details),
     };
     match recorded {

@@ -60,9 +60,9 @@ impl Database {
         lower_name: &str,
         lower_version: &str,
     ) -> Result<bool, DbError> {
-        let (name, version) = (lower(lower_name), lower(lower_version));
+        let (name, version) = (lower_name, lower(lower_version));
         self.write(&[Change::Files(owner_id)], |c| {
-            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
+            let Some(v) = find_version(c, owner_id, ptype, name, &version)? else {
                 return Ok(false);
             };
             delete_version_rows(c, v.id)?;
@@ -79,9 +79,9 @@ impl Database {
         lower_version: &str,
         lower_file: &str,
     ) -> Result<DeleteFileOutcome, DbError> {
-        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
+        let (name, version, file) = (lower_name, lower(lower_version), lower(lower_file));
         self.write(&[Change::Files(owner_id)], |c| {
-            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
+            let Some(v) = find_version(c, owner_id, ptype, name, &version)? else {
                 return Ok(DeleteFileOutcome::NoVersion);
             };
             let file_id: Option<i64> = run!(c, |c| package_file::table
@@ -121,9 +121,9 @@ impl Database {
         ptype: PackageType,
         lower_name: &str,
     ) -> Result<bool, DbError> {
-        let name = lower(lower_name);
+        let name = lower_name;
         self.write(&[Change::Files(owner_id)], |c| {
-            let Some(package_id) = find_package_id(c, owner_id, ptype.as_str(), &name)? else {
+            let Some(package_id) = find_package_id(c, owner_id, ptype.as_str(), name)? else {
                 return Ok(false);
             };
             let version_ids: Vec<i64> = run!(c, |c| package_version::table

@@ -27,7 +27,7 @@ macro_rules! listing_query {
             q = q.filter(package::lower_name.like(format!("%{}%", lower(query))));
         }
         if let Some(name) = &filter.name {
-            q = q.filter(package::lower_name.eq(lower(name)));
+            q = q.filter(package::lower_name.eq(name.clone()));
         }
         q
     }};

@@ -334,9 +334,9 @@ impl Database {
         lower_version: &str,
         lower_file: &str,
     ) -> Result<FileLookup, DbError> {
-        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
+        let (name, version, file) = (lower_name, lower(lower_version), lower(lower_file));
         self.read(|c| {
-            let Some(v) = find_version(c, owner_id, ptype, &name, &version)? else {
+            let Some(v) = find_version(c, owner_id, ptype, name, &version)? else {
                 return Ok(FileLookup::NoVersion);
             };
             let found: Option<(PackageFile, PackageBlob)> = run!(c, |c| package_file::table
@@ -367,14 +367,14 @@ impl Database {
         lower_version: &str,
         lower_file: &str,
     ) -> Result<bool, DbError> {
-        let (name, version, file) = (lower(lower_name), lower(lower_version), lower(lower_file));
+        let (name, version, file) = (lower_name, lower(lower_version), lower(lower_file));
         self.read(|c| {
             Ok(run!(c, |c| diesel::select(exists(
                 package_file::table
                     .inner_join(package_version::table.inner_join(package::table))
                     .filter(package::owner_id.eq(owner_id))
                     .filter(package::package_type.eq(ptype.as_str()))
-                    .filter(package::lower_name.eq(&name))
+                    .filter(package::lower_name.eq(name))
                     .filter(package_version::lower_version.eq(&version))
                     .filter(package_version::is_internal.eq(false))
                     .filter(package_file::lower_name.eq(&file))

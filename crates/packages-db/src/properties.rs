@@ -1,4 +1,6 @@
-//! Reading the properties formats keep beside packages, versions and files.
+//! The properties formats keep beside packages, versions and files: written with an upload
+//! (`FileDetails::properties`), read, and changed or removed later (npm dist-tags, Cargo's
+//! yanked flag).
 
 use diesel::prelude::*;
 
@@ -51,6 +53,55 @@ impl Database {
                 rows.extend(part);
             }
             Ok(rows)
+        })
+    }
+
+    /// Sets the property `name` of one package, version or file to `value`, in place of
+    /// every earlier value of that name.
+    pub fn set_property(
+        &self,
+        of: PropertyOf,
+        ref_id: i64,
+        name: &str,
+        value: &str,
+    ) -> Result<(), DbError> {
+        // Properties are read straight from the database, so no cached read goes stale.
+        self.write(&[], |c| {
+            run!(c, |c| diesel::delete(
+                package_property::table
+                    .filter(package_property::ref_type.eq(of.ref_type()))
+                    .filter(package_property::ref_id.eq(ref_id))
+                    .filter(package_property::name.eq(name))
+            )
+            .execute(c))?;
+            run!(c, |c| diesel::insert_into(package_property::table)
+                .values((
+                    package_property::ref_type.eq(of.ref_type()),
+                    package_property::ref_id.eq(ref_id),
+                    package_property::name.eq(name),
+                    package_property::value.eq(value),
+                ))
+                .execute(c))?;
+            Ok(())
+        })
+    }
+
+    /// Removes the property `name` of one package, version or file; false when it had none.
+    pub fn remove_property(
+        &self,
+        of: PropertyOf,
+        ref_id: i64,
+        name: &str,
+    ) -> Result<bool, DbError> {
+        self.write(&[], |c| {
+            let removed = run!(c, |c| diesel::delete(
+                package_property::table
+                    .filter(package_property::ref_type.eq(of.ref_type()))
+                    .filter(package_property::ref_id.eq(ref_id))
+                    .filter(package_property::name.eq(name))
+            )
+            .execute(c))?;
+            Ok(removed > 0)
         })
     }
 }

@@ -16,10 +16,11 @@ use crate::schema::{package_blob, package_file};
 fn replace_file_tx(
     c: &mut Conn<'_>,
     u: &NewUpload,
+    lookup_name: &str,
     expected_sha256: Option<&[String]>,
 ) -> TxResult<AddedFile> {
     let now = now_unix();
-    let version = find_version(c, u.owner_id, u.ptype, &lower(&u.name), &lower(&u.version))?
+    let version = find_version(c, u.owner_id, u.ptype, lookup_name, &lower(&u.version))?
         .ok_or(DbError::PreconditionFailed)?;
     let lower_file = lower(&u.file_name);
     let current: Option<(PackageFile, PackageBlob)> = run!(c, |c| package_file::table
@@ -85,11 +86,12 @@ impl Database {
     pub fn replace_file(
         &self,
         upload: &NewUpload,
+        lookup_name: &str,
         expected_sha256: Option<&[String]>,
     ) -> Result<AddedFile, DbError> {
         // The file's cached look-up names the old content.
         self.write(&[Change::Files(upload.owner_id)], |c| {
-            replace_file_tx(c, upload, expected_sha256)
+            replace_file_tx(c, upload, lookup_name, expected_sha256)
         })
     }
 }

@@ -88,7 +88,8 @@ impl<'a> Reads<'a> {
         Ok(cache.membership_or_load(org_id, user_id, || db.membership(org_id, user_id))?)
     }
 
-    /// A file of a package version, looked up case-insensitively.
+    /// A file of a package version: `name` in the format's look-up form, version and file
+    /// name compared case-insensitively.
     pub fn find_file(
         &self,
         owner_id: i64,
@@ -101,7 +102,7 @@ impl<'a> Reads<'a> {
         let key: FileKey = (
             owner_id,
             package_type.as_str(),
-            lower(name),
+            name.to_owned(),
             lower(version),
             lower(file),
         );

@@ -28,6 +28,7 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
+use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::files;
 use packages_api::formats::{Format, Route};
@@ -106,7 +107,7 @@ impl Format for Generic {
     fn handle(
         &'static self,
         req: HttpRequest,
-        payload: web::Payload,
+        payload: RequestBody,
         state: web::Data<AppState>,
         path: RegistryPath,
     ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>> {
@@ -154,7 +155,7 @@ pub fn file_url_path(owner: &str, name: &str, version: &str, file_name: &str) ->
 async fn handle(
     format: &'static Generic,
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     path: RegistryPath,
 ) -> ApiResult<HttpResponse> {

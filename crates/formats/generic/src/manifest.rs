@@ -17,11 +17,13 @@ use packages_db::{PackageBlob, PackageFile, VersionListing};
 use sha2::Digest as _;
 
 use super::Target;
+use crate::Generic;
 use packages_api::auth::{authenticate, credentials_of};
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
 use packages_core::clock::rfc3339;
+use packages_core::FormatRules;
 use packages_service::access::authorize_owner;
 
 /// The version segment that names no version: `{name}/-/…` routes.
@@ -121,16 +123,17 @@ async fn load(
         let access = authorize_owner(&state, &auth, &target.owner, AccessMode::Read)?;
         let owner_id = access.owner.id;
         let listing = match which {
-            Which::Exact(version) => {
-                state
-                    .db
-                    .version_detail(owner_id, PackageType::Generic, &target.name, &version)?
-            }
+            Which::Exact(version) => state.db.version_detail(
+                owner_id,
+                PackageType::Generic,
+                &Generic.lookup_name(&target.name),
+                &version,
+            )?,
             Which::Newest => {
                 let mut versions = state.db.package_versions(
                     owner_id,
                     PackageType::Generic,
-                    &lower(&target.name),
+                    &Generic.lookup_name(&target.name),
                 )?;
                 let candidates: Vec<_> = versions
                     .iter()

@@ -12,12 +12,12 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::Credentials;
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 use packages_core::{lower, Limit, PackageType, ValidationError};
 use packages_db::FileDetails;
 
 use packages_api::auth::{credentials_in, credentials_of};
 use packages_api::blocking;
+use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::registry::path::RegistryPath;
 use packages_api::registry::Target;
@@ -37,21 +37,17 @@ const SMALL_BODY: u64 = 64 * 1024;
 /// Uploads one file into a (possibly new) package version.
 pub async fn upload(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     target: Target,
     file_name: String,
 ) -> ApiResult<HttpResponse> {
-    let _in_progress = state.metrics.upload_started();
     let credentials = credentials_of(&req)?;
     let announced = content_length(req.headers())?;
     let claimed = claimed_digests(req.headers())?;
     let mode = WriteMode::of(req.headers())?;
     let app = state.clone().into_inner();
-    let body = packages_api::idle::body_with_timeout(
-        payload.map(|c| c.map_err(|e| e.to_string())),
-        state.settings.idle_timeout,
-    );
+    let body = payload;
     if let Some(len) = announced.filter(|&n| n <= SMALL_BODY) {
         // A small body costs nothing to read, so the duplicate check is left to the insert
         // and the checks before the body can run from cached reads on this worker.
@@ -186,7 +182,7 @@ fn prepare_with(
             let current = app.db.find_file(
                 plan.owner_id,
                 plan.package_type,
-                &plan.name,
+                &plan.details.lower_name,
                 &plan.version,
                 &plan.file_name,
             )?;
@@ -199,7 +195,7 @@ fn prepare_with(
         } else if app.db.file_exists(
             plan.owner_id,
             plan.package_type,
-            &lower(&plan.name),
+            &plan.details.lower_name,
             &lower(&plan.version),
             &lower(&plan.file_name),
         )? {

@@ -30,6 +30,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use packages_api::auth::{authenticate, credentials_in, credentials_of};
 use packages_api::blocking;
+use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::files;
 use packages_api::formats::{Format, Route};
@@ -90,7 +91,7 @@ impl Format for Pypi {
     fn handle(
         &'static self,
         req: HttpRequest,
-        payload: web::Payload,
+        payload: RequestBody,
         state: web::Data<AppState>,
         path: RegistryPath,
     ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>> {
@@ -162,7 +163,7 @@ impl Format for Pypi {
 async fn handle(
     format: &'static Pypi,
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     path: RegistryPath,
 ) -> ApiResult<HttpResponse> {

@@ -25,6 +25,7 @@ use sha2::Sha256;
 use super::{CORE_METADATA, CORE_METADATA_SHA256};
 use packages_api::auth::credentials_of;
 use packages_api::blocking;
+use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
 use packages_api::upload::{
@@ -96,7 +97,12 @@ pub fn check_form_type(headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-fn form_error(e: actix_multipart::MultipartError) -> ApiError {
+fn form_error(e: actix_multipart::MultipartError, idle: std::time::Duration) -> ApiError {
+    if let actix_multipart::MultipartError::Payload(p) = &e {
+        if let Some(timeout) = packages_api::body::timeout_of(p, idle) {
+            return timeout;
+        }
+    }
     ApiError::BadRequest(format!("invalid multipart form: {e}"))
 }
 
@@ -122,7 +128,7 @@ pub fn prepare(
 /// Handles the upload form.
 pub async fn upload(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     owner: String,
 ) -> ApiResult<HttpResponse> {
@@ -130,12 +136,13 @@ pub async fn upload(
     check_form_type(req.headers())?;
     let app = state.clone().into_inner();
     let (uploader, limit) = blocking::run(move || prepare(&app, credentials, &owner)).await?;
-    let mut form = Multipart::new(req.headers(), payload);
+    let idle = payload.idle_timeout();
+    let mut form = Multipart::new(req.headers(), payload.into_payload_stream());
     let mut fields = Fields::default();
     let mut received: Option<Received> = None;
     let (mut count, mut text_total) = (0usize, 0usize);
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(form_error)?;
+        let mut field = field.map_err(|e| form_error(e, idle))?;
         count += 1;
         if count > MAX_FIELDS {
             return Err(ApiError::BadRequest("too many form fields".to_owned()));
@@ -196,7 +203,7 @@ pub async fn upload(
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(form_error)?;
+                let chunk = chunk.map_err(|e| form_error(e, idle))?;
                 text_total += chunk.len();
                 if value.len() + chunk.len() > MAX_TEXT_FIELD || text_total > MAX_TEXT_TOTAL {
                     return Err(ApiError::BadRequest(format!(

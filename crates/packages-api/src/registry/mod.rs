@@ -5,7 +5,10 @@
 
 pub mod path;
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::body::RequestBody;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -29,5 +32,10 @@ pub async fn dispatch(
         .formats
         .find(&parsed.package_type)
         .ok_or(ApiError::NoRoute)?;
-    format.handle(req, payload, state, parsed).await
+    // Every format's requests get the same intake: a request that sends content counts as
+    // an upload in progress, and its body is cut when it stalls.
+    let _uploading = matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH)
+        .then(|| state.metrics.upload_started());
+    let body = RequestBody::new(payload, state.settings.idle_timeout);
+    format.handle(req, body, state, parsed).await
 }

@@ -289,10 +289,14 @@ pub async fn create_link(
         let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
         let owner = readable_owner(&state, &caller, &owner_name)?;
         let ttl = request.ttl_secs(state.settings.links.max_ttl_secs)?;
+        let generic = state
+            .formats
+            .find(PackageType::Generic.as_str())
+            .ok_or(ApiError::NotFound("package file does not exist"))?;
         let lookup = state.db.find_file(
             owner.id,
             PackageType::Generic,
-            &lower(&name),
+            &generic.lookup_name(&name),
             &lower(&version),
             &lower(&file_name),
         )?;
@@ -317,10 +321,8 @@ pub async fn create_link(
             .keys
             .sign(subject, &blob.hash_sha256, links::now_unix(), ttl)
             .map_err(ApiError::internal)?;
-        let path = state
-            .formats
-            .find(PackageType::Generic.as_str())
-            .and_then(|f| f.download_path(&owner.name, &name, &v.version, &file.name))
+        let path = generic
+            .download_path(&owner.name, &name, &v.version, &file.name)
             .ok_or(ApiError::NotFound("package file does not exist"))?;
         Ok((path, token, claims))
     })

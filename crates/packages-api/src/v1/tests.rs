@@ -39,7 +39,7 @@ impl crate::formats::Format for RowsOnly {
     fn handle(
         &'static self,
         _req: actix_web::HttpRequest,
-        _payload: web::Payload,
+        _body: crate::body::RequestBody,
         _state: web::Data<AppState>,
         _path: crate::registry::path::RegistryPath,
     ) -> futures_util::future::LocalBoxFuture<

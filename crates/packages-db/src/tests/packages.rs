@@ -7,7 +7,7 @@ use packages_core::{Limit, PackageType};
 use super::{backend_tests, digests, user};
 use crate::{
     Change, ChangeSink, Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page,
-    UploadLimits, UserChanges, VersionFilter,
+    PropertyOf, UploadLimits, UserChanges, VersionFilter,
 };
 
 const GENERIC: PackageType = PackageType::Generic;
@@ -45,6 +45,7 @@ backend_tests!(
     blob_keys_in_use_by_digest_or_storage_key,
     list_versions_order_filters_and_paging,
     seed_versions_in_bulk,
+    properties_are_set_replaced_and_removed,
 );
 
 fn blob_keys_in_use_by_digest_or_storage_key(db: &Database) {
@@ -225,7 +226,7 @@ fn add_file_keeps_first_casing_and_shares_blobs(db: &Database) {
         .is_none());
 
     let detail = db
-        .version_detail(u.id, GENERIC, "TEST-package", "1.0.0-rc")
+        .version_detail(u.id, GENERIC, "test-package", "1.0.0-RC")
         .unwrap()
         .unwrap();
     assert_eq!(detail.package.name, "Test-Package");
@@ -335,9 +336,9 @@ fn find_file_and_count_downloads(db: &Database) {
     assert_eq!(file.name, "Data.Bin");
     assert_eq!(blob.id, added.blob_id);
     assert_eq!(version.download_count, 0);
-    // Callers may pass any casing.
+    // Versions and file names in any casing; the name in the format's look-up form.
     assert!(matches!(
-        db.find_file(u.id, GENERIC, "PKG", "v1", "DATA.BIN")
+        db.find_file(u.id, GENERIC, "pkg", "V1", "DATA.BIN")
             .unwrap(),
         FileLookup::Found { .. }
     ));
@@ -398,7 +399,7 @@ fn delete_file_removes_the_last_version(db: &Database) {
         DeleteFileOutcome::NoFile
     );
     assert_eq!(
-        db.delete_file(u.id, GENERIC, "P", "1", "A").unwrap(),
+        db.delete_file(u.id, GENERIC, "p", "1", "A").unwrap(),
         DeleteFileOutcome::Deleted {
             version_removed: false
         }
@@ -426,7 +427,7 @@ fn delete_version_and_sweep_packages(db: &Database) {
     db.add_file(&upload(u.id, "keep", "1", "b", b"b")).unwrap();
     db.add_file(&upload(u.id, "other", "1", "a", b"a")).unwrap();
     assert!(!db.delete_version(u.id, GENERIC, "keep", "2").unwrap());
-    assert!(db.delete_version(u.id, GENERIC, "KEEP", "1").unwrap());
+    assert!(db.delete_version(u.id, GENERIC, "keep", "1").unwrap());
     assert!(!db.delete_version(u.id, GENERIC, "keep", "1").unwrap());
     assert!(db.version_files(first.version_id).unwrap().is_empty());
 
@@ -452,7 +453,8 @@ fn delete_package_removes_everything(db: &Database) {
     db.add_file(&upload(u.id, "gone", "1", "a", b"a")).unwrap();
     db.add_file(&upload(u.id, "gone", "2", "a", b"a")).unwrap();
     db.add_file(&upload(u.id, "stays", "1", "a", b"a")).unwrap();
-    assert!(db.delete_package(u.id, GENERIC, "GONE").unwrap());
+    // Names are passed in the format's look-up form (generic: lowercase).
+    assert!(db.delete_package(u.id, GENERIC, "gone").unwrap());
     assert!(!db.delete_package(u.id, GENERIC, "gone").unwrap());
     assert!(db.latest_version(u.id, GENERIC, "gone").unwrap().is_none());
     assert_eq!(db.owner_usage(u.id).unwrap(), (1, 1));
@@ -551,7 +553,7 @@ fn list_versions_order_filters_and_paging(db: &Database) {
     };
     assert_eq!(all(&wildcard, 1, 50).1, 1);
     let by_name = VersionFilter {
-        name: Some("Beta".into()),
+        name: Some("beta".into()),
         ..VersionFilter::default()
     };
     assert_eq!(all(&by_name, 1, 50), (vec![ids[1]], 1));
@@ -573,7 +575,7 @@ fn list_versions_order_filters_and_paging(db: &Database) {
         0
     );
 
-    let latest = db.latest_version(u.id, GENERIC, "ALPHA").unwrap().unwrap();
+    let latest = db.latest_version(u.id, GENERIC, "alpha").unwrap().unwrap();
     assert_eq!(latest.version.id, ids[4]);
     assert!(db.latest_version(u.id, GENERIC, "delta").unwrap().is_none());
 
@@ -619,4 +621,37 @@ fn seed_versions_in_bulk(db: &Database) {
     // The ordinary upload path works on top of seeded data.
     db.add_file(&upload(u.id, "bench-0", "1.0.0", "second.bin", b"more"))
         .unwrap();
+}
+
+fn properties_are_set_replaced_and_removed(db: &Database) {
+    let u = user(db, "props");
+    let added = db.add_file(&upload(u.id, "p", "1", "a", b"a")).unwrap();
+    let version = added.version_id;
+    let props = |of| db.properties(of, &[version]).unwrap();
+    db.set_property(PropertyOf::Version, version, "tag.latest", "1")
+        .unwrap();
+    db.set_property(PropertyOf::Version, version, "other", "x")
+        .unwrap();
+    // A second value of the same name replaces the first.
+    db.set_property(PropertyOf::Version, version, "tag.latest", "2")
+        .unwrap();
+    assert_eq!(
+        props(PropertyOf::Version),
+        vec![
+            (version, "other".to_owned(), "x".to_owned()),
+            (version, "tag.latest".to_owned(), "2".to_owned()),
+        ]
+    );
+    // Scopes are apart: the same id as a package has none.
+    assert!(props(PropertyOf::Package).is_empty());
+    assert!(db
+        .remove_property(PropertyOf::Version, version, "tag.latest")
+        .unwrap());
+    assert!(!db
+        .remove_property(PropertyOf::Version, version, "tag.latest")
+        .unwrap());
+    assert_eq!(
+        props(PropertyOf::Version),
+        vec![(version, "other".to_owned(), "x".to_owned())]
+    );
 }

@@ -26,12 +26,12 @@ use packages_core::clock::now_unix;
 use actix_web::http::header::{self, HttpDate};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
-use futures_util::StreamExt;
 use packages_core::{Limit, PackageType};
 use packages_db::{Lease, ResumableUpload};
 
 use packages_api::auth::credentials_of;
 use packages_api::blocking;
+use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::registry::Target;
 use packages_api::state::AppState;
@@ -99,7 +99,7 @@ fn upload_path(owner: &str, id: &str) -> String {
 /// (creation-with-upload) appends it at once.
 pub async fn create(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     target: Target,
     file_name: String,
@@ -170,7 +170,7 @@ pub async fn create(
     let location = packages_api::urls::absolute(&req, &upload_path(&owner, &upload.id));
     let mut offset = 0;
     if with_body || length == 0 {
-        let body = body_of(&state, payload);
+        let body = payload;
         offset = append::append(
             state.clone().into_inner(),
             upload.clone(),
@@ -185,17 +185,6 @@ pub async fn create(
         .insert_header(("Upload-Offset", offset.to_string()))
         .insert_header(("Upload-Expires", expires_header(upload.expires_unix)))
         .finish())
-}
-
-/// The request body as the appender takes it, cut when it stalls.
-fn body_of(
-    state: &AppState,
-    payload: web::Payload,
-) -> impl futures_util::Stream<Item = ApiResult<web::Bytes>> + Unpin {
-    packages_api::idle::body_with_timeout(
-        payload.map(|c| c.map_err(|e| e.to_string())),
-        state.settings.idle_timeout,
-    )
 }
 
 /// 32 random hex digits.
@@ -239,7 +228,7 @@ fn authorized(
 /// `HEAD`, `PATCH`, `DELETE` and `OPTIONS` of `-/uploads/{id}`.
 pub async fn upload_route(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     owner: String,
     id: String,
@@ -255,7 +244,7 @@ pub async fn upload_route(
 
 async fn upload_request(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: RequestBody,
     state: web::Data<AppState>,
     owner: String,
     id: String,
@@ -294,7 +283,7 @@ async fn upload_request(
                 }
             }
             let (expires, length) = (upload.expires_unix, upload.upload_length as u64);
-            let body = body_of(&state, payload);
+            let body = payload;
             let offset = append::append(state.into_inner(), upload, offset, checksum, body).await?;
             let mut builder = tus(StatusCode::NO_CONTENT);
             builder.insert_header(("Upload-Offset", offset.to_string()));
