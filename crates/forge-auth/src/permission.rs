@@ -19,6 +19,11 @@ pub struct Doer {
 }
 
 impl Doer {
+    /// Whether the account may act at all: active and not prohibited from signing in.
+    pub fn may_sign_in(&self) -> bool {
+        self.is_active && !self.prohibit_login
+    }
+
     fn is_ghost(&self) -> bool {
         self.id == GHOST_USER_ID
     }
@@ -91,7 +96,7 @@ pub fn owner_access_mode(
         return AccessMode::None;
     }
     // Even on their own namespace and on public owners: a disabled account gets nothing.
-    if doer.is_some_and(|d| !d.is_active || d.prohibit_login) {
+    if doer.is_some_and(|d| !d.may_sign_in()) {
         return AccessMode::None;
     }
 

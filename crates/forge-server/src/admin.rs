@@ -2,9 +2,10 @@
 
 use forge_auth::TokenScopes;
 use packages_core::{OwnerKind, Visibility};
-use packages_db::{CleanupRule, Database, Job, NewUser, User, UserChanges};
+use packages_db::{CleanupRule, Database, Job, NewUser, User};
 use packages_service::accounts::{self, NewAccount};
 use packages_service::cleanup_rules::{self as rules, Removal, RuleInput, RunReport};
+use packages_service::users;
 
 use crate::config::Config;
 use crate::server::{open_backends, ServerError};
@@ -61,18 +62,11 @@ pub fn create_user_with_visibility(
     Ok(accounts::create_user(&db, config.auth.bcrypt_cost, &new)?)
 }
 
-/// Sets a user's password.
+/// Sets a user's password, with the rules of the API's user edit.
 pub fn change_password(config: &Config, username: &str, password: &str) -> Result<(), AdminError> {
-    let hash = accounts::hash_new_password(password, config.auth.bcrypt_cost)?;
     let db = open(config)?;
     let user = find_user(&db, username)?;
-    db.update_user(
-        user.id,
-        &UserChanges {
-            password_hash: Some(Some(hash)),
-            ..UserChanges::default()
-        },
-    )?;
+    users::change_password(&db, config.auth.bcrypt_cost, None, &user, password)?;
     Ok(())
 }
 

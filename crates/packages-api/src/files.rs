@@ -15,8 +15,9 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::signed_link::LinkClaims;
 use forge_auth::Credentials;
-use packages_core::{lower, AccessMode, DirectDownload, StorageError};
-use packages_db::{DeleteFileOutcome, FileLookup, PackageBlob};
+use packages_core::{AccessMode, DirectDownload, StorageError};
+use packages_db::{FileLookup, PackageBlob};
+use packages_service::packages;
 
 use crate::auth::{authenticate, authenticate_with};
 use crate::blocking;
@@ -305,18 +306,15 @@ pub async fn delete_file(
     let state = state.into_inner();
     blocking::run(move || {
         let owner_id = writable_owner(&state, credentials, &target.owner)?;
-        let outcome = state.db.delete_file(
+        packages::delete_file(
+            &state,
             owner_id,
-            format.package_type(),
-            &format.lookup_name(&target.name),
-            &lower(&target.version),
-            &lower(&file_name),
+            format,
+            &target.name,
+            &target.version,
+            &file_name,
         )?;
-        match outcome {
-            DeleteFileOutcome::NoVersion => Err(ApiError::NotFound("package does not exist")),
-            DeleteFileOutcome::NoFile => Err(ApiError::NotFound("package file does not exist")),
-            DeleteFileOutcome::Deleted { .. } => Ok(()),
-        }
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -333,17 +331,13 @@ pub async fn delete_version(
     let state = state.into_inner();
     blocking::run(move || {
         let owner_id = writable_owner(&state, credentials, &target.owner)?;
-        let deleted = state.db.delete_version(
+        Ok(packages::delete_version(
+            &state,
             owner_id,
-            format.package_type(),
-            &format.lookup_name(&target.name),
-            &lower(&target.version),
-        )?;
-        if deleted {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound("package does not exist"))
-        }
+            format,
+            &target.name,
+            &target.version,
+        )?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

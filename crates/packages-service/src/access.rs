@@ -70,6 +70,12 @@ pub fn access_mode_with(
     ))
 }
 
+/// Whether the doer administers the owner's packages (its settings, cleanup rules and the
+/// storage it uses): with admin access to the owner, or as a site administrator.
+pub fn administers(auth: &AuthContext, mode: AccessMode) -> bool {
+    mode >= AccessMode::Admin || auth.doer_facts().is_some_and(|d| d.is_admin)
+}
+
 /// The permission-relevant facts of an owner.
 pub fn owner_info(owner: &User) -> OwnerInfo {
     OwnerInfo {

@@ -67,10 +67,17 @@ impl AuthContext {
     }
 }
 
+/// Whether the account may sign in at all (password, token, session): a user, not an
+/// organisation, active and not prohibited from signing in. The one definition every
+/// surface asks.
+pub fn may_sign_in(user: &User) -> bool {
+    user.kind == OwnerKind::User && user.is_active && !user.prohibit_login
+}
+
 /// The permission-relevant facts of a user. An account that may not sign in (inactive or
 /// prohibited) keeps no admin powers: the access rules give it nothing at all.
 pub fn doer_facts(user: &User) -> forge_auth::Doer {
-    let may_sign_in = user.is_active && !user.prohibit_login;
+    let may_sign_in = may_sign_in(user);
     forge_auth::Doer {
         id: user.id,
         is_admin: user.is_admin && may_sign_in,

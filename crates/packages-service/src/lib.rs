@@ -16,10 +16,12 @@ pub mod leftovers;
 pub mod limiter;
 pub mod limits;
 pub mod links;
+pub mod packages;
 pub mod reads;
 pub mod resumable;
 pub mod state;
 pub mod token_uses;
+pub mod users;
 pub mod validate;
 
 pub use error::{ServiceError, ServiceResult};

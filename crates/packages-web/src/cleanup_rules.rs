@@ -9,8 +9,8 @@ use maud::{html, Markup};
 use packages_db::{CleanupRule, User};
 
 use super::layout::{format_time, page, respond, seg, PageResult};
+use super::owner_admin::administered_owner;
 use super::session::RequestCookies;
-use super::usage::administered_owner;
 use packages_api::blocking;
 use packages_api::error::ApiError;
 use packages_api::state::AppState;

@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 use packages_core::{lower, AccessMode};
-use packages_db::DeleteFileOutcome;
 
 use super::layout::{page, query_escape, redirect, respond, seg, PageResult};
 use super::session::{RequestCookies, Viewer, CSRF_FIELD};
@@ -15,7 +14,7 @@ use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
 use packages_api::urls::{query_pairs as parse_query, query_value};
-use packages_service::access;
+use packages_service::{access, packages, ServiceError};
 
 type VersionPath = web::Path<(String, String, String, String)>;
 
@@ -129,41 +128,30 @@ pub async fn submit(
         let owner_page = format!("/{}/-/packages", seg(&view.owner.name));
         match file {
             Some(file) => {
-                let outcome = state.db.delete_file(
+                let deleted = packages::delete_file(
+                    &state,
                     view.owner.id,
-                    view.format.package_type(),
-                    &p.lower_name,
-                    &v.lower_version,
-                    &lower(&file),
-                )?;
-                match outcome {
-                    DeleteFileOutcome::Deleted {
-                        version_removed: false,
-                    } => Ok(version_href(
+                    view.format,
+                    &p.name,
+                    &v.version,
+                    &file,
+                );
+                match deleted {
+                    Ok(false) => Ok(version_href(
                         &view.owner.name,
                         &p.package_type,
                         &p.name,
                         &v.version,
                     )),
-                    DeleteFileOutcome::Deleted {
-                        version_removed: true,
-                    } => Ok(owner_page),
-                    DeleteFileOutcome::NoVersion | DeleteFileOutcome::NoFile => {
-                        Err(ApiError::NotFound("package file does not exist"))
-                    }
+                    Ok(true) => Ok(owner_page),
+                    // The page found the version a moment ago: whatever went, the file is gone.
+                    Err(ServiceError::NotFound(_)) => Err(ApiError::NotFound(packages::NO_FILE)),
+                    Err(e) => Err(e.into()),
                 }
             }
             None => {
-                if state.db.delete_version(
-                    view.owner.id,
-                    view.format.package_type(),
-                    &p.lower_name,
-                    &v.lower_version,
-                )? {
-                    Ok(owner_page)
-                } else {
-                    Err(ApiError::NotFound("package does not exist"))
-                }
+                packages::delete_version(&state, view.owner.id, view.format, &p.name, &v.version)?;
+                Ok(owner_page)
             }
         }
     })

@@ -11,6 +11,7 @@ mod cleanup_rules;
 mod delete;
 mod layout;
 mod login;
+mod owner_admin;
 mod session;
 mod tokens;
 mod usage;

@@ -9,7 +9,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponseBuilder};
-use packages_core::OwnerKind;
 use packages_db::User;
 
 use packages_api::auth::AuthContext;
@@ -145,10 +144,7 @@ impl Viewer {
     }
 }
 
-/// Whether the account may use the web interface.
-pub fn may_sign_in(user: &User) -> bool {
-    user.kind == OwnerKind::User && user.is_active && !user.prohibit_login
-}
+pub use packages_service::auth::may_sign_in;
 
 /// A `Set-Cookie` value with the flags every cookie of ours has; `max_age` of `None` makes a
 /// cookie that ends with the browser session.

@@ -6,40 +6,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use packages_core::{AccessMode, Limit};
-use packages_db::{PackageUsage, User};
+use packages_core::Limit;
+use packages_db::PackageUsage;
 
-use super::layout::{format_size, hidden, page, respond, seg, PageResult};
-use super::session::{RequestCookies, Viewer};
+use super::layout::{format_size, page, respond, seg, PageResult};
+use super::owner_admin::administered_owner;
+use super::session::RequestCookies;
 use packages_api::blocking;
-use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
-use packages_service::access;
 
 /// Width of the chart's coordinate system; it scales to the page.
 const WIDTH: u32 = 720;
 const LABEL_WIDTH: u32 = 220;
 const VALUE_WIDTH: u32 = 110;
 const ROW_HEIGHT: u32 = 28;
-
-/// The viewer and the owner, when the viewer administers the owner (the owner, an
-/// organisation's owners and administrators) or the site; 404 for an owner the viewer may
-/// not see, 403 otherwise. Blocking.
-pub fn administered_owner(
-    state: &AppState,
-    cookies: &RequestCookies,
-    owner_name: &str,
-) -> ApiResult<(Viewer, User)> {
-    let viewer = Viewer::load(state, cookies)?;
-    let access = access::authorize_owner(state, &viewer.auth, owner_name, AccessMode::Read)
-        .map_err(hidden)?;
-    if access.mode < AccessMode::Admin && !viewer.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only the owner and site administrators see the storage used and the cleanup rules",
-        ));
-    }
-    Ok((viewer, access.owner))
-}
 
 /// `GET /{owner}/-/packages/usage`.
 pub async fn page_handler(

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use packages_core::{lower, AccessMode};
+use packages_core::AccessMode;
 use packages_db::{PackageBlob, PackageFile, Page, User, VersionFilter, VersionListing};
 
 use super::layout::{
@@ -17,7 +17,7 @@ use packages_api::error::{ApiError, ApiResult};
 use packages_api::formats::Format;
 use packages_api::state::AppState;
 use packages_api::urls::Site;
-use packages_service::access;
+use packages_service::{access, packages};
 
 /// Other versions listed on a version page.
 const OTHER_VERSIONS: u64 = 50;
@@ -44,14 +44,7 @@ pub(super) fn find(
         .formats
         .find(ptype)
         .ok_or(ApiError::NotFound("not found"))?;
-    let listing = state
-        .db
-        .version_detail(
-            access.owner.id,
-            format.package_type(),
-            &format.lookup_name(name),
-            &lower(version),
-        )?
+    let listing = packages::find_version(state, access.owner.id, format, name, version)?
         .ok_or(ApiError::NotFound("not found"))?;
     Ok(VersionView {
         owner: access.owner,

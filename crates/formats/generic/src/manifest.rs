@@ -25,6 +25,7 @@ use packages_api::state::AppState;
 use packages_core::clock::rfc3339;
 use packages_core::FormatRules;
 use packages_service::access::authorize_owner;
+use packages_service::packages;
 
 /// The version segment that names no version: `{name}/-/…` routes.
 pub const RESERVED_VERSION: &str = "-";
@@ -123,12 +124,9 @@ async fn load(
         let access = authorize_owner(&state, &auth, &target.owner, AccessMode::Read)?;
         let owner_id = access.owner.id;
         let listing = match which {
-            Which::Exact(version) => state.db.version_detail(
-                owner_id,
-                PackageType::Generic,
-                &Generic.lookup_name(&target.name),
-                &version,
-            )?,
+            Which::Exact(version) => {
+                packages::find_version(&state, owner_id, &Generic, &target.name, &version)?
+            }
             Which::Newest => {
                 let mut versions = state.db.package_versions(
                     owner_id,

@@ -13,7 +13,6 @@ use packages_db::{CleanupRule, User};
 use serde::{Deserialize, Serialize};
 
 use super::gate::{Caller, RequestFacts};
-use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
 use packages_core::clock::rfc3339;
@@ -124,7 +123,7 @@ pub(super) fn administered_owner(
             "token scope is limited to public packages",
         ));
     }
-    if mode < AccessMode::Admin && !site_admin {
+    if !access::administers(&caller.auth, mode) {
         return Err(ApiError::Forbidden(
             "only the owner's administrators may manage its package settings",
         ));
@@ -165,11 +164,9 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let owner_name = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let owner = administered_owner(&state, facts, &owner_name)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let owner = administered_owner(state, facts, &owner_name)?;
         let rules = cleanup_rules::list(&state.db, &owner)?;
         Ok(rules.iter().map(RuleJson::from).collect::<Vec<_>>())
     })
@@ -204,12 +201,10 @@ pub async fn create(
     path: web::Path<String>,
     body: web::Json<RuleBody>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let owner_name = path.into_inner();
     let input = RuleInput::from(body.into_inner());
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let owner = administered_owner(&state, facts, &owner_name)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let owner = administered_owner(state, facts, &owner_name)?;
         let rule = cleanup_rules::create(&state.db, &state.types, &owner, input)?;
         Ok(RuleJson::from(&rule))
     })
@@ -239,11 +234,9 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let path = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let rule = administered_rule(&state, facts, &path)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let rule = administered_rule(state, facts, &path)?;
         Ok(RuleJson::from(&rule))
     })
     .await?;
@@ -278,12 +271,10 @@ pub async fn edit(
     path: web::Path<(String, String)>,
     body: web::Json<RuleBody>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let path = path.into_inner();
     let input = RuleInput::from(body.into_inner());
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let rule = administered_rule(&state, facts, &path)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let rule = administered_rule(state, facts, &path)?;
         let rule = cleanup_rules::edit(&state.db, &state.types, &rule, input)?;
         Ok(RuleJson::from(&rule))
     })
@@ -313,11 +304,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let path = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let rule = administered_rule(&state, facts, &path)?;
+    super::gate::run(&req, state, move |state, facts| {
+        let rule = administered_rule(state, facts, &path)?;
         Ok(cleanup_rules::delete(&state.db, &rule)?)
     })
     .await?;
@@ -347,11 +336,9 @@ pub async fn preview(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let path = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let rule = administered_rule(&state, facts, &path)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let rule = administered_rule(state, facts, &path)?;
         let removals = cleanup_rules::preview(&state.db, &rule)?;
         Ok(removals.iter().map(RemovalJson::from).collect::<Vec<_>>())
     })

@@ -124,15 +124,13 @@ pub async fn user(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let name = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::User)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::User)?;
         let user = state
             .db
             .user_by_name(&name)?
-            .filter(|u| sees(&state, &caller, u).unwrap_or(false))
+            .filter(|u| sees(state, &caller, u).unwrap_or(false))
             .ok_or(ApiError::NotFound("user does not exist"))?;
         Ok(caller.presenter.user(&user))
     })
@@ -168,17 +166,15 @@ pub async fn search_users(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let pairs = paging::parse_query(req.query_string());
     let paging = Paging::from_query(&pairs);
     let text = paging::query_value(&pairs, "q").unwrap_or("").to_owned();
     let uid = paging::query_value(&pairs, "uid")
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|&id| id > 0);
-    let state = state.into_inner();
-    let (users, total) = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::User)?;
+    let (users, total) = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::User)?;
         let query = OwnerQuery {
             kind: Some(OwnerKind::User),
             visibilities: listed_visibilities(&caller),
@@ -217,12 +213,10 @@ pub async fn my_orgs(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
-    let state = state.into_inner();
-    let orgs = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+    let orgs = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
         let doer = caller.require_doer()?;
         let orgs = state.db.orgs_of_user(doer.id)?;
         Ok(orgs
@@ -380,16 +374,14 @@ pub async fn admin_users(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let pairs = paging::parse_query(req.query_string());
     let paging = Paging::from_query(&pairs);
     let login = paging::query_value(&pairs, "login_name")
         .unwrap_or("")
         .to_owned();
-    let state = state.into_inner();
-    let (users, total) = blocking::run(move || {
-        let caller = admin_caller(&state, facts)?;
+    let (users, total) = super::gate::run(&req, state, move |state, facts| {
+        let caller = admin_caller(state, facts)?;
         let query = OwnerQuery {
             kind: Some(OwnerKind::User),
             text: Some(&login),
@@ -425,14 +417,12 @@ pub async fn org_members(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let name = path.into_inner();
-    let state = state.into_inner();
-    let members = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(&state, &caller, &name)?;
+    let members = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(state, &caller, &name)?;
         if !org.membership.is_member && !caller.is_site_admin() {
             return Ok(Vec::new());
         }

@@ -41,6 +41,23 @@ impl RequestFacts {
     }
 }
 
+/// The prologue every `/api/v1` handler shares: reads the request's facts, then runs
+/// `work` on the blocking pool with the state and those facts, which it turns into a
+/// [`Caller`] with the scope its route needs.
+pub async fn run<T, F>(
+    req: &HttpRequest,
+    state: actix_web::web::Data<AppState>,
+    work: F,
+) -> Result<T, crate::error::JsonError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, RequestFacts) -> ApiResult<T> + Send + 'static,
+{
+    let facts = RequestFacts::of(req)?;
+    let state = state.into_inner();
+    Ok(crate::blocking::run(move || work(&state, facts)).await?)
+}
+
 /// The authenticated caller of a `/api/v1` route.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -60,7 +77,7 @@ impl Caller {
         if auth
             .doer
             .as_ref()
-            .is_some_and(|d| !d.is_active || d.prohibit_login)
+            .is_some_and(|d| !packages_service::auth::may_sign_in(d))
         {
             return Err(ApiError::Forbidden(PROHIBITED));
         }

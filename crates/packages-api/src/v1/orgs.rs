@@ -12,8 +12,7 @@ use packages_core::{AccessMode, OwnerKind, Visibility};
 use packages_db::{MembershipRow, NewUser, OwnerDeletion, User, UserChanges};
 use serde::Deserialize;
 
-use super::gate::{Caller, RequestFacts};
-use crate::blocking;
+use super::gate::Caller;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
 use packages_service::access;
@@ -109,11 +108,9 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateOrgOption>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
         let doer = caller.require_doer()?;
         let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
         let new = NewUser {
@@ -151,12 +148,10 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let name = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(&state, &caller, &name)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(state, &caller, &name)?;
         Ok(caller.presenter.org(&org.org))
     })
     .await?;
@@ -185,12 +180,10 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let name = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(&state, &caller, &name)?;
+    super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(state, &caller, &name)?;
         caller.require_doer()?;
         if !org.may_manage(&caller) {
             return Err(ApiError::Forbidden("Must be an organization owner"));
@@ -251,13 +244,11 @@ pub async fn edit(
     path: web::Path<String>,
     body: web::Json<EditOrgOption>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let name = path.into_inner();
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(&state, &caller, &name)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(state, &caller, &name)?;
         caller.require_doer()?;
         if !org.may_manage(&caller) {
             return Err(ApiError::Forbidden("Must be an organization owner"));

@@ -11,8 +11,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::cleanup_rules::administered_owner;
-use super::gate::RequestFacts;
-use crate::blocking;
 use crate::error::{ApiResult, JsonError};
 use crate::state::AppState;
 
@@ -68,12 +66,10 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let owner_name = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let owner_id = administered_owner(&state, facts, &owner_name)?.id;
-        settings_of(&state, owner_id)
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let owner_id = administered_owner(state, facts, &owner_name)?.id;
+        settings_of(state, owner_id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(json))
@@ -103,16 +99,14 @@ pub async fn edit(
     path: web::Path<String>,
     body: web::Json<EditOwnerSettings>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let owner_name = path.into_inner();
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let owner_id = administered_owner(&state, facts, &owner_name)?.id;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let owner_id = administered_owner(state, facts, &owner_name)?.id;
         if let Some(allow) = body.allow_replace {
             state.db.set_owner_allow_replace(owner_id, allow)?;
         }
-        settings_of(&state, owner_id)
+        settings_of(state, owner_id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(json))

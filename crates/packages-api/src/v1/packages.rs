@@ -23,10 +23,9 @@ use crate::error::{ApiError, ApiResult, JsonError};
 use crate::formats::Format;
 use crate::links;
 use crate::state::AppState;
-use packages_service::access;
+use packages_service::{access, packages};
 
-/// Gitea's answer when a package, version or type does not exist.
-const NO_PACKAGE: &str = "package does not exist";
+use packages_service::packages::NO_PACKAGE;
 
 /// Resolves the owner and checks the caller may read its packages. Blocking.
 fn readable_owner(state: &AppState, caller: &Caller, owner_name: &str) -> ApiResult<User> {
@@ -84,14 +83,7 @@ fn find_version(
     version: &str,
 ) -> ApiResult<VersionListing> {
     let format = format_of(state, ptype)?;
-    state
-        .db
-        .version_detail(
-            owner.id,
-            format.package_type(),
-            &format.lookup_name(name),
-            &lower(version),
-        )?
+    packages::find_version(state, owner.id, format, name, version)?
         .ok_or(ApiError::NotFound(NO_PACKAGE))
 }
 
@@ -120,8 +112,7 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let pairs = paging::parse_query(req.query_string());
     let paging = Paging::from_query(&pairs);
     let filter = VersionFilter {
@@ -136,10 +127,9 @@ pub async fn list(
         name: None,
     };
     let owner_name = path.into_inner();
-    let state = state.into_inner();
-    let (items, total) = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
+    let (items, total) = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
         let (rows, total) = state
             .db
             .list_versions(owner.id, &filter, paging.db_page())?;
@@ -178,15 +168,13 @@ pub async fn list_package_versions(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let (owner_name, ptype, name) = path.into_inner();
-    let state = state.into_inner();
-    let (items, total) = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
-        let format = format_of(&state, &ptype)?;
+    let (items, total) = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
+        let format = format_of(state, &ptype)?;
         let filter = VersionFilter {
             package_type: Some(format.package_type().as_str().to_owned()),
             query: None,
@@ -232,13 +220,11 @@ pub async fn latest(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (owner_name, ptype, name) = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
-        let format = format_of(&state, &ptype)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
+        let format = format_of(state, &ptype)?;
         let row = state
             .db
             .latest_version(owner.id, format.package_type(), &format.lookup_name(&name))?
@@ -370,29 +356,17 @@ pub async fn delete_package(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (owner_name, ptype, name) = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
-        let format = format_of(&state, &ptype)?;
-        let ptype = format.package_type();
-        let lower_name = format.lookup_name(&name);
-        // A package is only there while it has a version; one without is left to the sweep.
-        if state
-            .db
-            .latest_version(owner.id, ptype, &lower_name)?
-            .is_none()
-        {
+    super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
+        let format = format_of(state, &ptype)?;
+        // Gitea finds the package before it checks the permission: 404 comes first.
+        if !packages::package_exists(state, owner.id, format, &name)? {
             return Err(ApiError::NotFound(NO_PACKAGE));
         }
-        check_write(&state, &caller, &owner)?;
-        if state.db.delete_package(owner.id, ptype, &lower_name)? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound(NO_PACKAGE))
-        }
+        check_write(state, &caller, &owner)?;
+        Ok(packages::delete_package(state, owner.id, format, &name)?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -422,13 +396,11 @@ pub async fn get_version(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (owner_name, ptype, name, version) = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
-        let row = find_version(&state, &owner, &ptype, &name, &version)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
+        let row = find_version(state, &owner, &ptype, &name, &version)?;
         Ok(caller.presenter.package(&owner, &row))
     })
     .await?;
@@ -459,25 +431,17 @@ pub async fn delete_version(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (owner_name, ptype, name, version) = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
-        let row = find_version(&state, &owner, &ptype, &name, &version)?;
-        check_write(&state, &caller, &owner)?;
-        let deleted = state.db.delete_version(
-            owner.id,
-            format_of(&state, &ptype)?.package_type(),
-            &row.package.lower_name,
-            &row.version.lower_version,
-        )?;
-        if deleted {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound(NO_PACKAGE))
-        }
+    super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
+        // Gitea finds the version before it checks the permission: 404 comes first.
+        find_version(state, &owner, &ptype, &name, &version)?;
+        check_write(state, &caller, &owner)?;
+        let format = format_of(state, &ptype)?;
+        Ok(packages::delete_version(
+            state, owner.id, format, &name, &version,
+        )?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -507,13 +471,11 @@ pub async fn files(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (owner_name, ptype, name, version) = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(&state, &caller, &owner_name)?;
-        let row = find_version(&state, &owner, &ptype, &name, &version)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+        let owner = readable_owner(state, &caller, &owner_name)?;
+        let row = find_version(state, &owner, &ptype, &name, &version)?;
         let files = state.db.version_files(row.version.id)?;
         Ok(files
             .iter()

@@ -13,10 +13,9 @@ use packages_core::{lower, AccessMode, OwnerKind};
 use packages_db::{DbError, NewTeam, Team, TeamMemberRemoval, User, PACKAGES_UNIT};
 use serde::Deserialize;
 
-use super::gate::{Caller, RequestFacts};
+use super::gate::Caller;
 use super::orgs::{visible, visible_org, VisibleOrg};
 use super::paging::{self, Paging};
-use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
 use packages_service::validate;
@@ -314,14 +313,12 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let name = path.into_inner();
-    let state = state.into_inner();
-    let teams = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(&state, &caller, &name)?;
+    let teams = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(state, &caller, &name)?;
         caller.require_doer()?;
         if !org.membership.is_member && !caller.is_site_admin() {
             return Err(ApiError::Forbidden("Must be an organization member"));
@@ -361,13 +358,11 @@ pub async fn create(
     path: web::Path<String>,
     body: web::Json<CreateTeamOption>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let name = path.into_inner();
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(&state, &caller, &name)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let org = visible_org(state, &caller, &name)?;
         caller.require_doer()?;
         if !org.membership.is_member && !caller.is_site_admin() {
             return Err(ApiError::Forbidden("Must be an organization member"));
@@ -417,12 +412,10 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let id = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(&state, &caller, &id)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(state, &caller, &id)?;
         Ok(caller
             .presenter
             .team(&team.team, &team.units, &team.org.org))
@@ -458,13 +451,11 @@ pub async fn edit(
     path: web::Path<String>,
     body: web::Json<EditTeamOption>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let id = path.into_inner();
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(&state, &caller, &id)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(state, &caller, &id)?;
         if !team.org.may_manage(&caller) {
             return Err(ApiError::Forbidden("Must be an organization owner"));
         }
@@ -536,16 +527,14 @@ async fn change_member(
     path: web::Path<(String, String)>,
     add: bool,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (id, username) = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(&state, &caller, &id)?;
+    super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(state, &caller, &id)?;
         if !team.org.may_manage(&caller) {
             return Err(ApiError::Forbidden("Must be an organization owner"));
         }
-        let user = member_user(&state, &username)?;
+        let user = member_user(state, &username)?;
         if add {
             return Ok(state.db.add_team_member(team.team.id, user.id)?);
         }
@@ -585,14 +574,12 @@ pub async fn members(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let base = facts.site.base_url.clone();
+    let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let id = path.into_inner();
-    let state = state.into_inner();
-    let members = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(&state, &caller, &id)?;
+    let members = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(state, &caller, &id)?;
         let members = state.db.team_members(team.team.id)?;
         Ok(members
             .iter()
@@ -625,13 +612,11 @@ pub async fn member(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let (id, username) = path.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(&state, &caller, &id)?;
-        let user = member_user(&state, &username)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(state, &caller, &id)?;
+        let user = member_user(state, &username)?;
         if !state.db.is_team_member(team.team.id, user.id)? {
             return Err(ApiError::NotFound("user is not a member of the team"));
         }
@@ -665,12 +650,10 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let id = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(&state, &caller, &id)?;
+    super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
+        let team = visible_team(state, &caller, &id)?;
         if !team.org.may_manage(&caller) {
             return Err(ApiError::Forbidden("Must be an organization owner"));
         }

@@ -75,7 +75,7 @@ fn password_doer_for(
     };
     let auth = authenticate_password(state, login, password.expose())?;
     let doer = auth.doer.ok_or(ApiError::BadCredentials)?;
-    if !doer.is_active || doer.prohibit_login {
+    if !packages_service::auth::may_sign_in(&doer) {
         return Err(ApiError::Forbidden("this account may not sign in"));
     }
     if doer.lower_name == packages_core::lower(username) {

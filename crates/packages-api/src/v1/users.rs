@@ -8,15 +8,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::ScopeCategory;
-use packages_core::{lower, OwnerKind, Visibility};
-use packages_db::{OwnerDeletion, User, UserChanges};
+use packages_core::Visibility;
 use serde::Deserialize;
 
 use super::gate::{Caller, RequestFacts};
-use crate::blocking;
 use crate::error::{ApiError, ApiResult, JsonError};
 use crate::state::AppState;
 use packages_service::accounts::{self, NewAccount};
+use packages_service::users::{self, UserEdit};
 use packages_service::validate;
 
 /// Body of `POST /api/v1/admin/users` (Gitea's `CreateUserOption`). `login_name`,
@@ -69,29 +68,6 @@ pub(crate) fn admin_caller(state: &AppState, facts: RequestFacts) -> ApiResult<C
     Ok(caller)
 }
 
-/// The user (not organisation) named in an admin URL: 404 unknown, 422 an organisation.
-fn target_user(state: &AppState, username: &str) -> ApiResult<User> {
-    let user = state
-        .db
-        .user_by_name(username)?
-        .ok_or(ApiError::NotFound("user does not exist"))?;
-    if user.kind == OwnerKind::Organization {
-        return Err(ApiError::Unprocessable(format!(
-            "{} is an organization not a user",
-            user.name
-        )));
-    }
-    Ok(user)
-}
-
-/// Checks and hashes a new password (400 when it breaks the rules, as Gitea answers).
-fn hash_new_password(state: &AppState, password: &str) -> ApiResult<String> {
-    Ok(accounts::hash_new_password(
-        password,
-        state.settings.bcrypt_cost,
-    )?)
-}
-
 /// `GET /api/v1/user` → 200 with the signed-in user, all fields visible.
 #[utoipa::path(
     get,
@@ -107,10 +83,8 @@ pub async fn current(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = Caller::authenticate(&state, facts, ScopeCategory::User)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = Caller::authenticate(state, facts, ScopeCategory::User)?;
         let doer = caller.require_doer()?;
         caller.check_public_only(doer.visibility, "token scope is limited to public users")?;
         Ok(caller.presenter.user(doer))
@@ -139,11 +113,9 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateUserOption>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = admin_caller(&state, facts)?;
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = admin_caller(state, facts)?;
         let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
         let new = NewAccount {
             full_name: body.full_name.clone(),
@@ -184,89 +156,41 @@ pub async fn edit(
     path: web::Path<String>,
     body: web::Json<EditUserOption>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let username = path.into_inner();
     let body = body.into_inner();
-    let state = state.into_inner();
-    let json = blocking::run(move || {
-        let caller = admin_caller(&state, facts)?;
-        let user = target_user(&state, &username)?;
-        let changes = changes_of(&state, &user, body)?;
-        let updated = state
-            .db
-            .update_user(user.id, &changes)
-            .map_err(|e| match e {
-                // Gitea answers 400 here where creation answers 422.
-                packages_db::DbError::EmailTaken => ApiError::BadRequest(
-                    validate::email_taken_message(changes.email.as_deref().unwrap_or_default()),
-                ),
-                other => other.into(),
-            })?;
-        if changes.password_hash.is_some() {
-            // The cache is keyed by the stored hash, so the old password already misses;
-            // dropping the entries also frees them at once.
-            state.password_cache.forget_user(&user.lower_name);
-        }
+    let json = super::gate::run(&req, state, move |state, facts| {
+        let caller = admin_caller(state, facts)?;
+        let user = users::target_user(&state.db, &username)?;
+        let updated = users::edit_user(
+            &state.db,
+            state.settings.bcrypt_cost,
+            Some(&state.password_cache),
+            &user,
+            body.into(),
+        )?;
         Ok(caller.presenter.user(&updated))
     })
     .await?;
     Ok(HttpResponse::Ok().json(json))
 }
 
-/// Validates an edit and turns it into column changes. Blocking (bcrypt, look-ups).
-fn changes_of(state: &AppState, user: &User, body: EditUserOption) -> ApiResult<UserChanges> {
-    let visibility = match body.visibility.as_deref() {
-        Some(v) => validate::visibility(v)?,
-        None => None,
-    };
-    for (field, value, max) in [
-        ("full_name", &body.full_name, 100),
-        ("description", &body.description, 255),
-        ("location", &body.location, 50),
-    ] {
-        if let Some(value) = value {
-            validate::max_chars(field, value, max)?;
+impl From<EditUserOption> for UserEdit {
+    fn from(b: EditUserOption) -> Self {
+        UserEdit {
+            email: b.email,
+            full_name: b.full_name,
+            password: b.password,
+            must_change_password: b.must_change_password,
+            website: b.website,
+            location: b.location,
+            description: b.description,
+            active: b.active,
+            admin: b.admin,
+            prohibit_login: b.prohibit_login,
+            restricted: b.restricted,
+            visibility: b.visibility,
         }
     }
-    if let Some(website) = &body.website {
-        validate::website(website)?;
-    }
-    let password_hash = match body.password.as_deref() {
-        None | Some("") => None,
-        Some(password) => Some(Some(hash_new_password(state, password)?)),
-    };
-    if let Some(email) = &body.email {
-        // Gitea answers 400 here where creation answers 422.
-        if !validate::is_email(email) {
-            return Err(ApiError::BadRequest(format!(
-                "e-mail invalid [email: {email}]"
-            )));
-        }
-        if lower(email) != user.lower_email && state.db.email_in_use(email, Some(user.id))? {
-            return Err(ApiError::BadRequest(format!(
-                "e-mail already in use [email: {email}]"
-            )));
-        }
-    }
-    if body.admin == Some(false) && user.is_admin && state.db.count_admins()? <= 1 {
-        return Err(ApiError::BadRequest(
-            "cannot remove the admin flag of the last site administrator".to_owned(),
-        ));
-    }
-    Ok(UserChanges {
-        password_hash,
-        email: body.email,
-        is_admin: body.admin,
-        is_active: body.active,
-        prohibit_login: body.prohibit_login,
-        visibility,
-        must_change_password: body.must_change_password,
-        full_name: body.full_name,
-        description: body.description,
-        is_restricted: body.restricted,
-        website: body.website,
-        location: body.location,
-    })
 }
 
 /// `DELETE /api/v1/admin/users/{username}` → 204.
@@ -292,30 +216,17 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
-    let facts = RequestFacts::of(&req)?;
     let username = path.into_inner();
-    let state = state.into_inner();
-    blocking::run(move || {
-        let caller = admin_caller(&state, facts)?;
-        let user = target_user(&state, &username)?;
-        if caller.require_doer()?.id == user.id {
-            return Err(ApiError::Unprocessable(
-                "you cannot delete yourself".to_owned(),
-            ));
-        }
-        match state.db.delete_owner_if_unused(user.id)? {
-            OwnerDeletion::Deleted => {
-                state.password_cache.forget_user(&user.lower_name);
-                Ok(())
-            }
-            OwnerDeletion::NotFound => Err(ApiError::NotFound("user does not exist")),
-            OwnerDeletion::OwnsPackages => Err(ApiError::Unprocessable(
-                "user still has ownership of packages".to_owned(),
-            )),
-            OwnerDeletion::InOrganizations => Err(ApiError::Unprocessable(
-                "user still has membership of organizations".to_owned(),
-            )),
-        }
+    super::gate::run(&req, state, move |state, facts| {
+        let caller = admin_caller(state, facts)?;
+        let user = users::target_user(&state.db, &username)?;
+        let doer_id = caller.require_doer()?.id;
+        Ok(users::delete_user(
+            &state.db,
+            Some(&state.password_cache),
+            Some(doer_id),
+            &user,
+        )?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
