@@ -41,6 +41,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/check-deps.sh
+	scripts/check-module-cycles.py
 
 fmt:
 	$(CARGO) fmt --all

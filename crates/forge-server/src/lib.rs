@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod backup;
 pub mod config;
+pub mod error;
 pub mod formats;
 pub mod link_keys;
 pub mod logging;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use forge_auth::signed_link::LinkKeys;
 
 use crate::config::Config;
-use crate::server::ServerError;
+use crate::error::ServerError;
 
 /// File in the data directory holding the generated key (base64).
 const KEY_FILE: &str = "link-signing.key";

@@ -21,31 +21,7 @@ use crate::config::Config;
 use crate::periodic::Periodic;
 use crate::sweep::start_sweeper;
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("database: {0}")]
-    Database(#[from] packages_db::DbError),
-    #[error("storage: {0}")]
-    Storage(#[from] packages_core::StorageError),
-    /// The storage settings cannot work; the message names the setting.
-    #[error("{0}")]
-    StorageSetup(String),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
-    #[error("TLS: {0}")]
-    Tls(#[from] crate::tls::TlsError),
-    #[error("authentication set-up: {0}")]
-    Auth(String),
-    /// `[limits] size_<type>` names a format the server does not serve.
-    #[error("limits.size_{0}: no package format of type {0} is served")]
-    UnknownFormat(String),
-    #[error("the server thread stopped before it started serving")]
-    ThreadDied,
-}
+pub use crate::error::ServerError;
 
 fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
     let context = context.into();

@@ -6,7 +6,7 @@ use packages_core::BlobStore;
 use packages_storage::{LocalBlobStore, S3BlobStore, S3Problem, S3Settings};
 
 use crate::config::{Config, StorageType};
-use crate::server::ServerError;
+use crate::error::ServerError;
 
 /// The bucket settings with the credentials filled in from `AWS_ACCESS_KEY_ID` and
 /// `AWS_SECRET_ACCESS_KEY` when the configuration leaves them empty.

@@ -67,9 +67,9 @@ pub trait Format: FormatRules {
     /// The credentials of a request to this format's routes, as the kit's shared handlers
     /// (downloads, deletes) read them. By default the schemes of the reference registry
     /// (`token`, `Bearer`, `Basic`); a format whose clients send a bare token returns
-    /// [`crate::auth::credentials_or_bare_token`].
+    /// [`crate::credentials::credentials_or_bare_token`].
     fn credentials(&self, headers: &HeaderMap) -> ApiResult<Option<forge_auth::Credentials>> {
-        crate::auth::credentials_in(headers)
+        crate::credentials::credentials_in(headers)
     }
 
     /// For a request sent with `Expect: 100-continue`: the checks that can refuse it before

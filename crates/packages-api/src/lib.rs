@@ -14,6 +14,8 @@ pub mod auth;
 pub mod blocking;
 pub mod body;
 pub mod control_chars;
+pub mod credentials;
+pub mod dispatch;
 pub mod error;
 pub mod expect;
 pub mod files;
@@ -45,12 +47,12 @@ routes::route_table! {
     TOP_ROUTES, register_top;
     "/api/healthz" => [get => health::healthz],
     "/api/openapi.json" => [get => openapi::serve],
-    "/metrics" => [get => metrics::serve_metrics],
+    "/metrics" => [get => health::serve_metrics],
 }
 
 /// Registers every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(register_top)
         .configure(v1::configure)
-        .service(web::scope(registry::path::PREFIX).default_service(web::to(registry::dispatch)));
+        .service(web::scope(registry::path::PREFIX).default_service(web::to(dispatch::dispatch)));
 }

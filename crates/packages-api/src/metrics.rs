@@ -9,9 +9,6 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use forge_auth::Secret;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -21,11 +18,10 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::error::ApiError;
-use crate::observe::Finished;
-use crate::state::AppState;
+use crate::request::RequestContext;
 use packages_db::Database;
 use packages_service::cache::ReadCache;
+use std::net::IpAddr;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -59,6 +55,20 @@ pub struct Inventory {
     pub versions: i64,
     pub files: i64,
     pub stored_bytes: i64,
+}
+
+/// What the access log and the metrics learn about one finished request.
+#[derive(Debug)]
+pub struct Finished<'a> {
+    pub ctx: &'a RequestContext,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub seconds: f64,
+    pub client: Option<IpAddr>,
 }
 
 /// Every metric of one server.
@@ -337,40 +347,4 @@ impl Collector for ScrapeTime {
         }
         Ok(())
     }
-}
-
-/// `GET /metrics`; with a configured token only `Authorization: Bearer <token>` may read it.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "metrics",
-    tag = "miscellaneous",
-    summary = "Prometheus metrics (OpenMetrics text)",
-    responses(
-        (status = 200, description = "the metrics", content_type = "application/openmetrics-text"),
-        (status = 401, description = "a token is configured and the request lacks it", content_type = "text/plain")
-    )
-)]
-pub async fn serve_metrics(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    if !state.settings.metrics_enabled {
-        return Err(ApiError::NoRoute);
-    }
-    let token = &state.settings.metrics_token;
-    if !token.is_empty() {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| Secret::new(t.trim()));
-        if given.as_ref() != Some(token) {
-            return Err(ApiError::BadCredentials);
-        }
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render()))
 }

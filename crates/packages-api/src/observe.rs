@@ -21,25 +21,12 @@ use actix_web::{web, Error, HttpMessage};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use crate::metrics::Finished;
 use crate::request::{self, RequestContext, REQUEST_ID};
 use crate::state::AppState;
 
 /// Route label of a request no route matched; keeps metric labels bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// What the access log and the metrics learn about one finished request.
-#[derive(Debug)]
-pub struct Finished<'a> {
-    pub ctx: &'a RequestContext,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub route: &'a str,
-    pub status: u16,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub seconds: f64,
-    pub client: Option<IpAddr>,
-}
 
 /// The middleware, for `App::wrap(actix_web::middleware::from_fn(observe::middleware))`.
 pub async fn middleware(

@@ -402,6 +402,13 @@ pub struct NewUpload {
     pub limits: UploadLimits,
 }
 
+/// `package_property.ref_type` of a version's properties.
+pub(crate) const REF_VERSION: i16 = 0;
+/// `package_property.ref_type` of a file's properties.
+pub(crate) const REF_FILE: i16 = 1;
+/// `package_property.ref_type` of a package's properties.
+pub(crate) const REF_PACKAGE: i16 = 2;
+
 /// What a package property belongs to (`package_property.ref_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropertyOf {
@@ -414,9 +421,9 @@ impl PropertyOf {
     /// The stored `ref_type`.
     pub fn ref_type(self) -> i16 {
         match self {
-            PropertyOf::Version => crate::packages::REF_VERSION,
-            PropertyOf::File => crate::packages::REF_FILE,
-            PropertyOf::Package => crate::packages::REF_PACKAGE,
+            PropertyOf::Version => REF_VERSION,
+            PropertyOf::File => REF_FILE,
+            PropertyOf::Package => REF_PACKAGE,
         }
     }
 }

@@ -16,12 +16,7 @@ use crate::schema::{
     package, package_blob, package_file, package_property, package_version, users,
 };
 
-/// `package_property.ref_type` of a version's properties.
-pub(crate) const REF_VERSION: i16 = 0;
-/// `package_property.ref_type` of a file's properties.
-pub(crate) const REF_FILE: i16 = 1;
-/// `package_property.ref_type` of a package's properties.
-pub(crate) const REF_PACKAGE: i16 = 2;
+pub(crate) use crate::models::{REF_FILE, REF_PACKAGE, REF_VERSION};
 
 /// The non-internal version with these (lowercased) coordinates.
 pub(crate) fn find_version(

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ApiError, ErrorBody};
 use crate::formats::Formats;
 use crate::state::AppState;
-use crate::{health, metrics, v1};
+use crate::{health, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +30,7 @@ use crate::{health, metrics, v1};
     paths(
         health::healthz,
         serve,
-        metrics::serve_metrics,
+        health::serve_metrics,
         v1::tokens::list,
         v1::tokens::create,
         v1::tokens::delete,

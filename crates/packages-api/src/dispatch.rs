@@ -1,0 +1,30 @@
+//! The entry point of `/api/packages/{owner}/{type}/…`: parses the path, finds the
+//! registered format of that type and hands it the request, with the intake every format
+//! gets (the idle timeout on the body, the uploads gauge).
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::body::RequestBody;
+use crate::error::{ApiError, ApiResult};
+use crate::registry::path;
+use crate::state::AppState;
+
+/// Handles every request under `/api/packages`.
+pub async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let parsed = path::parse(req.uri().path())?;
+    let format = state
+        .formats
+        .find(&parsed.package_type)
+        .ok_or(ApiError::NoRoute)?;
+    // Every format's requests get the same intake: a request that sends content counts as
+    // an upload in progress, and its body is cut when it stalls.
+    let _uploading = matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH)
+        .then(|| state.metrics.upload_started());
+    let body = RequestBody::new(payload, state.settings.idle_timeout);
+    format.handle(req, body, state, parsed).await
+}
