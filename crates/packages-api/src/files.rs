@@ -52,7 +52,7 @@ pub async fn download(
     let transfer = serve::Transfer::of(&req, state.settings.idle_timeout);
     let headers = req.headers().clone();
     let grant = match links::token_in_query(req.query_string()) {
-        Some(token) => Grant::Link(links::verify(&state, token)?),
+        Some(token) => Grant::Link(links::verify(&state, &token)?),
         None => Grant::Credentials(format.credentials(req.headers())?),
     };
     let fast = resolve(

@@ -49,11 +49,12 @@ impl LinkRequest {
     }
 }
 
-/// The link token in a request's query string, if any.
-pub fn token_in_query(query: &str) -> Option<&str> {
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(LINK_QUERY)?.strip_prefix('='))
+/// The link token in a request's query string, if any (decoded as browsers and curl
+/// encode a query).
+pub fn token_in_query(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == LINK_QUERY)
+        .map(|(_, value)| value.into_owned())
 }
 
 #[cfg(test)]
@@ -62,8 +63,8 @@ mod tests {
 
     #[test]
     fn query_tokens() {
-        assert_eq!(token_in_query("link_token=a.b.c"), Some("a.b.c"));
-        assert_eq!(token_in_query("x=1&link_token=t&y=2"), Some("t"));
+        assert_eq!(token_in_query("link_token=a.b.c").as_deref(), Some("a.b.c"));
+        assert_eq!(token_in_query("x=1&link_token=t&y=2").as_deref(), Some("t"));
         assert_eq!(token_in_query("link_tokens=t"), None);
         assert_eq!(token_in_query(""), None);
     }

@@ -125,8 +125,7 @@ pub async fn user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
     let name = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::User)?;
+    let json = super::gate::as_caller(&req, state, ScopeCategory::User, move |state, caller| {
         let user = state
             .db
             .user_by_name(&name)?
@@ -173,20 +172,20 @@ pub async fn search_users(
     let uid = paging::query_value(&pairs, "uid")
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|&id| id > 0);
-    let (users, total) = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::User)?;
-        let query = OwnerQuery {
-            kind: Some(OwnerKind::User),
-            visibilities: listed_visibilities(&caller),
-            also_id: caller.auth.doer.as_ref().map(|d| d.id),
-            id: uid,
-            text: Some(&text),
-        };
-        let (users, total) = state.db.search_owners(&query, paging.db_page())?;
-        let json: Vec<_> = users.iter().map(|u| caller.presenter.user(u)).collect();
-        Ok((json, total))
-    })
-    .await?;
+    let (users, total) =
+        super::gate::as_caller(&req, state, ScopeCategory::User, move |state, caller| {
+            let query = OwnerQuery {
+                kind: Some(OwnerKind::User),
+                visibilities: listed_visibilities(&caller),
+                also_id: caller.auth.doer.as_ref().map(|d| d.id),
+                id: uid,
+                text: Some(&text),
+            };
+            let (users, total) = state.db.search_owners(&query, paging.db_page())?;
+            let json: Vec<_> = users.iter().map(|u| caller.presenter.user(u)).collect();
+            Ok((json, total))
+        })
+        .await?;
     Ok(
         paging::paged(&req, &base, total, paging).json(SearchResults {
             ok: true,
@@ -215,16 +214,20 @@ pub async fn my_orgs(
 ) -> Result<HttpResponse, JsonError> {
     let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
-    let orgs = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let doer = caller.require_doer()?;
-        let orgs = state.db.orgs_of_user(doer.id)?;
-        Ok(orgs
-            .iter()
-            .filter(|o| !caller.public_only() || o.visibility == Visibility::Public)
-            .map(|o| caller.presenter.org(o))
-            .collect::<Vec<_>>())
-    })
+    let orgs = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let doer = caller.require_doer()?;
+            let orgs = state.db.orgs_of_user(doer.id)?;
+            Ok(orgs
+                .iter()
+                .filter(|o| !caller.public_only() || o.visibility == Visibility::Public)
+                .map(|o| caller.presenter.org(o))
+                .collect::<Vec<_>>())
+        },
+    )
     .await?;
     Ok(paging::page_of(&req, &base, orgs, paging))
 }
@@ -420,18 +423,22 @@ pub async fn org_members(
     let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let name = path.into_inner();
-    let members = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(state, &caller, &name)?;
-        if !org.membership.is_member && !caller.is_site_admin() {
-            return Ok(Vec::new());
-        }
-        let members = state.db.org_members(org.org.id)?;
-        Ok(members
-            .iter()
-            .map(|u| caller.presenter.user(u))
-            .collect::<Vec<_>>())
-    })
+    let members = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let org = visible_org(state, &caller, &name)?;
+            if !org.membership.is_member && !caller.is_site_admin() {
+                return Ok(Vec::new());
+            }
+            let members = state.db.org_members(org.org.id)?;
+            Ok(members
+                .iter()
+                .map(|u| caller.presenter.user(u))
+                .collect::<Vec<_>>())
+        },
+    )
     .await?;
     Ok(paging::page_of(&req, &base, members, paging))
 }

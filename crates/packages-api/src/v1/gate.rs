@@ -58,6 +58,24 @@ where
     Ok(crate::blocking::run(move || work(&state, facts)).await?)
 }
 
+/// [`run`] for a route any authenticated caller may try: `work` gets the [`Caller`], whose
+/// token (if any) was checked against `category`.
+pub async fn as_caller<T, F>(
+    req: &HttpRequest,
+    state: actix_web::web::Data<AppState>,
+    category: ScopeCategory,
+    work: F,
+) -> Result<T, crate::error::JsonError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, Caller) -> ApiResult<T> + Send + 'static,
+{
+    run(req, state, move |state, facts| {
+        work(state, Caller::authenticate(state, facts, category)?)
+    })
+    .await
+}
+
 /// The authenticated caller of a `/api/v1` route.
 #[derive(Debug, Clone)]
 pub struct Caller {

@@ -109,21 +109,25 @@ pub async fn create(
     body: web::Json<CreateOrgOption>,
 ) -> Result<HttpResponse, JsonError> {
     let body = body.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let doer = caller.require_doer()?;
-        let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
-        let new = NewUser {
-            full_name: body.full_name,
-            description: body.description,
-            email: body.email,
-            website: body.website,
-            location: body.location,
-            ..NewUser::org(&body.username, visibility)
-        };
-        let org = packages_service::accounts::create_org(&state.db, doer, &new)?;
-        Ok(caller.presenter.org(&org))
-    })
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let doer = caller.require_doer()?;
+            let visibility = validate::visibility(&body.visibility)?.unwrap_or(Visibility::Public);
+            let new = NewUser {
+                full_name: body.full_name,
+                description: body.description,
+                email: body.email,
+                website: body.website,
+                location: body.location,
+                ..NewUser::org(&body.username, visibility)
+            };
+            let org = packages_service::accounts::create_org(&state.db, doer, &new)?;
+            Ok(caller.presenter.org(&org))
+        },
+    )
     .await?;
     Ok(HttpResponse::Created().json(json))
 }
@@ -149,11 +153,15 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
     let name = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(state, &caller, &name)?;
-        Ok(caller.presenter.org(&org.org))
-    })
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let org = visible_org(state, &caller, &name)?;
+            Ok(caller.presenter.org(&org.org))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok().json(json))
 }
@@ -181,25 +189,29 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
     let name = path.into_inner();
-    super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(state, &caller, &name)?;
-        caller.require_doer()?;
-        if !org.may_manage(&caller) {
-            return Err(ApiError::Forbidden("Must be an organization owner"));
-        }
-        match state.db.delete_owner_if_unused(org.org.id)? {
-            OwnerDeletion::Deleted => Ok(()),
-            OwnerDeletion::NotFound => Err(ApiError::NotFound("organization does not exist")),
-            OwnerDeletion::OwnsPackages => Err(ApiError::Unprocessable(
-                "organization still has ownership of packages".to_owned(),
-            )),
-            // Only users can be members of organisations.
-            OwnerDeletion::InOrganizations => Err(ApiError::internal(
-                "an organisation reported organisation memberships",
-            )),
-        }
-    })
+    super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let org = visible_org(state, &caller, &name)?;
+            caller.require_doer()?;
+            if !org.may_manage(&caller) {
+                return Err(ApiError::Forbidden("Must be an organization owner"));
+            }
+            match state.db.delete_owner_if_unused(org.org.id)? {
+                OwnerDeletion::Deleted => Ok(()),
+                OwnerDeletion::NotFound => Err(ApiError::NotFound("organization does not exist")),
+                OwnerDeletion::OwnsPackages => Err(ApiError::Unprocessable(
+                    "organization still has ownership of packages".to_owned(),
+                )),
+                // Only users can be members of organisations.
+                OwnerDeletion::InOrganizations => Err(ApiError::internal(
+                    "an organisation reported organisation memberships",
+                )),
+            }
+        },
+    )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -246,49 +258,53 @@ pub async fn edit(
 ) -> Result<HttpResponse, JsonError> {
     let name = path.into_inner();
     let body = body.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(state, &caller, &name)?;
-        caller.require_doer()?;
-        if !org.may_manage(&caller) {
-            return Err(ApiError::Forbidden("Must be an organization owner"));
-        }
-        let visibility = match body.visibility.as_deref() {
-            Some(v) => validate::visibility(v)?,
-            None => None,
-        };
-        if let Some(v) = &body.full_name {
-            validate::max_chars("full_name", v, 100)?;
-        }
-        if let Some(v) = &body.description {
-            validate::max_chars("description", v, 255)?;
-        }
-        if let Some(v) = &body.location {
-            validate::max_chars("location", v, 50)?;
-        }
-        if let Some(v) = &body.website {
-            validate::website(v)?;
-        }
-        if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty()) {
-            validate::max_chars("email", email, 255)?;
-            if !validate::is_email(email) {
-                return Err(ApiError::Unprocessable(format!(
-                    "e-mail invalid [email: {email}]"
-                )));
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let org = visible_org(state, &caller, &name)?;
+            caller.require_doer()?;
+            if !org.may_manage(&caller) {
+                return Err(ApiError::Forbidden("Must be an organization owner"));
             }
-        }
-        let changes = UserChanges {
-            full_name: body.full_name,
-            email: body.email,
-            description: body.description,
-            website: body.website,
-            location: body.location,
-            visibility,
-            ..UserChanges::default()
-        };
-        let changed = state.db.update_user(org.org.id, &changes)?;
-        Ok(caller.presenter.org(&changed))
-    })
+            let visibility = match body.visibility.as_deref() {
+                Some(v) => validate::visibility(v)?,
+                None => None,
+            };
+            if let Some(v) = &body.full_name {
+                validate::max_chars("full_name", v, 100)?;
+            }
+            if let Some(v) = &body.description {
+                validate::max_chars("description", v, 255)?;
+            }
+            if let Some(v) = &body.location {
+                validate::max_chars("location", v, 50)?;
+            }
+            if let Some(v) = &body.website {
+                validate::website(v)?;
+            }
+            if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty()) {
+                validate::max_chars("email", email, 255)?;
+                if !validate::is_email(email) {
+                    return Err(ApiError::Unprocessable(format!(
+                        "e-mail invalid [email: {email}]"
+                    )));
+                }
+            }
+            let changes = UserChanges {
+                full_name: body.full_name,
+                email: body.email,
+                description: body.description,
+                website: body.website,
+                location: body.location,
+                visibility,
+                ..UserChanges::default()
+            };
+            let changed = state.db.update_user(org.org.id, &changes)?;
+            Ok(caller.presenter.org(&changed))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok().json(json))
 }

@@ -127,19 +127,19 @@ pub async fn list(
         name: None,
     };
     let owner_name = path.into_inner();
-    let (items, total) = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(state, &caller, &owner_name)?;
-        let (rows, total) = state
-            .db
-            .list_versions(owner.id, &filter, paging.db_page())?;
-        let items = rows
-            .iter()
-            .map(|row| caller.presenter.package(&owner, row))
-            .collect::<Vec<_>>();
-        Ok((items, total))
-    })
-    .await?;
+    let (items, total) =
+        super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
+            let owner = readable_owner(state, &caller, &owner_name)?;
+            let (rows, total) = state
+                .db
+                .list_versions(owner.id, &filter, paging.db_page())?;
+            let items = rows
+                .iter()
+                .map(|row| caller.presenter.package(&owner, row))
+                .collect::<Vec<_>>();
+            Ok((items, total))
+        })
+        .await?;
     Ok(paging::page_response(&req, &base, &items, total, paging))
 }
 
@@ -171,28 +171,28 @@ pub async fn list_package_versions(
     let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let (owner_name, ptype, name) = path.into_inner();
-    let (items, total) = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
-        let owner = readable_owner(state, &caller, &owner_name)?;
-        let format = format_of(state, &ptype)?;
-        let filter = VersionFilter {
-            package_type: Some(format.package_type().as_str().to_owned()),
-            query: None,
-            name: Some(format.lookup_name(&name)),
-        };
-        let (rows, total) = state
-            .db
-            .list_versions(owner.id, &filter, paging.db_page())?;
-        if total == 0 {
-            return Err(ApiError::NotFound(NO_PACKAGE));
-        }
-        let items = rows
-            .iter()
-            .map(|row| caller.presenter.package(&owner, row))
-            .collect::<Vec<_>>();
-        Ok((items, total))
-    })
-    .await?;
+    let (items, total) =
+        super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
+            let owner = readable_owner(state, &caller, &owner_name)?;
+            let format = format_of(state, &ptype)?;
+            let filter = VersionFilter {
+                package_type: Some(format.package_type().as_str().to_owned()),
+                query: None,
+                name: Some(format.lookup_name(&name)),
+            };
+            let (rows, total) = state
+                .db
+                .list_versions(owner.id, &filter, paging.db_page())?;
+            if total == 0 {
+                return Err(ApiError::NotFound(NO_PACKAGE));
+            }
+            let items = rows
+                .iter()
+                .map(|row| caller.presenter.package(&owner, row))
+                .collect::<Vec<_>>();
+            Ok((items, total))
+        })
+        .await?;
     Ok(paging::page_response(&req, &base, &items, total, paging))
 }
 
@@ -221,8 +221,7 @@ pub async fn latest(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
     let (owner_name, ptype, name) = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+    let json = super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
         let owner = readable_owner(state, &caller, &owner_name)?;
         let format = format_of(state, &ptype)?;
         let row = state
@@ -357,8 +356,7 @@ pub async fn delete_package(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
     let (owner_name, ptype, name) = path.into_inner();
-    super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+    super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
         let owner = readable_owner(state, &caller, &owner_name)?;
         let format = format_of(state, &ptype)?;
         // Gitea finds the package before it checks the permission: 404 comes first.
@@ -397,8 +395,7 @@ pub async fn get_version(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
     let (owner_name, ptype, name, version) = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+    let json = super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
         let owner = readable_owner(state, &caller, &owner_name)?;
         let row = find_version(state, &owner, &ptype, &name, &version)?;
         Ok(caller.presenter.package(&owner, &row))
@@ -432,8 +429,7 @@ pub async fn delete_version(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
     let (owner_name, ptype, name, version) = path.into_inner();
-    super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+    super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
         let owner = readable_owner(state, &caller, &owner_name)?;
         // Gitea finds the version before it checks the permission: 404 comes first.
         find_version(state, &owner, &ptype, &name, &version)?;
@@ -472,8 +468,7 @@ pub async fn files(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, JsonError> {
     let (owner_name, ptype, name, version) = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Package)?;
+    let json = super::gate::as_caller(&req, state, ScopeCategory::Package, move |state, caller| {
         let owner = readable_owner(state, &caller, &owner_name)?;
         let row = find_version(state, &owner, &ptype, &name, &version)?;
         let files = state.db.version_files(row.version.id)?;

@@ -316,19 +316,23 @@ pub async fn list(
     let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let name = path.into_inner();
-    let teams = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(state, &caller, &name)?;
-        caller.require_doer()?;
-        if !org.membership.is_member && !caller.is_site_admin() {
-            return Err(ApiError::Forbidden("Must be an organization member"));
-        }
-        let teams = state.db.teams_of_org(org.org.id)?;
-        Ok(teams
-            .iter()
-            .map(|(team, units)| caller.presenter.team(team, units, &org.org))
-            .collect::<Vec<_>>())
-    })
+    let teams = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let org = visible_org(state, &caller, &name)?;
+            caller.require_doer()?;
+            if !org.membership.is_member && !caller.is_site_admin() {
+                return Err(ApiError::Forbidden("Must be an organization member"));
+            }
+            let teams = state.db.teams_of_org(org.org.id)?;
+            Ok(teams
+                .iter()
+                .map(|(team, units)| caller.presenter.team(team, units, &org.org))
+                .collect::<Vec<_>>())
+        },
+    )
     .await?;
     Ok(paging::page_of(&req, &base, teams, paging))
 }
@@ -360,33 +364,37 @@ pub async fn create(
 ) -> Result<HttpResponse, JsonError> {
     let name = path.into_inner();
     let body = body.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let org = visible_org(state, &caller, &name)?;
-        caller.require_doer()?;
-        if !org.membership.is_member && !caller.is_site_admin() {
-            return Err(ApiError::Forbidden("Must be an organization member"));
-        }
-        if !org.may_manage(&caller) {
-            return Err(ApiError::Forbidden("Must be an organization owner"));
-        }
-        validate::team_name(&body.name)?;
-        validate::max_chars("description", &body.description, 255)?;
-        let (authorize, units) = team_grants(&body)?;
-        let new = NewTeam {
-            org_id: org.org.id,
-            name: body.name.clone(),
-            description: body.description.clone(),
-            authorize,
-            includes_all_repositories: body.includes_all_repositories,
-            units,
-        };
-        let team = state
-            .db
-            .create_team_with(&new, body.can_create_org_repo)
-            .map_err(|e| team_write_error(e, org.org.id, &body.name))?;
-        Ok(caller.presenter.team(&team, &new.units, &org.org))
-    })
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let org = visible_org(state, &caller, &name)?;
+            caller.require_doer()?;
+            if !org.membership.is_member && !caller.is_site_admin() {
+                return Err(ApiError::Forbidden("Must be an organization member"));
+            }
+            if !org.may_manage(&caller) {
+                return Err(ApiError::Forbidden("Must be an organization owner"));
+            }
+            validate::team_name(&body.name)?;
+            validate::max_chars("description", &body.description, 255)?;
+            let (authorize, units) = team_grants(&body)?;
+            let new = NewTeam {
+                org_id: org.org.id,
+                name: body.name.clone(),
+                description: body.description.clone(),
+                authorize,
+                includes_all_repositories: body.includes_all_repositories,
+                units,
+            };
+            let team = state
+                .db
+                .create_team_with(&new, body.can_create_org_repo)
+                .map_err(|e| team_write_error(e, org.org.id, &body.name))?;
+            Ok(caller.presenter.team(&team, &new.units, &org.org))
+        },
+    )
     .await?;
     Ok(HttpResponse::Created().json(json))
 }
@@ -413,13 +421,17 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
     let id = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(state, &caller, &id)?;
-        Ok(caller
-            .presenter
-            .team(&team.team, &team.units, &team.org.org))
-    })
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let team = visible_team(state, &caller, &id)?;
+            Ok(caller
+                .presenter
+                .team(&team.team, &team.units, &team.org.org))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok().json(json))
 }
@@ -453,19 +465,23 @@ pub async fn edit(
 ) -> Result<HttpResponse, JsonError> {
     let id = path.into_inner();
     let body = body.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(state, &caller, &id)?;
-        if !team.org.may_manage(&caller) {
-            return Err(ApiError::Forbidden("Must be an organization owner"));
-        }
-        let (new, can_create_org_repo) = edited_team(&team.team, &team.units, &body)?;
-        let changed = state
-            .db
-            .update_team(team.team.id, &new, can_create_org_repo)
-            .map_err(|e| team_write_error(e, team.org.org.id, &new.name))?;
-        Ok(caller.presenter.team(&changed, &new.units, &team.org.org))
-    })
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let team = visible_team(state, &caller, &id)?;
+            if !team.org.may_manage(&caller) {
+                return Err(ApiError::Forbidden("Must be an organization owner"));
+            }
+            let (new, can_create_org_repo) = edited_team(&team.team, &team.units, &body)?;
+            let changed = state
+                .db
+                .update_team(team.team.id, &new, can_create_org_repo)
+                .map_err(|e| team_write_error(e, team.org.org.id, &new.name))?;
+            Ok(caller.presenter.team(&changed, &new.units, &team.org.org))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok().json(json))
 }
@@ -528,26 +544,30 @@ async fn change_member(
     add: bool,
 ) -> Result<HttpResponse, JsonError> {
     let (id, username) = path.into_inner();
-    super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(state, &caller, &id)?;
-        if !team.org.may_manage(&caller) {
-            return Err(ApiError::Forbidden("Must be an organization owner"));
-        }
-        let user = member_user(state, &username)?;
-        if add {
-            return Ok(state.db.add_team_member(team.team.id, user.id)?);
-        }
-        match state
-            .db
-            .remove_team_member_keeping_owner(team.team.id, user.id)?
-        {
-            TeamMemberRemoval::Removed | TeamMemberRemoval::NotMember => Ok(()),
-            TeamMemberRemoval::LastOwner => Err(ApiError::Unprocessable(
-                "cannot remove the last owner of the organization".to_owned(),
-            )),
-        }
-    })
+    super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let team = visible_team(state, &caller, &id)?;
+            if !team.org.may_manage(&caller) {
+                return Err(ApiError::Forbidden("Must be an organization owner"));
+            }
+            let user = member_user(state, &username)?;
+            if add {
+                return Ok(state.db.add_team_member(team.team.id, user.id)?);
+            }
+            match state
+                .db
+                .remove_team_member_keeping_owner(team.team.id, user.id)?
+            {
+                TeamMemberRemoval::Removed | TeamMemberRemoval::NotMember => Ok(()),
+                TeamMemberRemoval::LastOwner => Err(ApiError::Unprocessable(
+                    "cannot remove the last owner of the organization".to_owned(),
+                )),
+            }
+        },
+    )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -577,15 +597,19 @@ pub async fn members(
     let base = crate::urls::Site::of(&req).base_url;
     let paging = Paging::of(&req);
     let id = path.into_inner();
-    let members = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(state, &caller, &id)?;
-        let members = state.db.team_members(team.team.id)?;
-        Ok(members
-            .iter()
-            .map(|u| caller.presenter.user(u))
-            .collect::<Vec<_>>())
-    })
+    let members = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let team = visible_team(state, &caller, &id)?;
+            let members = state.db.team_members(team.team.id)?;
+            Ok(members
+                .iter()
+                .map(|u| caller.presenter.user(u))
+                .collect::<Vec<_>>())
+        },
+    )
     .await?;
     Ok(paging::page_of(&req, &base, members, paging))
 }
@@ -613,15 +637,19 @@ pub async fn member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, JsonError> {
     let (id, username) = path.into_inner();
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(state, &caller, &id)?;
-        let user = member_user(state, &username)?;
-        if !state.db.is_team_member(team.team.id, user.id)? {
-            return Err(ApiError::NotFound("user is not a member of the team"));
-        }
-        Ok(caller.presenter.user(&user))
-    })
+    let json = super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let team = visible_team(state, &caller, &id)?;
+            let user = member_user(state, &username)?;
+            if !state.db.is_team_member(team.team.id, user.id)? {
+                return Err(ApiError::NotFound("user is not a member of the team"));
+            }
+            Ok(caller.presenter.user(&user))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok().json(json))
 }
@@ -651,22 +679,26 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, JsonError> {
     let id = path.into_inner();
-    super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::Organization)?;
-        let team = visible_team(state, &caller, &id)?;
-        if !team.org.may_manage(&caller) {
-            return Err(ApiError::Forbidden("Must be an organization owner"));
-        }
-        if team.team.authorize == AccessMode::Owner {
-            return Err(ApiError::Unprocessable(
-                "the Owners team cannot be deleted".to_owned(),
-            ));
-        }
-        if !state.db.delete_team(team.team.id)? {
-            return Err(ApiError::NotFound("team does not exist"));
-        }
-        Ok(())
-    })
+    super::gate::as_caller(
+        &req,
+        state,
+        ScopeCategory::Organization,
+        move |state, caller| {
+            let team = visible_team(state, &caller, &id)?;
+            if !team.org.may_manage(&caller) {
+                return Err(ApiError::Forbidden("Must be an organization owner"));
+            }
+            if team.team.authorize == AccessMode::Owner {
+                return Err(ApiError::Unprocessable(
+                    "the Owners team cannot be deleted".to_owned(),
+                ));
+            }
+            if !state.db.delete_team(team.team.id)? {
+                return Err(ApiError::NotFound("team does not exist"));
+            }
+            Ok(())
+        },
+    )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }

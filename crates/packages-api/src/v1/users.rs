@@ -83,8 +83,7 @@ pub async fn current(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, JsonError> {
-    let json = super::gate::run(&req, state, move |state, facts| {
-        let caller = Caller::authenticate(state, facts, ScopeCategory::User)?;
+    let json = super::gate::as_caller(&req, state, ScopeCategory::User, move |_, caller| {
         let doer = caller.require_doer()?;
         caller.check_public_only(doer.visibility, "token scope is limited to public users")?;
         Ok(caller.presenter.user(doer))
