@@ -1,14 +1,16 @@
-//! The HTTP layer of forge-packages on actix-web.
+//! The HTTP layer of forge-packages on actix-web, and the kit every package format builds on.
 //!
-//! - `/api/packages/{owner}/{type}/…`: the package registry, one module per format
-//!   ([`generic`]), registered in [`formats`] and entered through [`registry::dispatch`];
+//! - `/api/packages/{owner}/{type}/…`: the package registry, entered through
+//!   [`dispatch::dispatch`], which hands each request to the registered format of its type
+//!   ([`formats::Format`], one crate per format under `crates/formats/`); what formats share
+//!   is here: [`upload`], [`files`], [`serve`], [`body`], [`credentials`], [`auth`];
 //! - `/api/v1/…`: the Gitea-compatible management API ([`v1`]);
-//! - `/api/healthz`: liveness with a database check;
+//! - `/api/healthz` and `/metrics` ([`health`]);
 //! - `/api/openapi.json`: the OpenAPI document of all the above ([`openapi`]), checked against
-//!   the route tables ([`routes`]);
-//! - everything else: the web interface ([`pages`]), server-rendered pages.
+//!   the route tables ([`routes`]).
 //!
-//! Errors are [`error::ApiError`], mapped to HTTP in one place.
+//! The use cases are `packages-service`'s and the pages `packages-web`'s. Errors are
+//! [`error::ApiError`] (a `ServiceError` converts into one), mapped to HTTP in one place.
 
 pub mod auth;
 pub mod blocking;
