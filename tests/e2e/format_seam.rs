@@ -106,6 +106,14 @@ fn single_has_its_own_size_limit(backend: Backend) {
         403,
         "maximum allowed package type size exceeded",
     );
+    // The format checks no limit itself (tests/src/single.rs): the kit refused the file,
+    // and nothing of it was kept.
+    let owner = s.owner_id(OWNER).expect("owner");
+    assert!(s
+        .db()
+        .version_detail(owner, SINGLE, "tool", "1")
+        .expect("look-up")
+        .is_none());
     status(
         &s.put("/api/packages/user2/single/tool/1", b"ab", &user2()),
         201,

@@ -33,6 +33,12 @@ pub struct Route {
     pub methods: &'static [Method],
 }
 
+/// Named OpenAPI schemas, as a format adds them to the document's components.
+pub type Schemas = Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)>;
+
 /// The HTTP side of a package format.
 pub trait Format: FormatRules {
     /// Every route the format's [`Format::handle`] answers. The end-to-end tests check each
@@ -44,12 +50,7 @@ pub trait Format: FormatRules {
 
     /// The schemas [`Format::openapi`] refers to by name, added to the document's
     /// components. None by default.
-    fn openapi_schemas(
-        &self,
-    ) -> Vec<(
-        String,
-        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-    )> {
+    fn openapi_schemas(&self) -> Schemas {
         Vec::new()
     }
 

@@ -183,10 +183,22 @@ fn verify_claims(plan: &UploadPlan, digests: &Digests) -> ApiResult<()> {
     Ok(())
 }
 
+/// The format's size limit holds for every upload, whether or not the format refused a
+/// large body earlier (`limit_errors::body_limit`, while streaming); the owner's quota is
+/// checked when the file is recorded.
+fn check_type_size(state: &AppState, plan: &UploadPlan, digests: &Digests) -> ApiResult<()> {
+    let limit = state.settings.limits.size_of(plan.package_type);
+    if !plan.exempt_from_limits && limit.exceeded_by(digests.size.max(0) as u64) {
+        return Err(ApiError::Forbidden(limit_errors::TYPE_SIZE));
+    }
+    Ok(())
+}
+
 /// [`store_upload`]'s work; answers the digests of the stored content. Blocking.
 fn record_upload(state: &AppState, plan: UploadPlan, ingested: Ingested) -> ApiResult<Stored> {
     let Ingested { pending, digests } = ingested;
-    // Dropping the pending blob on a mismatch discards it: nothing is stored.
+    // Dropping the pending blob on a refusal discards it: nothing is stored.
+    check_type_size(state, &plan, &digests)?;
     verify_claims(&plan, &digests)?;
     let stored = state.store.persist(pending, &digests.sha256)?;
     record_stored(state, plan, stored, digests)

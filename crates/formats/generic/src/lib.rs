@@ -89,12 +89,7 @@ impl Format for Generic {
         openapi::paths()
     }
 
-    fn openapi_schemas(
-        &self,
-    ) -> Vec<(
-        String,
-        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-    )> {
+    fn openapi_schemas(&self) -> packages_api::formats::Schemas {
         use utoipa::{PartialSchema, ToSchema};
         let mut schemas = vec![(
             manifest::Manifest::name().into_owned(),
