@@ -57,6 +57,7 @@ pub fn verify(
         None => db.list_users(None).map_err(|e| e.to_string())?,
     };
     let mut report = VerifyReport::default();
+    let formats = crate::formats::production();
     let mut dangling = Vec::new();
     for owner in &owners {
         let (rows, _) = db
@@ -89,9 +90,7 @@ pub fn verify(
                         report
                             .problems
                             .push(format!("{label}: content {} is missing", blob.hash_sha256));
-                        if let Some(format) =
-                            crate::formats::production().find(&row.package.package_type)
-                        {
+                        if let Some(format) = formats.find(&row.package.package_type) {
                             let ptype = format.package_type();
                             dangling.push(Dangling {
                                 owner_id: owner.id,

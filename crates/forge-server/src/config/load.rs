@@ -259,6 +259,23 @@ mod tests {
             .to_string();
         assert!(e.contains("limits.size_generic"), "{e}");
 
+        // A size limit for a type no served format has is a mistake, named as such; a
+        // [limits] key that is no size limit at all is an unknown field.
+        let f = file("[limits]\nsize_nuget = \"1 KiB\"\n");
+        let e = load_from(Some(f.path()), vars(&[]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "limits.size_nuget: names no package format this server serves"
+        );
+        let f = file("[limits]\ntotal_size = 1\n");
+        let e = load_from(Some(f.path()), vars(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limits.total_size"), "{e}");
+        assert!(e.contains("unknown field"), "{e}");
+
         let e = load_from(None, vars(&[("FORGE_BCRYPT_COST", "40")]))
             .unwrap_err()
             .to_string();

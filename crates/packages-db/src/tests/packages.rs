@@ -6,8 +6,8 @@ use packages_core::{Limit, PackageType};
 
 use super::{backend_tests, digests, user};
 use crate::{
-    Change, ChangeSink, Database, DbError, DeleteFileOutcome, FileLookup, NewUpload, Page,
-    PropertyOf, UploadLimits, UserChanges, VersionFilter,
+    Change, ChangeSink, Database, DbError, DeleteFileOutcome, FileDetails, FileLookup, NewUpload,
+    Page, PropertyOf, UploadLimits, UserChanges, VersionFilter,
 };
 
 const GENERIC: PackageType = PackageType::Generic;
@@ -46,6 +46,7 @@ backend_tests!(
     list_versions_order_filters_and_paging,
     seed_versions_in_bulk,
     properties_are_set_replaced_and_removed,
+    names_compare_in_the_form_the_format_gives,
 );
 
 fn blob_keys_in_use_by_digest_or_storage_key(db: &Database) {
@@ -654,4 +655,39 @@ fn properties_are_set_replaced_and_removed(db: &Database) {
         props(PropertyOf::Version),
         vec![(version, "other".to_owned(), "x".to_owned())]
     );
+}
+
+/// The database compares the look-up form it is given and lowercases only versions and
+/// file names: a format whose names are case-sensitive keeps them apart.
+fn names_compare_in_the_form_the_format_gives(db: &Database) {
+    let u = user(db, "cased");
+    for name in ["MyCrate", "mycrate"] {
+        let details = FileDetails {
+            lower_name: name.to_owned(),
+            ..FileDetails::plain(name)
+        };
+        db.add_file_with(
+            &upload(u.id, name, "1.0.0", "f.crate", name.as_bytes()),
+            &details,
+        )
+        .unwrap();
+    }
+    let found = |name: &str| match db
+        .find_file(u.id, GENERIC, name, "1.0.0", "F.CRATE")
+        .unwrap()
+    {
+        FileLookup::Found { blob, .. } => blob.hash_sha256,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(found("MyCrate"), digests(b"MyCrate").sha256);
+    assert_eq!(found("mycrate"), digests(b"mycrate").sha256);
+    assert!(matches!(
+        db.find_file(u.id, GENERIC, "MYCRATE", "1.0.0", "f.crate")
+            .unwrap(),
+        FileLookup::NoVersion
+    ));
+    assert!(db
+        .delete_version(u.id, GENERIC, "MyCrate", "1.0.0")
+        .unwrap());
+    assert_eq!(found("mycrate"), digests(b"mycrate").sha256);
 }
