@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod error;
 pub mod password;
 pub mod permission;
+pub mod registry_token;
 pub mod scope;
 pub mod secret;
 pub mod session;

@@ -12,6 +12,7 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
@@ -209,7 +210,6 @@ impl LinkKeys {
         now: u64,
         ttl_secs: u64,
     ) -> Result<(String, LinkClaims), LinkKeyError> {
-        let key = &self.keys[self.signing];
         let claims = LinkClaims {
             aud: LINK_AUDIENCE.to_owned(),
             exp: now.saturating_add(ttl_secs),
@@ -217,16 +217,22 @@ impl LinkKeys {
             sub: subject,
             sha256: sha256.to_owned(),
         };
-        let mut header = Header::new(key.algorithm);
-        header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|e| key_error(&key.kid, e.to_string()))?;
+        let token = self.sign_claims(&claims)?;
         Ok((token, claims))
     }
 
-    /// Checks a link's signature, audience and expiry (at `now`, without leeway) and answers
-    /// what it grants. The caller still checks that the file is the one it names.
-    pub fn verify(&self, token: &str, now: u64) -> Result<LinkClaims, LinkError> {
+    /// Signs any claims with the signing key, naming the key in the header.
+    pub(crate) fn sign_claims<C: Serialize>(&self, claims: &C) -> Result<String, LinkKeyError> {
+        let key = &self.keys[self.signing];
+        let mut header = Header::new(key.algorithm);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| key_error(&key.kid, e.to_string()))
+    }
+
+    /// Checks a token's signature with the key its header names and decodes its claims;
+    /// audience and expiry are the caller's to check.
+    pub(crate) fn decode_claims<C: DeserializeOwned>(&self, token: &str) -> Result<C, LinkError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| LinkError::Malformed)?;
         let kid = header.kid.ok_or(LinkError::UnknownKey)?;
         let key = self
@@ -238,21 +244,25 @@ impl LinkKeys {
             return Err(LinkError::BadSignature);
         }
         let mut validation = Validation::new(key.algorithm);
-        // Expiry is checked below against the caller's clock, without leeway.
+        // Expiry is checked by the caller against its clock, without leeway.
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims = ["exp", "aud", "sub"]
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let data =
-            jsonwebtoken::decode::<LinkClaims>(token, &key.decoding, &validation).map_err(|e| {
-                match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => LinkError::BadSignature,
-                    _ => LinkError::Malformed,
-                }
-            })?;
-        let claims = data.claims;
+        jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => LinkError::BadSignature,
+                _ => LinkError::Malformed,
+            })
+    }
+
+    /// Checks a link's signature, audience and expiry (at `now`, without leeway) and answers
+    /// what it grants. The caller still checks that the file is the one it names.
+    pub fn verify(&self, token: &str, now: u64) -> Result<LinkClaims, LinkError> {
+        let claims: LinkClaims = self.decode_claims(token)?;
         if claims.aud != LINK_AUDIENCE {
             return Err(LinkError::WrongAudience);
         }

@@ -138,12 +138,13 @@ macro_rules! http_service {
     ($state:expr, $shutdown:expr, $local_addr:expr) => {{
         let state = $state.clone();
         let shutdown = $shutdown.clone();
+        let formats = state.formats.clone();
         let app = App::new()
             .app_data(state.clone())
             .wrap(actix_web::middleware::from_fn(
                 packages_api::observe::middleware,
             ))
-            .configure(packages_api::configure)
+            .configure(move |cfg| packages_api::configure(cfg, &formats))
             // After the API, so no page can shadow an API route.
             .configure(packages_web::configure)
             .default_service(actix_web::web::to(packages_web::not_found));

@@ -21,10 +21,35 @@ pub async fn dispatch(
         .formats
         .find(&parsed.package_type)
         .ok_or(ApiError::NoRoute)?;
-    // Every format's requests get the same intake: a request that sends content counts as
-    // an upload in progress, and its body is cut when it stalls.
-    let _uploading = matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH)
-        .then(|| state.metrics.upload_started());
-    let body = RequestBody::new(payload, state.settings.idle_timeout);
+    let (_uploading, body) = intake(&req, payload, &state);
     format.handle(req, body, state, parsed).await
+}
+
+/// Handles every request below a format's own prefix ([`crate::Format::mount`]).
+pub async fn mounted(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let format = state
+        .formats
+        .mounted_at(req.uri().path())
+        .ok_or(ApiError::NoRoute)?;
+    let (_uploading, body) = intake(&req, payload, &state);
+    format.handle_mounted(req, body, state).await
+}
+
+/// Every format's requests get the same intake: a request that sends content counts as an
+/// upload in progress (while the guard lives), and its body is cut when it stalls.
+fn intake(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> (Option<crate::metrics::UploadGuard>, RequestBody) {
+    let uploading = matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH)
+        .then(|| state.metrics.upload_started());
+    (
+        uploading,
+        RequestBody::new(payload, state.settings.idle_timeout),
+    )
 }

@@ -65,6 +65,25 @@ pub trait Format: FormatRules {
         path: RegistryPath,
     ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>>;
 
+    /// A path prefix outside `/api/packages` that the format answers as a whole (a protocol
+    /// whose clients expect fixed URLs at the root of the host, such as the container
+    /// registry's `/v2`). None by default.
+    fn mount(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Answers a request below [`Format::mount`], with the same intake as
+    /// [`Format::handle`] (idle timeout, uploads gauge). The default answers no route.
+    fn handle_mounted(
+        &'static self,
+        req: HttpRequest,
+        body: RequestBody,
+        state: web::Data<AppState>,
+    ) -> LocalBoxFuture<'static, ApiResult<HttpResponse>> {
+        let _ = (req, body, state);
+        Box::pin(async { Err(crate::error::ApiError::NoRoute) })
+    }
+
     /// The credentials of a request to this format's routes, as the kit's shared handlers
     /// (downloads, deletes) read them. By default the schemes of the reference registry
     /// (`token`, `Bearer`, `Basic`); a format whose clients send a bare token returns
@@ -153,6 +172,16 @@ impl Formats {
     /// The formats' rules, for the use cases.
     pub fn types(&self) -> packages_service::FormatTypes {
         packages_service::FormatTypes::new(self.iter().map(|f| f as &dyn FormatRules))
+    }
+
+    /// The format mounted at the start of `path` (see [`Format::mount`]).
+    pub fn mounted_at(&self, path: &str) -> Option<&'static dyn Format> {
+        self.iter().find(|f| {
+            f.mount().is_some_and(|prefix| {
+                path.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        })
     }
 
     /// Every type name, in display order.

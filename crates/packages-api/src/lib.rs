@@ -31,6 +31,7 @@ pub mod observe;
 pub mod openapi;
 pub mod registry;
 pub mod request;
+pub mod resumable;
 pub mod routes;
 pub mod serve;
 pub mod state;
@@ -52,9 +53,13 @@ routes::route_table! {
     "/metrics" => [get => health::serve_metrics],
 }
 
-/// Registers every route of the service.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route of the service: the fixed ones, the registry below
+/// `/api/packages`, and the prefix of each format that has one of its own.
+pub fn configure(cfg: &mut web::ServiceConfig, formats: &Formats) {
     cfg.configure(register_top)
         .configure(v1::configure)
         .service(web::scope(registry::path::PREFIX).default_service(web::to(dispatch::dispatch)));
+    for prefix in formats.iter().filter_map(|f| f.mount()) {
+        cfg.service(web::scope(prefix).default_service(web::to(dispatch::mounted)));
+    }
 }

@@ -447,6 +447,9 @@ pub struct FileDetails {
     pub composite_key: String,
     /// The version's main file.
     pub is_lead: bool,
+    /// A version this upload creates is internal: kept, but never listed or found by the
+    /// shared look-ups (a format's staging area, such as container blobs before a manifest).
+    pub internal_version: bool,
     pub properties: Vec<NewProperty>,
 }
 
@@ -460,6 +463,7 @@ impl FileDetails {
             version_metadata: Some("null".to_owned()),
             composite_key: String::new(),
             is_lead: true,
+            internal_version: false,
             properties: Vec::new(),
         }
     }

@@ -125,7 +125,7 @@ fn get_or_create_version(
             package_version::version.eq(&u.version),
             package_version::lower_version.eq(&lower_version),
             package_version::created_unix.eq(now),
-            package_version::is_internal.eq(false),
+            package_version::is_internal.eq(details.internal_version),
             package_version::metadata_json.eq(&details.version_metadata),
             package_version::download_count.eq(0i64),
         ))

@@ -38,6 +38,8 @@ pub struct ResumableUpload {
     pub lease_until: Option<i64>,
     pub created_unix: i64,
     pub expires_unix: i64,
+    /// The format the upload belongs to; each format only ever sees its own uploads.
+    pub package_type: String,
 }
 
 /// What an attempt to take an upload's lease found.

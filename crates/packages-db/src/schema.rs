@@ -195,6 +195,7 @@ diesel::table! {
         lease_until -> Nullable<BigInt>,
         created_unix -> BigInt,
         expires_unix -> BigInt,
+        package_type -> Text,
     }
 }
 

@@ -326,6 +326,7 @@ fn plan(
             version_metadata: Some(version_metadata),
             composite_key: String::new(),
             is_lead: true,
+            internal_version: false,
             properties,
         },
         claimed: Vec::new(),

@@ -27,7 +27,7 @@ use actix_web::http::header::{self, HttpDate};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use packages_core::{Limit, PackageType};
-use packages_db::{Lease, ResumableUpload};
+use packages_db::ResumableUpload;
 
 use packages_api::auth::credentials_of;
 use packages_api::blocking;
@@ -157,6 +157,7 @@ pub async fn create(
             lease_until: None,
             created_unix: now,
             expires_unix: now.saturating_add(expiry),
+            package_type: PackageType::Generic.as_str().to_owned(),
         };
         if let Err(e) = app.db.create_resumable(&upload) {
             if let Err(a) = app.store.resumable_abort(&upload.id, &upload.store_state) {
@@ -187,10 +188,7 @@ pub async fn create(
         .finish())
 }
 
-/// 32 random hex digits.
-fn new_id() -> ApiResult<String> {
-    packages_service::resumable::new_id().map_err(ApiError::internal)
-}
+use packages_api::resumable::new_id;
 
 /// The upload `id` of `owner` when the caller may write to it: it must be allowed to upload
 /// to the owner's packages. Everyone else learns nothing about the upload (404 whether it
@@ -217,7 +215,9 @@ fn authorized(
     let upload = app
         .db
         .resumable(id)?
-        .filter(|u| u.owner_id == uploader.owner_id)
+        .filter(|u| {
+            u.owner_id == uploader.owner_id && u.package_type == PackageType::Generic.as_str()
+        })
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     if upload.expires_unix <= now_unix() {
         return Err(ApiError::Gone("upload expired"));
@@ -310,25 +310,16 @@ fn terminate(
         Err(ApiError::Gone(_)) => app.db.resumable(id)?.ok_or(ApiError::NotFound(NOT_FOUND))?,
         other => other?,
     };
-    let token = new_id()?;
-    let (now, until) = append::lease_window(app);
-    match app
-        .db
-        .take_resumable_lease(&upload.id, None, &token, now, until)?
-    {
-        Lease::Taken(upload) => remove(app, &upload, &token),
-        Lease::Missing => Err(ApiError::NotFound(NOT_FOUND)),
-        Lease::Busy | Lease::Offset(_) => Err(ApiError::Locked(append::BUSY)),
-    }
+    let (upload, token) =
+        packages_api::resumable::take_lease(app, &upload.id, None, ApiError::NotFound(NOT_FOUND))
+            .map_err(|e| match e {
+            ApiError::Conflict(_) => ApiError::Locked(append::BUSY),
+            other => other,
+        })?;
+    remove(app, &upload, &token)
 }
 
-/// Removes an upload whose lease `token` holds: its content, then its row (a row left by a
-/// failure here is found again by termination or the expiry sweep).
-pub fn remove(app: &AppState, upload: &ResumableUpload, token: &str) -> ApiResult<()> {
-    app.store.resumable_abort(&upload.id, &upload.store_state)?;
-    app.db.delete_resumable(&upload.id, token)?;
-    Ok(())
-}
+pub use packages_api::resumable::remove;
 
 /// Lets [`append`] reach the state it needs from a plain `Arc`.
 pub(crate) type App = Arc<AppState>;
