@@ -5,6 +5,10 @@ use packages_api::{Format, Formats};
 
 /// Every format of the production server, in display order.
 pub fn production() -> Formats {
-    let list: [&'static dyn Format; 2] = [&format_generic::Generic, &format_pypi::Pypi];
+    let list: [&'static dyn Format; 3] = [
+        &format_generic::Generic,
+        &format_pypi::Pypi,
+        &format_container::Container,
+    ];
     Formats::new(list)
 }

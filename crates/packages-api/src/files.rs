@@ -342,3 +342,50 @@ pub async fn delete_version(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Serves content a format found by its own look-up (a container blob by digest): ranges,
+/// conditionals and the object store's direct URLs as for every download, without counting
+/// one. `file_name` is what the client is offered to save it as.
+pub async fn serve_content(
+    req: &HttpRequest,
+    state: Arc<AppState>,
+    blob: PackageBlob,
+    file_name: String,
+    modified_unix: i64,
+    head: bool,
+) -> ApiResult<HttpResponse> {
+    let transfer = serve::Transfer::of(req, state.settings.idle_timeout);
+    let size = blob.size.max(0) as u64;
+    let content = Content {
+        file_name: &file_name,
+        size,
+        sha256: &blob.hash_sha256,
+        sha512: &blob.hash_sha512,
+        modified_unix,
+    };
+    let plan = serve::plan(req.headers(), &content);
+    let source = match serve::body_range(plan, size).filter(|_| !head) {
+        None => Source::Empty,
+        Some(range) => match state.settings.serve_direct {
+            Some(ttl) => {
+                return Ok(serve::redirect(&direct_url(
+                    &state, &blob, &file_name, ttl,
+                )?))
+            }
+            None => {
+                let state = state.clone();
+                let blob = blob.clone();
+                blocking::run(move || open_content(&Reads::blocking(&state), &blob, 0, range))
+                    .await?
+            }
+        },
+    };
+    Ok(serve::respond(
+        req.headers(),
+        plan,
+        &content,
+        source,
+        head,
+        &transfer,
+    ))
+}

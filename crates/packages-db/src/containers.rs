@@ -244,6 +244,16 @@ fn put_version_tx(c: &mut Conn<'_>, v: &NewVersionFiles) -> TxResult<PutVersion>
 }
 
 impl Database {
+    /// The id of the package, if it exists.
+    pub fn package_id(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lower_name: &str,
+    ) -> Result<Option<i64>, DbError> {
+        self.read(|c| package_id(c, owner_id, ptype, lower_name))
+    }
+
     /// The content with this SHA-256 when a file of any version of the package (internal
     /// ones included) has it.
     pub fn package_content(

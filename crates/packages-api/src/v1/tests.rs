@@ -256,7 +256,7 @@ macro_rules! app {
         test::init_service(
             App::new()
                 .app_data(web::Data::new($world.state.clone()))
-                .configure(crate::configure),
+                .configure(|cfg| crate::configure(cfg, &crate::Formats::default())),
         )
         .await
     };
