@@ -31,6 +31,10 @@ pub struct SweepReport {
     pub empty_packages_removed: u64,
     pub expired_sessions_removed: u64,
     pub expired_uploads_removed: u64,
+    /// Files of formats' staging versions past the grace period (see `FormatRules::staging`).
+    pub staged_files_removed: u64,
+    /// Internal versions nothing references any more, past the grace period.
+    pub internal_versions_removed: u64,
 }
 
 /// Runs one sweep.
@@ -44,6 +48,23 @@ pub fn run_once(
     let cutoff_unix = cutoff
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+
+    // Staged content and unreferenced internal versions go first, so that content they
+    // alone held is swept in this same run once its own grace period is over.
+    for rules in crate::formats::production().types().iter() {
+        if let Some(staging) = rules.staging() {
+            let (files, versions) = db
+                .remove_stale_internal(
+                    rules.package_type(),
+                    staging.version,
+                    cutoff_unix,
+                    staging.keeps_property,
+                )
+                .map_err(|e| e.to_string())?;
+            report.staged_files_removed += files as u64;
+            report.internal_versions_removed += versions as u64;
+        }
+    }
 
     let mut last_seen = None;
     loop {
@@ -154,6 +175,8 @@ pub fn start_sweeper(
                 + report.stale_uploads_removed
                 + report.empty_packages_removed
                 + report.expired_uploads_removed
+                + report.staged_files_removed
+                + report.internal_versions_removed
         }
         Err(e) => {
             log::warn!("sweep failed: {e}");

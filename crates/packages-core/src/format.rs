@@ -15,4 +15,21 @@ pub trait FormatRules: Send + Sync + 'static {
     fn lookup_name(&self, name: &str) -> String {
         lower(name)
     }
+
+    /// Where the format keeps content before it is published, if it does; see [`Staging`].
+    /// None by default.
+    fn staging(&self) -> Option<Staging> {
+        None
+    }
+}
+
+/// A format's staging area: an internal version of each package holding content not yet
+/// referenced by a published version (container blobs before a manifest names them). The
+/// sweep removes its files after the grace period, and with them every other internal
+/// version that nothing references and that does not carry `keeps_property` (a manifest
+/// pushed by digest that no index lists and that refers to nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staging {
+    pub version: &'static str,
+    pub keeps_property: &'static str,
 }

@@ -24,7 +24,7 @@ pub use blob_store::{
     ResumableAppend, StorageError, StoredBlob,
 };
 pub use digest::{Digests, MultiHasher};
-pub use format::FormatRules;
+pub use format::{FormatRules, Staging};
 pub use limits::{parse_size_limit, Limit, Limits};
 pub use lowercase::lower;
 pub use owner_name::{check_owner_name, is_email, OwnerNameError, MAX_NAME_CHARS};

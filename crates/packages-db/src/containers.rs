@@ -459,3 +459,81 @@ impl Database {
         })
     }
 }
+
+impl Database {
+    /// Housekeeping of a format with a staging version (`staging`, internal): removes its
+    /// files created before `cutoff_unix` (content nothing else references then goes with
+    /// the blob sweep), and every other internal version created before the cutoff whose
+    /// lead content no other version of its package references and that refers to nothing
+    /// (untagged manifests no index lists and that are no referrer). Answers how many files
+    /// and versions went.
+    pub fn remove_stale_internal(
+        &self,
+        ptype: PackageType,
+        staging: &str,
+        cutoff_unix: i64,
+        subject_property: &str,
+    ) -> Result<(usize, usize), DbError> {
+        let staged: Vec<(i64, i64)> = self.read(|c| {
+            Ok(run!(c, |c| package_file::table
+                .inner_join(package_version::table.inner_join(package::table))
+                .filter(package::package_type.eq(ptype.as_str()))
+                .filter(package_version::lower_version.eq(lower(staging)))
+                .filter(package_version::is_internal.eq(true))
+                .filter(package_file::created_unix.lt(cutoff_unix))
+                .select((package_file::id, package::owner_id))
+                .limit(10_000)
+                .load(c))?)
+        })?;
+        let mut files = 0;
+        for (file_id, owner_id) in staged {
+            files += self.write(&[Change::Files(owner_id)], |c| {
+                Ok(run!(c, |c| diesel::delete(
+                    package_file::table.find(file_id)
+                )
+                .execute(c))?)
+            })?;
+        }
+        let candidates: Vec<(i64, i64, i64, i64)> = self.read(|c| {
+            Ok(run!(c, |c| package_file::table
+                .inner_join(package_version::table.inner_join(package::table))
+                .filter(package::package_type.eq(ptype.as_str()))
+                .filter(package_version::lower_version.ne(lower(staging)))
+                .filter(package_version::is_internal.eq(true))
+                .filter(package_version::created_unix.lt(cutoff_unix))
+                .filter(package_file::is_lead.eq(true))
+                .select((
+                    package_version::id,
+                    package_version::package_id,
+                    package::owner_id,
+                    package_file::blob_id,
+                ))
+                .limit(10_000)
+                .load(c))?)
+        })?;
+        let mut versions = 0;
+        for (version_id, package_id, owner_id, blob_id) in candidates {
+            versions += self.write(&[Change::Files(owner_id)], |c| {
+                let referenced: i64 = run!(c, |c| package_file::table
+                    .inner_join(package_version::table)
+                    .filter(package_version::package_id.eq(package_id))
+                    .filter(package_version::id.ne(version_id))
+                    .filter(package_file::blob_id.eq(blob_id))
+                    .count()
+                    .get_result(c))?;
+                let refers: i64 = run!(c, |c| package_property::table
+                    .filter(package_property::ref_type.eq(REF_VERSION))
+                    .filter(package_property::ref_id.eq(version_id))
+                    .filter(package_property::name.eq(subject_property))
+                    .count()
+                    .get_result(c))?;
+                if referenced > 0 || refers > 0 {
+                    return Ok(0);
+                }
+                crate::deletes::delete_version_rows(c, version_id)?;
+                Ok(1)
+            })?;
+        }
+        Ok((files, versions))
+    }
+}

@@ -77,6 +77,11 @@ impl FormatTypes {
             .find(|f| f.package_type().as_str() == name)
     }
 
+    /// Every format's rules, in display order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static dyn FormatRules> + '_ {
+        self.0.iter().copied()
+    }
+
     /// Every type name, in display order.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.0.iter().map(|f| f.package_type().as_str())

@@ -13,11 +13,12 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::HttpRequest;
 use forge_auth::registry_token;
 use forge_auth::{Credentials, TokenScopes};
+use packages_api::auth::authenticate;
 use packages_api::state::AppState;
 use packages_core::clock::now_unix;
 use packages_core::AccessMode;
 use packages_service::access::{authorize_owner, OwnerAccess};
-use packages_service::auth::{authenticate, may_sign_in, AuthContext, AuthMethod};
+use packages_service::auth::{may_sign_in, AuthContext, AuthMethod};
 use serde_json::json;
 
 use crate::errors::{OciError, OciResult};
@@ -80,6 +81,7 @@ fn registry_identity(state: &AppState, token: &str) -> OciResult<AuthContext> {
         .user_by_id(user_id)?
         .filter(may_sign_in)
         .ok_or_else(|| OciError::unauthorized("the token's user cannot sign in"))?;
+    packages_api::request::set_user(&user.name);
     let scopes = claims
         .scope
         .as_deref()

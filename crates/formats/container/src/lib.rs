@@ -33,7 +33,7 @@ use packages_api::error::{ApiError, ApiResult};
 use packages_api::formats::{Format, Route};
 use packages_api::registry::path::RegistryPath;
 use packages_api::state::AppState;
-use packages_core::{FormatRules, PackageType};
+use packages_core::{FormatRules, PackageType, Staging};
 use packages_service::auth::AuthContext;
 
 use crate::auth::Caller;
@@ -50,6 +50,14 @@ pub const CONTAINER: PackageType = PackageType::new("container");
 impl FormatRules for Container {
     fn package_type(&self) -> PackageType {
         CONTAINER
+    }
+
+    /// Blobs wait in the `_upload` version until a manifest references them.
+    fn staging(&self) -> Option<Staging> {
+        Some(Staging {
+            version: uploads::UPLOAD_VERSION,
+            keeps_property: manifests::SUBJECT,
+        })
     }
 }
 
