@@ -14,6 +14,7 @@ use base64::Engine as _;
 use forge_server::config::Config;
 
 pub mod cluster;
+pub mod containers;
 pub use packages_core::{AccessMode, Visibility};
 pub use packages_db::UserChanges;
 
