@@ -19,6 +19,10 @@ pub struct RegistryClaims {
     pub iat: u64,
     /// The user's id, or `0` for an anonymous caller.
     pub sub: String,
+    /// The user's name when the token was issued, so the user can be found in a cache by
+    /// name (the id must still match).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// The scope of the access token that was exchanged; absent after a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -34,7 +38,7 @@ impl RegistryClaims {
 /// Signs a token for `user_id` (`None`: anonymous) valid from `now` for `ttl_secs`.
 pub fn sign(
     keys: &LinkKeys,
-    user_id: Option<i64>,
+    user: Option<(i64, &str)>,
     scope: Option<String>,
     now: u64,
     ttl_secs: u64,
@@ -43,7 +47,8 @@ pub fn sign(
         aud: REGISTRY_AUDIENCE.to_owned(),
         exp: now.saturating_add(ttl_secs),
         iat: now,
-        sub: user_id.unwrap_or(0).to_string(),
+        sub: user.map_or(0, |(id, _)| id).to_string(),
+        name: user.map_or(String::new(), |(_, name)| name.to_owned()),
         scope,
     })
 }
@@ -79,10 +84,18 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_until_it_expires() {
         let keys = keys();
-        let token = sign(&keys, Some(42), Some("read:package".into()), 1000, 60).unwrap();
+        let token = sign(
+            &keys,
+            Some((42, "alice")),
+            Some("read:package".into()),
+            1000,
+            60,
+        )
+        .unwrap();
         assert!(looks_like_jwt(&token));
         let claims = verify(&keys, &token, 1059).unwrap();
         assert_eq!(claims.user_id(), Some(42));
+        assert_eq!(claims.name, "alice");
         assert_eq!(claims.scope.as_deref(), Some("read:package"));
         assert_eq!(verify(&keys, &token, 1060), Err(LinkError::Expired));
     }

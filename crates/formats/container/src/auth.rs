@@ -19,6 +19,7 @@ use packages_core::clock::now_unix;
 use packages_core::AccessMode;
 use packages_service::access::{authorize_owner, OwnerAccess};
 use packages_service::auth::{may_sign_in, AuthContext, AuthMethod};
+use packages_service::reads::Reads;
 use serde_json::json;
 
 use crate::errors::{OciError, OciResult};
@@ -76,10 +77,12 @@ fn registry_identity(state: &AppState, token: &str) -> OciResult<AuthContext> {
     let Some(user_id) = claims.user_id() else {
         return Ok(AuthContext::anonymous());
     };
-    let user = state
-        .db
-        .user_by_id(user_id)?
-        .filter(may_sign_in)
+    // By name through the read cache (invalidated when the user changes); the id must match,
+    // so a user renamed or recreated under the name is not the token's.
+    let user = Reads::blocking(state)
+        .user_by_name(&claims.name)?
+        .filter(|u| u.id == user_id && may_sign_in(u))
+        .map(|u| (*u).clone())
         .ok_or_else(|| OciError::unauthorized("the token's user cannot sign in"))?;
     packages_api::request::set_user(&user.name);
     let scopes = claims
@@ -121,7 +124,7 @@ pub fn token(state: &Arc<AppState>, headers: &HeaderMap) -> OciResult<serde_json
     let now = now_unix() as u64;
     let token = registry_token::sign(
         &state.settings.links.keys,
-        auth.doer.as_ref().map(|u| u.id),
+        auth.doer.as_ref().map(|u| (u.id, u.name.as_str())),
         scope,
         now,
         TOKEN_TTL_SECS,
