@@ -12,6 +12,7 @@ mod cluster;
 mod common;
 mod concurrency;
 mod config;
+mod container;
 mod container_clients;
 mod control_chars;
 mod differences;

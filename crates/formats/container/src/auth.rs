@@ -12,7 +12,7 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::HttpRequest;
 use forge_auth::registry_token;
-use forge_auth::{Credentials, TokenScopes};
+use forge_auth::TokenScopes;
 use packages_api::auth::authenticate;
 use packages_api::state::AppState;
 use packages_core::clock::now_unix;
@@ -58,7 +58,21 @@ pub fn caller(state: &AppState, headers: &HeaderMap) -> OciResult<Caller> {
         }
     }
     let credentials = packages_api::credentials::credentials_in(headers)?;
-    Ok(Caller::Known(Box::new(authenticate(state, credentials)?)))
+    Ok(Caller::Known(Box::new(signed_in(authenticate(
+        state,
+        credentials,
+    )?)?)))
+}
+
+/// Refuses an identity whose user may not sign in (inactive, login prohibited): it gets no
+/// token and no access, as with a wrong password.
+fn signed_in(auth: AuthContext) -> OciResult<AuthContext> {
+    match &auth.doer {
+        Some(user) if !may_sign_in(user) => {
+            Err(OciError::unauthorized("this account may not sign in"))
+        }
+        _ => Ok(auth),
+    }
 }
 
 fn bearer(value: &str) -> Option<&str> {
@@ -110,8 +124,7 @@ pub fn token(state: &Arc<AppState>, headers: &HeaderMap) -> OciResult<serde_json
     let credentials = packages_api::credentials::credentials_in(headers)?;
     let auth = match credentials {
         None => AuthContext::anonymous(),
-        Some(credentials @ Credentials::Basic { .. })
-        | Some(credentials @ Credentials::Token(_)) => authenticate(state, Some(credentials))?,
+        Some(credentials) => signed_in(authenticate(state, Some(credentials))?)?,
     };
     if let Some(scopes) = &auth.scopes {
         if !scopes.allows_package(AccessMode::Read) {

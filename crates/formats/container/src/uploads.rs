@@ -35,8 +35,9 @@ use crate::errors::{OciError, OciResult};
 use crate::names::{Digest, Repo};
 use crate::Container;
 
-/// The internal version holding blobs no manifest references yet.
-pub const UPLOAD_VERSION: &str = "_upload";
+/// The internal version holding blobs no manifest references yet. No tag can start with `.`,
+/// so no tag can ever name it (the reference registry's `_upload` is a valid tag).
+pub const UPLOAD_VERSION: &str = ".upload";
 
 /// The `Range` header value of an upload at `offset`: the last byte received (`0-0` for an
 /// empty upload, as the reference registry answers).
