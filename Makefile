@@ -24,9 +24,13 @@ build:
 	$(CARGO) build --workspace
 
 # Release build, then our server (SQLite and PostgreSQL) against nginx under the same load;
-# rewrites the results in docs/PERFORMANCE.md. About 10 minutes on 2 cores.
+# rewrites the results in docs/PERFORMANCE.md. About 10 minutes on 2 cores. Then the
+# container registry against Distribution's docker-registry (skopeo pushes and pulls of a
+# 1 GiB image, manifest and blob requests per second, peak memory of 8 concurrent pushes):
+# about 5 more minutes; it prints its table (docs/PERFORMANCE.md, "Container registry").
 bench:
 	CARGO=$(CARGO) scripts/bench.sh
+	scripts/bench-container.sh target/release/forge-server
 
 # P3/P4 through nginx in front of one and of three instances on PostgreSQL, and the P3 latency
 # tail of each database; rewrites the "Several instances" section of docs/PERFORMANCE.md.

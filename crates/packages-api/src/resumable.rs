@@ -16,6 +16,7 @@ use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
 use packages_core::clock::now_ms;
 use packages_db::{Lease, ResumableUpload};
+use packages_storage::ingest::{hash_through, IngestError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blocking;
@@ -92,15 +93,27 @@ enum Message {
     End,
 }
 
+/// What an append does besides writing.
+pub struct AppendOptions {
+    /// Checks the chunk before it counts.
+    pub check: Option<Box<dyn ChunkCheck>>,
+    /// Runs when the append completes the upload.
+    pub on_complete: Option<OnComplete>,
+    /// The answer when the upload does not exist.
+    pub missing: ApiError,
+    /// An append from offset 0 hashes the content as it writes and records the digests in
+    /// the row's `metadata` (see [`recorded_digests`]); only for formats that keep nothing
+    /// else there.
+    pub record_digests: bool,
+}
+
 /// Appends `body` to `upload` at `offset`; returns the new offset. When the upload is then
 /// complete, `on_complete` runs before this returns.
 pub async fn append<S>(
     app: Arc<AppState>,
     upload: ResumableUpload,
     offset: u64,
-    check: Option<Box<dyn ChunkCheck>>,
-    on_complete: Option<OnComplete>,
-    missing: ApiError,
+    options: AppendOptions,
     mut body: S,
 ) -> ApiResult<u64>
 where
@@ -109,6 +122,7 @@ where
     let (leased, token) = {
         let app = app.clone();
         let id = upload.id.clone();
+        let missing = options.missing;
         blocking::run(move || take_lease(&app, &id, Some(offset as i64), missing)).await?
     };
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -121,8 +135,9 @@ where
             held: true,
         },
         upload: leased,
-        check,
-        on_complete,
+        check: options.check,
+        on_complete: options.on_complete,
+        record_digests: options.record_digests,
     };
     std::thread::Builder::new()
         .name("upload-append".into())
@@ -187,49 +202,79 @@ struct Writer {
     upload: ResumableUpload,
     check: Option<Box<dyn ChunkCheck>>,
     on_complete: Option<OnComplete>,
+    record_digests: bool,
 }
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Message>) -> ApiResult<u64> {
         let app = self.guard.app.clone();
-        let upload = &self.upload;
-        let offset = upload.upload_offset as u64;
-        let remaining = (upload.upload_length as u64).saturating_sub(offset);
-        let mut writer = app
-            .store
-            .resumable_append(&upload.id, &upload.store_state, offset)?;
+        let offset = self.upload.upload_offset as u64;
+        let remaining = (self.upload.upload_length as u64).saturating_sub(offset);
+        let mut writer =
+            app.store
+                .resumable_append(&self.upload.id, &self.upload.store_state, offset)?;
         let renew_every = lease_len(&app) / 3;
         let mut renewed = Instant::now();
         let mut written = 0u64;
         let mut ended = false;
-        while let Some(message) = rx.blocking_recv() {
-            let bytes = match message {
-                Message::Chunk(bytes) => bytes,
-                Message::End => {
-                    ended = true;
-                    break;
-                }
+        // Why the sink stopped, when it was not the store.
+        let mut refused: Option<ApiError> = None;
+        let hashed = {
+            let (id, token) = (self.upload.id.clone(), self.guard.token.clone());
+            let check = &mut self.check;
+            let next = || -> Result<Option<Bytes>, IngestError> {
+                Ok(match rx.blocking_recv() {
+                    Some(Message::Chunk(bytes)) => Some(bytes),
+                    Some(Message::End) => {
+                        ended = true;
+                        None
+                    }
+                    // The body was cut: what arrived is kept.
+                    None => None,
+                })
             };
-            if written + bytes.len() as u64 > remaining {
-                // Dropping the writer discards the chunk; the offset stays.
-                return Err(ApiError::PayloadTooLarge(PAST_LENGTH));
-            }
-            writer.write_all(&bytes)?;
-            if let Some(check) = &mut self.check {
-                check.update(&bytes);
-            }
-            written += bytes.len() as u64;
-            if renewed.elapsed() > renew_every {
-                let until = now_ms() + lease_len(&app).as_millis() as i64;
-                if !app
-                    .db
-                    .renew_resumable_lease(&upload.id, &self.guard.token, until)?
-                {
-                    return Err(ApiError::Conflict(LOST));
+            let sink = |bytes: &[u8]| -> Result<(), IngestError> {
+                if written + bytes.len() as u64 > remaining {
+                    // Dropping the writer discards the chunk; the offset stays.
+                    refused = Some(ApiError::PayloadTooLarge(PAST_LENGTH));
+                    return Err(IngestError::TooLarge);
                 }
-                renewed = Instant::now();
+                writer.write_all(bytes)?;
+                if let Some(check) = check {
+                    check.update(bytes);
+                }
+                written += bytes.len() as u64;
+                if renewed.elapsed() > renew_every {
+                    let until = now_ms() + lease_len(&app).as_millis() as i64;
+                    let renewed_lease = app
+                        .db
+                        .renew_resumable_lease(&id, &token, until)
+                        .map_err(|e| IngestError::Failed(e.to_string()))?;
+                    if !renewed_lease {
+                        refused = Some(ApiError::Conflict(LOST));
+                        return Err(IngestError::Failed(LOST.into()));
+                    }
+                    renewed = Instant::now();
+                }
+                Ok(())
+            };
+            // Content written from its first byte is hashed on the way when the format asks,
+            // so completing it needs no second pass.
+            if self.record_digests && offset == 0 {
+                hash_through(next, sink).map(Some)
+            } else {
+                copy(next, sink).map(|()| None)
             }
-        }
+        };
+        let digests = match hashed {
+            Ok(digests) => digests,
+            Err(e) => {
+                return Err(refused.unwrap_or_else(|| match e {
+                    IngestError::Storage(e) => e.into(),
+                    other => ApiError::internal(other),
+                }))
+            }
+        };
         if let Some(check) = self.check.take() {
             if !ended {
                 return Err(ApiError::IncompleteBody);
@@ -237,6 +282,20 @@ impl Writer {
             check.verify()?;
         }
         let (new_offset, store_state) = writer.commit()?;
+        let upload = &self.upload;
+        if let Some(digests) = digests {
+            let recorded = RecordedDigests {
+                at: new_offset,
+                digests,
+            };
+            let text = serde_json::to_string(&recorded).map_err(ApiError::internal)?;
+            if !app
+                .db
+                .set_resumable_metadata(&upload.id, &self.guard.token, &text)?
+            {
+                return Err(ApiError::Conflict(LOST));
+            }
+        }
         let complete = new_offset == upload.upload_length as u64;
         if !app.db.advance_resumable(
             &upload.id,
@@ -260,4 +319,32 @@ impl Writer {
         }
         Ok(new_offset)
     }
+}
+
+/// Hands every chunk `next` yields to `sink`.
+fn copy<N, S>(mut next: N, mut sink: S) -> Result<(), IngestError>
+where
+    N: FnMut() -> Result<Option<Bytes>, IngestError>,
+    S: FnMut(&[u8]) -> Result<(), IngestError>,
+{
+    while let Some(chunk) = next()? {
+        sink(&chunk)?;
+    }
+    Ok(())
+}
+
+/// The digests of an upload's content, recorded in its row's metadata by an append that
+/// wrote it from the first byte (see [`append`]'s `record_digests`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RecordedDigests {
+    /// The offset the digests are of.
+    at: u64,
+    digests: packages_core::Digests,
+}
+
+/// The digests of the whole content of `upload`, when an append recorded them at its
+/// current offset (a later append from another offset makes them stale).
+pub fn recorded_digests(upload: &ResumableUpload) -> Option<packages_core::Digests> {
+    let recorded: RecordedDigests = serde_json::from_str(&upload.metadata).ok()?;
+    (recorded.at == upload.upload_offset as u64).then_some(recorded.digests)
 }

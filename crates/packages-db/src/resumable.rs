@@ -166,6 +166,22 @@ impl Database {
         })
     }
 
+    /// Records `metadata` under `token`'s lease; false when the lease was lost.
+    pub fn set_resumable_metadata(
+        &self,
+        id: &str,
+        token: &str,
+        metadata: &str,
+    ) -> Result<bool, DbError> {
+        self.write_additive(|c| {
+            let target = ru::table.filter(ru::id.eq(id)).filter(ru::lease.eq(token));
+            let n = run!(c, |c| diesel::update(target)
+                .set(ru::metadata.eq(metadata))
+                .execute(c))?;
+            Ok(n == 1)
+        })
+    }
+
     /// Releases `token`'s lease without changing anything else.
     pub fn release_resumable_lease(&self, id: &str, token: &str) -> Result<(), DbError> {
         self.write_additive(|c| {

@@ -326,6 +326,16 @@ fn grow(size: u64, chunk: &[u8], max_size: Option<u64>) -> Result<u64, IngestErr
     Ok(size)
 }
 
+/// Hashes every chunk `next` yields (the four digests, on two threads once the content is
+/// large, as an upload does) while handing it to `sink`; stops at the first error.
+pub fn hash_through<N, S>(next: N, sink: S) -> Result<Digests, IngestError>
+where
+    N: FnMut() -> Result<Option<Bytes>, IngestError>,
+    S: FnMut(&[u8]) -> Result<(), IngestError>,
+{
+    pump(next, sink, None)
+}
+
 /// Computes the four digests of everything `reader` yields, with the same code and threads
 /// as an upload.
 pub fn digest_parallel(mut reader: impl Read) -> io::Result<Digests> {

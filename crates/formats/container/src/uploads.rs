@@ -405,26 +405,28 @@ async fn append(
             }
         }
     }
-    resumable::append(
-        state.clone(),
-        row,
-        offset,
-        None,
-        None,
-        ApiError::NotFound("blob upload unknown to registry"),
-        body,
-    )
-    .await
-    .map_err(|e| match e {
-        ApiError::NotFound(_) => OciError::upload_unknown(),
-        ApiError::PayloadTooLarge(_) => OciError::size_invalid(packages_service::limits::TYPE_SIZE),
-        ApiError::Conflict(m) => {
-            let mut e = OciError::upload_invalid(StatusCode::RANGE_NOT_SATISFIABLE, m);
-            e.range = Some(offset);
-            e
-        }
-        other => other.into(),
-    })
+    let options = resumable::AppendOptions {
+        check: None,
+        on_complete: None,
+        missing: ApiError::NotFound("blob upload unknown to registry"),
+        // A blob sent whole in one PATCH (skopeo, docker) is hashed on the way in, so its
+        // PUT needs no second pass over it.
+        record_digests: true,
+    };
+    resumable::append(state.clone(), row, offset, options, body)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => OciError::upload_unknown(),
+            ApiError::PayloadTooLarge(_) => {
+                OciError::size_invalid(packages_service::limits::TYPE_SIZE)
+            }
+            ApiError::Conflict(m) => {
+                let mut e = OciError::upload_invalid(StatusCode::RANGE_NOT_SATISFIABLE, m);
+                e.range = Some(offset);
+                e
+            }
+            other => other.into(),
+        })
 }
 
 /// `GET`, `PATCH`, `PUT` and `DELETE` of `/v2/{name}/blobs/uploads/{id}`.
@@ -513,12 +515,18 @@ fn finish(
         other => other.into(),
     })?;
     let mut digests = None;
+    let recorded = resumable::recorded_digests(&row);
     let finished = state.store.resumable_finish(
         &row.id,
         &row.store_state,
         row.upload_offset as u64,
         &mut |reader| {
-            let d = packages_storage::ingest::digest_parallel(reader).map_err(StorageError::Io)?;
+            let d = match recorded.clone() {
+                Some(d) => d,
+                None => {
+                    packages_storage::ingest::digest_parallel(reader).map_err(StorageError::Io)?
+                }
+            };
             let sha256 = d.sha256.clone();
             let matches = sha256 == digest.hex;
             digests = Some(d);

@@ -52,16 +52,14 @@ where
         let hasher = checksum.hasher();
         Box::new(ChecksumCheck { checksum, hasher }) as Box<dyn ChunkCheck>
     });
-    resumable::append(
-        app,
-        upload,
-        offset,
+    let options = resumable::AppendOptions {
         check,
-        Some(Box::new(publish)),
-        ApiError::NotFound(NOT_FOUND),
-        body,
-    )
-    .await
+        on_complete: Some(Box::new(publish)),
+        missing: ApiError::NotFound(NOT_FOUND),
+        // The row's metadata is the client's Upload-Metadata.
+        record_digests: false,
+    };
+    resumable::append(app, upload, offset, options, body).await
 }
 
 /// Publishes a complete upload whose lease `token` holds, exactly as a `PUT` of the same
