@@ -3075,7 +3075,36 @@ forge_e2e::backends!(
     package_delete_removes_the_repository,
 );
 
+/// With serve-direct on object storage, a blob `GET` is a redirect to a presigned URL of the
+/// bucket, which serves the blob's bytes; `HEAD` answers itself.
+fn blobs_redirect_to_the_bucket_when_serving_directly(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.storage.serve_direct = true;
+        c.storage.serve_direct_ttl = std::time::Duration::from_secs(60);
+    });
+    with_user2(&s);
+    let blob: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
+    let d = push_blob(&s, "user2/direct", &blob);
+    let path = format!("/v2/user2/direct/blobs/{d}");
+    let r = s.get(&path, &user2());
+    status(&r, 307);
+    let url = header(&r, "location").to_owned();
+    assert!(url.starts_with(&s.config().storage.s3.endpoint), "{url}");
+    let response = forge_e2e::agent()
+        .get(&url)
+        .call()
+        .expect("fetch from the bucket");
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).expect("read body");
+    assert!(body == blob, "the bucket sent other bytes");
+    let head = s.head(&path, &user2());
+    status(&head, 200);
+    assert_eq!(header(&head, "docker-content-digest"), d);
+    assert_eq!(head.header("location"), None);
+}
+
 forge_e2e::s3_backend!(
+    blobs_redirect_to_the_bucket_when_serving_directly,
     monolithic_blob_push_and_pull,
     post_then_put_with_body,
     streamed_patch_then_put,

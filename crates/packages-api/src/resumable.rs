@@ -30,9 +30,9 @@ const LOST: &str = "the upload was taken over by another request";
 /// Shortest lease; a lease also lasts three idle timeouts, so a request whose body keeps
 /// arriving always renews it in time.
 const MIN_LEASE: Duration = Duration::from_secs(60);
-/// Body chunks queued for the writer thread: two keep the socket and the disk both busy, and
-/// keep memory per upload small when many run at once.
-const QUEUE: usize = 2;
+/// Body chunks queued for the writer thread: one keeps the socket and the disk both busy
+/// (measured against two and eight), and memory per upload small when many run at once.
+const QUEUE: usize = 1;
 
 fn lease_len(app: &AppState) -> Duration {
     MIN_LEASE.max(app.settings.idle_timeout * 3)
