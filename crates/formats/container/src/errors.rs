@@ -8,6 +8,12 @@ use packages_api::error::ApiError;
 use packages_service::limits as limit_errors;
 use serde_json::{json, Value};
 
+/// The `Range` header value of an upload at `offset`: the last byte received (`0-0` for an
+/// empty upload, as the reference registry answers).
+pub fn range_value(offset: u64) -> String {
+    format!("0-{}", offset.saturating_sub(1))
+}
+
 /// One registry error.
 #[derive(Debug, Clone)]
 pub struct OciError {
@@ -140,7 +146,7 @@ impl OciError {
     pub fn response(&self) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status);
         if let Some(offset) = self.range {
-            builder.insert_header(("Range", crate::uploads::range_value(offset)));
+            builder.insert_header(("Range", range_value(offset)));
         }
         builder.json(json!({
             "errors": [{

@@ -31,19 +31,13 @@ use packages_db::{FileDetails, NewUpload, PackageBlob, ResumableUpload, UploadLi
 use packages_service::auth::AuthContext;
 
 use crate::auth::{access, pusher};
-use crate::errors::{OciError, OciResult};
+use crate::errors::{range_value, OciError, OciResult};
 use crate::names::{Digest, Repo};
 use crate::Container;
 
 /// The internal version holding blobs no manifest references yet. No tag can start with `.`,
 /// so no tag can ever name it (the reference registry's `_upload` is a valid tag).
 pub const UPLOAD_VERSION: &str = ".upload";
-
-/// The `Range` header value of an upload at `offset`: the last byte received (`0-0` for an
-/// empty upload, as the reference registry answers).
-pub fn range_value(offset: u64) -> String {
-    format!("0-{}", offset.saturating_sub(1))
-}
 
 /// Who pushes into which owner.
 #[derive(Debug, Clone, Copy)]
