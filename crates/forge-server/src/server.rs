@@ -127,6 +127,7 @@ fn record_socket<T: 'static>(io: &T, ext: &mut actix_web::dev::Extensions) {
     } else if let Some(tls) =
         io.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<TcpStream>>()
     {
+        ext.insert(packages_api::urls::Tls);
         tls.get_ref().0
     } else {
         return;
@@ -234,9 +235,18 @@ fn serve(config: Config, formats: Formats, handle_signals: bool) -> Result<Runni
         read_cache_ttl: config.cache.read_ttl,
         // Checked when the configuration was loaded.
         trusted_proxies: packages_service::client_addr::TrustedProxies::parse(
-            &config.log.trusted_proxies,
+            &config.server.all_trusted_proxies(&config.log),
         )
         .unwrap_or_default(),
+        max_concurrent_uploads: config.server.max_concurrent_uploads,
+        login_limits: packages_service::limiter::LoginLimits {
+            per_account: config.auth.login_failures_per_account,
+            per_address: config.auth.login_failures_per_address,
+            window: config.auth.login_failure_window,
+        },
+        root_url: Some(config.server.root_url.trim())
+            .filter(|u| !u.is_empty())
+            .and_then(|u| packages_service::public_url::RootUrl::parse(u).ok()),
         metrics_enabled: config.metrics.enabled,
         metrics_token: config.metrics.token.clone(),
         serve_direct: config

@@ -21,7 +21,7 @@ pub async fn dispatch(
         .formats
         .find(&parsed.package_type)
         .ok_or(ApiError::NoRoute)?;
-    let (_uploading, body) = intake(&req, payload, &state);
+    let (_uploading, body) = intake(&req, payload, &state)?;
     format.handle(req, body, state, parsed).await
 }
 
@@ -35,21 +35,32 @@ pub async fn mounted(
         .formats
         .mounted_at(req.uri().path())
         .ok_or(ApiError::NoRoute)?;
-    let (_uploading, body) = intake(&req, payload, &state);
+    let (_uploading, body) = intake(&req, payload, &state)?;
     format.handle_mounted(req, body, state).await
 }
 
-/// Every format's requests get the same intake: a request that sends content counts as an
-/// upload in progress (while the guard lives), and its body is cut when it stalls.
+/// An upload in progress: its slot and its count in the metrics, while it lives.
+type Uploading = Option<(crate::state::UploadSlot, crate::metrics::UploadGuard)>;
+
+/// Every format's requests get the same intake: a request that sends content takes an upload
+/// slot (503 before its body is read when none is free) and counts as an upload in progress,
+/// and its body is cut when it stalls.
 fn intake(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> (Option<crate::metrics::UploadGuard>, RequestBody) {
-    let uploading = matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH)
-        .then(|| state.metrics.upload_started());
-    (
+) -> ApiResult<(Uploading, RequestBody)> {
+    let uploading = if matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH) {
+        let slot = state
+            .uploads
+            .try_take()
+            .ok_or_else(crate::state::too_many_uploads)?;
+        Some((slot, state.metrics.upload_started()))
+    } else {
+        None
+    };
+    Ok((
         uploading,
         RequestBody::new(payload, state.settings.idle_timeout),
-    )
+    ))
 }

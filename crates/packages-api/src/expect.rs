@@ -87,6 +87,10 @@ async fn verdict(state: &web::Data<AppState>, req: &Request) -> ApiResult<()> {
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return Ok(());
     }
+    // A client that waits for 100 Continue sends nothing when every upload slot is taken.
+    if matches!(*req.method(), Method::PUT | Method::POST | Method::PATCH) && state.uploads.full() {
+        return Err(crate::state::too_many_uploads());
+    }
     // Anything that is not a registry request of a known format is left to the router.
     let Ok(parsed) = path::parse(req.uri().path()) else {
         return Ok(());

@@ -103,8 +103,13 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// The metrics of a server over `db` and `cache`.
-    pub fn new(db: Database, cache: Arc<ReadCache>) -> Self {
+    /// The metrics of a server over `db` and `cache`; `login_refusals` counts password
+    /// attempts the login limits refused.
+    pub fn new(
+        db: Database,
+        cache: Arc<ReadCache>,
+        login_refusals: Arc<packages_service::limiter::LoginRefusals>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("forge");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -165,6 +170,7 @@ impl Metrics {
             db,
             cache,
             inventory: inventory.clone(),
+            login_refusals,
         }));
         Metrics {
             registry: Mutex::new(registry),
@@ -259,6 +265,7 @@ struct ScrapeTime {
     db: Database,
     cache: Arc<ReadCache>,
     inventory: Arc<InventoryCells>,
+    login_refusals: Arc<packages_service::limiter::LoginRefusals>,
 }
 
 impl std::fmt::Debug for ScrapeTime {
@@ -313,6 +320,13 @@ impl Collector for ScrapeTime {
             "db_pool_wait_seconds",
             "Time spent waiting for a pooled connection",
             pool.wait_seconds,
+        )?;
+
+        counter(
+            e,
+            "login_refusals",
+            "Password attempts refused by the password-guessing limits (429)",
+            self.login_refusals.get(),
         )?;
 
         let mut family = e.encode_descriptor(

@@ -46,6 +46,7 @@ pub async fn middleware(
         ),
         None => peer,
     };
+    ctx.set_client(client);
     let bytes_in = Arc::new(AtomicU64::new(0));
     let counted = bytes_in.clone();
     let payload = req.take_payload().map(move |chunk| {

@@ -23,6 +23,8 @@ pub struct RequestContext {
     pub id: String,
     route: Mutex<Option<&'static str>>,
     user: Mutex<Option<String>>,
+    /// The client's address, as the trusted proxies say (set by the access log's middleware).
+    client: Mutex<Option<std::net::IpAddr>>,
 }
 
 impl RequestContext {
@@ -52,6 +54,7 @@ impl RequestContext {
             id,
             route: Mutex::new(None),
             user: Mutex::new(None),
+            client: Mutex::new(None),
         })
     }
 
@@ -63,6 +66,18 @@ impl RequestContext {
     /// The name of the user the request authenticated as.
     pub fn user(&self) -> Option<String> {
         self.user.lock().ok().and_then(|u| u.clone())
+    }
+
+    /// The client's address (the peer, or what a trusted proxy says).
+    pub fn client(&self) -> Option<std::net::IpAddr> {
+        self.client.lock().ok().and_then(|c| *c)
+    }
+
+    /// Records the client's address.
+    pub fn set_client(&self, client: Option<std::net::IpAddr>) {
+        if let Ok(mut c) = self.client.lock() {
+            *c = client;
+        }
     }
 }
 
@@ -136,8 +151,10 @@ pub fn set_user(name: &str) {
 pub fn carry<R>(f: impl FnOnce() -> R) -> impl FnOnce() -> R {
     let ctx = current();
     move || {
+        // The use cases (the login limits) see the client's address too.
+        let client = ctx.as_ref().and_then(|c| c.client());
         let previous = ON_THIS_THREAD.with(|c| c.replace(ctx));
-        let result = f();
+        let result = packages_service::client_addr::with_client(client, f);
         ON_THIS_THREAD.with(|c| *c.borrow_mut() = previous);
         result
     }

@@ -19,6 +19,61 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `GET /api/openapi.json`, rendered on first request.
     pub api_document: Arc<std::sync::OnceLock<String>>,
+    /// The uploads in progress, against `max_concurrent_uploads`.
+    pub uploads: Arc<UploadSlots>,
+}
+
+/// Counts the uploads in progress and refuses one past the limit: each takes a slot for as
+/// long as it runs (its streams, threads and buffers), so the limit bounds what uploads hold.
+#[derive(Debug, Default)]
+pub struct UploadSlots {
+    taken: std::sync::atomic::AtomicUsize,
+    /// 0: no limit.
+    max: usize,
+}
+
+/// A taken slot, given back when dropped.
+#[derive(Debug)]
+pub struct UploadSlot(Arc<UploadSlots>);
+
+impl UploadSlots {
+    pub fn new(max: usize) -> Self {
+        UploadSlots {
+            taken: Default::default(),
+            max,
+        }
+    }
+
+    /// A slot, or `None` when all are taken.
+    pub fn try_take(self: &Arc<Self>) -> Option<UploadSlot> {
+        use std::sync::atomic::Ordering;
+        let taken = self.taken.fetch_add(1, Ordering::AcqRel);
+        if self.max != 0 && taken >= self.max {
+            self.taken.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(UploadSlot(self.clone()))
+    }
+
+    /// Whether a new upload would be refused now.
+    pub fn full(&self) -> bool {
+        self.max != 0 && self.taken.load(std::sync::atomic::Ordering::Acquire) >= self.max
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        self.0
+            .taken
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The answer to an upload past `max_concurrent_uploads`.
+pub fn too_many_uploads() -> crate::error::ApiError {
+    crate::error::ApiError::Unavailable(
+        "too many uploads in progress; try again shortly".to_owned(),
+    )
 }
 
 impl Deref for AppState {
@@ -37,10 +92,12 @@ impl AppState {
         settings: Settings,
         formats: Formats,
     ) -> Result<Self, forge_auth::AuthError> {
+        let uploads = Arc::new(UploadSlots::new(settings.max_concurrent_uploads));
         let mut service = Service::new(db, store, settings, formats.types())?;
         let metrics = Arc::new(crate::metrics::Metrics::new(
             service.db.clone(),
             service.cache.clone(),
+            service.login_refusals.clone(),
         ));
         service.store = Arc::new(crate::metered_store::MeteredStore::new(
             service.store.clone(),
@@ -51,6 +108,7 @@ impl AppState {
             formats,
             metrics,
             api_document: Arc::default(),
+            uploads,
         })
     }
 }

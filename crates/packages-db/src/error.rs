@@ -30,7 +30,7 @@ pub enum DbError {
     #[error("e-mail already in use")]
     EmailTaken,
     /// The change would leave the site without an administrator.
-    #[error("cannot remove the admin flag of the last site administrator")]
+    #[error("the change would leave no site administrator who can sign in")]
     LastAdmin,
     /// The database cannot be reached or closed the connection.
     #[error("database unavailable")]

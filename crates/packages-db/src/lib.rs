@@ -19,6 +19,7 @@ mod feed;
 mod index;
 mod jobs;
 mod listing;
+mod login_failures;
 mod models;
 mod orgs;
 mod owner_settings;

@@ -199,6 +199,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failure (id) {
+        id -> BigInt,
+        key -> Text,
+        failed_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(access_token -> users (user_id));
 diesel::joinable!(web_session -> users (user_id));
 diesel::joinable!(team_user -> team (team_id));
@@ -224,4 +232,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     package_cleanup_rule,
     web_session,
     resumable_upload,
+    login_failure,
 );

@@ -59,13 +59,16 @@ pub(crate) fn insert_user(c: &mut Conn<'_>, new: &NewUser, kind: OwnerKind) -> T
     }
 }
 
-/// Refuses to take the admin flag from `id` when no other site administrator would remain.
-/// On PostgreSQL the administrators' rows are locked first, so two concurrent demotions of
-/// the last two cannot both see the other one still standing.
+/// Refuses to take the admin flag from `id`, deactivate it or forbid it to sign in, when no
+/// other site administrator that may sign in would remain: an inactive or login-prohibited
+/// administrator has no power. On PostgreSQL the administrators' rows are locked first, so
+/// two concurrent demotions of the last two cannot both see the other one still standing.
 fn keep_an_admin(c: &mut Conn<'_>, id: i64) -> TxResult<()> {
     let admins = users::table
         .filter(users::kind.eq(OwnerKind::User.as_i16()))
         .filter(users::is_admin.eq(true))
+        .filter(users::is_active.eq(true))
+        .filter(users::prohibit_login.eq(false))
         .select(users::id);
     let ids: Vec<i64> = match c {
         Conn::Pg(pg) => admins.for_update().load(*pg)?,
@@ -203,7 +206,10 @@ impl Database {
             updated_unix: now_unix(),
         };
         self.write(&[Change::Owner(id)], |c| {
-            if changes.is_admin == Some(false) {
+            if changes.is_admin == Some(false)
+                || changes.is_active == Some(false)
+                || changes.prohibit_login == Some(true)
+            {
                 keep_an_admin(c, id)?;
             }
             let row = run!(c, |c| diesel::update(users::table.find(id))
@@ -290,6 +296,9 @@ impl Database {
             let Some(kind) = kind else {
                 return Ok(OwnerDeletion::NotFound);
             };
+            if kind == OwnerKind::User.as_i16() {
+                keep_an_admin(c, id)?;
+            }
             let owns_packages: bool = run!(c, |c| diesel::select(diesel::dsl::exists(
                 package_version::table
                     .inner_join(package::table)

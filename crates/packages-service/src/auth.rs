@@ -170,6 +170,33 @@ fn password_sign_in(
     username: &str,
     password: &str,
 ) -> ServiceResult<AuthContext> {
+    // The limits are checked against the database, before any password work: a locked
+    // account costs no hashing, and the right password is refused too until the window
+    // passes.
+    reads.need_blocking()?;
+    let state = reads.state;
+    let client = crate::client_addr::current_client();
+    let earlier_failures = crate::limiter::check(state, username, client)?;
+    match verify_password(reads, username, password) {
+        Err(ServiceError::BadCredentials) => {
+            crate::limiter::failed(state, username, client);
+            Err(ServiceError::BadCredentials)
+        }
+        Ok(auth) => {
+            if earlier_failures > 0 {
+                crate::limiter::succeeded(state, username);
+            }
+            Ok(auth)
+        }
+        other => other,
+    }
+}
+
+fn verify_password(
+    reads: &Reads<'_>,
+    username: &str,
+    password: &str,
+) -> ServiceResult<AuthContext> {
     let state = reads.state;
     let cost = state.settings.bcrypt_cost;
     let user = reads

@@ -2,7 +2,27 @@
 //! reverse proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy.
 //! An untrusted peer cannot choose the address it is logged under.
 
+use std::cell::Cell;
 use std::net::IpAddr;
+
+thread_local! {
+    /// The client of the request this thread works for (see [`with_client`]).
+    static CURRENT: Cell<Option<IpAddr>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `client` as the current request's client address, which the login limits
+/// count failures against. The HTTP layer sets it when it hands a request's work to a thread.
+pub fn with_client<R>(client: Option<IpAddr>, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.with(|c| c.replace(client));
+    let result = f();
+    CURRENT.with(|c| c.set(previous));
+    result
+}
+
+/// The current request's client address, if known.
+pub fn current_client() -> Option<IpAddr> {
+    CURRENT.with(Cell::get)
+}
 
 /// An address range such as `10.0.0.0/8`, `::1` or `fd00::/8`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +105,8 @@ impl TrustedProxies {
             .map(TrustedProxies)
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is a trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|r| r.contains(ip))
     }
 

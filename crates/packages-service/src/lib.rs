@@ -17,6 +17,7 @@ pub mod limiter;
 pub mod limits;
 pub mod links;
 pub mod packages;
+pub mod public_url;
 pub mod reads;
 pub mod resumable;
 pub mod state;

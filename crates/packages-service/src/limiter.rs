@@ -1,115 +1,128 @@
-//! Slows down password guessing on the sign-in form: after too many failed attempts for one
-//! account or from one address within a window, further attempts are refused without
-//! checking the password until the window ends.
+//! Password-guessing limits, shared by every path that takes a password (Basic credentials
+//! on the API and on every registry route, token creation, the registry's token login, the
+//! web sign-in form) and by every instance on the database: after too many failed attempts
+//! for one account, or from one client address, within the window, password attempts are
+//! refused with 429 until the window passes, before any password is checked, so a locked
+//! account costs no hashing. Access tokens and signed links are not passwords and keep
+//! working.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// How long failures are remembered.
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Failed attempts per account within [`WINDOW`] before the account is refused.
-pub const MAX_PER_ACCOUNT: u32 = 5;
-/// Failed attempts per client address within [`WINDOW`]; higher, as addresses are shared.
-pub const MAX_PER_ADDRESS: u32 = 20;
-/// Entries kept before expired ones are dropped.
-const MAX_ENTRIES: usize = 100_000;
+use packages_core::clock::now_ms;
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    first: Instant,
+use crate::error::{ServiceError, ServiceResult};
+use crate::state::Service;
+
+/// The limits (`[auth] login_failures_per_account`, `login_failures_per_address`,
+/// `login_failure_window`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failed attempts per account within the window; 0: no limit.
+    pub per_account: u32,
+    /// Failed attempts per client address within the window; 0: no limit.
+    pub per_address: u32,
+    pub window: Duration,
 }
 
-/// Failed sign-ins per account and per address, in memory (per server process).
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            per_account: 10,
+            per_address: 50,
+            window: Duration::from_secs(900),
+        }
+    }
+}
+
+/// Password attempts refused by the limits, for the metrics.
 #[derive(Debug, Default)]
-pub struct SignInLimiter {
-    failures: Mutex<HashMap<String, Failures>>,
+pub struct LoginRefusals(AtomicU64);
+
+impl LoginRefusals {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 fn account_key(account: &str) -> String {
-    format!("u:{}", packages_core::lower(account))
+    format!("account:{}", packages_core::lower(account.trim()))
 }
 
-fn address_key(address: &str) -> String {
-    format!("a:{address}")
+fn address_key(address: IpAddr) -> String {
+    format!("address:{address}")
 }
 
-impl SignInLimiter {
-    /// `Err(seconds to wait)` when the account or the address has used up its attempts.
-    pub fn check(&self, account: &str, address: &str) -> Result<(), u64> {
-        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        let blocked = |key: String, max: u32| {
-            failures
-                .get(&key)
-                .filter(|f| f.count >= max && now.duration_since(f.first) < WINDOW)
-                .map(|f| (WINDOW - now.duration_since(f.first)).as_secs().max(1))
-        };
-        match blocked(account_key(account), MAX_PER_ACCOUNT)
-            .or_else(|| blocked(address_key(address), MAX_PER_ADDRESS))
-        {
-            Some(wait) => Err(wait),
-            None => Ok(()),
-        }
+/// Refuses a password attempt for `account` from `address` when either is past its limit:
+/// [`ServiceError::TooManyAttempts`] with the seconds until the oldest counted failure leaves
+/// the window. Otherwise answers how many failures of the account are in the window.
+/// Blocking.
+pub fn check(state: &Service, account: &str, address: Option<IpAddr>) -> ServiceResult<usize> {
+    let limits = state.settings.login_limits;
+    let now = now_ms();
+    let window_ms = limits.window.as_millis().min(i64::MAX as u128) as i64;
+    let since = now.saturating_sub(window_ms);
+    let mut keys = vec![(account_key(account), limits.per_account)];
+    if let Some(address) = address {
+        keys.push((address_key(address), limits.per_address));
     }
-
-    /// Counts a failed attempt against the account and the address.
-    pub fn failed(&self, account: &str, address: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        if failures.len() >= MAX_ENTRIES {
-            failures.retain(|_, f| now.duration_since(f.first) < WINDOW);
+    let mut account_failures = 0;
+    for (i, (key, max)) in keys.into_iter().enumerate() {
+        // Without a limit the account's failures are still looked at (a few), so that a
+        // sign-in can clear them.
+        let fetch = if max == 0 { 1 } else { i64::from(max) };
+        let failures = state.db.login_failures(&key, since, fetch)?;
+        if i == 0 {
+            account_failures = failures.len();
         }
-        for key in [account_key(account), address_key(address)] {
-            let entry = failures.entry(key).or_insert(Failures {
-                count: 0,
-                first: now,
+        if max == 0 {
+            continue;
+        }
+        if failures.len() >= max as usize {
+            let oldest = failures.first().copied().unwrap_or(now);
+            let wait_ms = oldest.saturating_add(window_ms).saturating_sub(now);
+            state.login_refusals.0.fetch_add(1, Ordering::Relaxed);
+            return Err(ServiceError::TooManyAttempts {
+                retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000).max(1),
             });
-            if now.duration_since(entry.first) >= WINDOW {
-                *entry = Failures {
-                    count: 0,
-                    first: now,
-                };
-            }
-            entry.count += 1;
         }
     }
+    Ok(account_failures)
+}
 
-    /// A successful sign-in clears the account's failures (not the address's).
-    pub fn succeeded(&self, account: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&account_key(account));
+/// Counts a failed password attempt against the account and the address. Blocking.
+pub fn failed(state: &Service, account: &str, address: Option<IpAddr>) {
+    let mut keys = vec![account_key(account)];
+    if let Some(address) = address {
+        keys.push(address_key(address));
+    }
+    if let Err(e) = state.db.record_login_failure(&keys, now_ms()) {
+        log::warn!("could not record a failed sign-in: {e}");
+    }
+    // Failures are rare and each already cost a password check: dropping the ones no window
+    // counts any more here keeps the table small without a job of its own.
+    if let Err(e) = prune(state) {
+        log::warn!("could not prune old failed sign-ins: {e}");
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn account_is_refused_after_its_attempts() {
-        let limiter = SignInLimiter::default();
-        for _ in 0..MAX_PER_ACCOUNT {
-            assert!(limiter.check("Alice", "10.0.0.1").is_ok());
-            limiter.failed("alice", "10.0.0.1");
-        }
-        let wait = limiter.check("ALICE", "10.0.0.2").expect_err("refused");
-        assert!(wait > 0 && wait <= WINDOW.as_secs());
-        assert!(limiter.check("bob", "10.0.0.2").is_ok());
-        limiter.succeeded("alice");
-        assert!(limiter.check("alice", "10.0.0.2").is_ok());
+/// A successful password sign-in clears the account's failures (not the address's).
+pub fn succeeded(state: &Service, account: &str) {
+    if let Err(e) = state.db.clear_login_failures(&account_key(account)) {
+        log::warn!("could not clear the failed sign-ins of an account: {e}");
     }
+}
 
-    #[test]
-    fn address_is_refused_after_its_attempts() {
-        let limiter = SignInLimiter::default();
-        for i in 0..MAX_PER_ADDRESS {
-            limiter.failed(&format!("user{i}"), "10.0.0.9");
-        }
-        assert!(limiter.check("someone", "10.0.0.9").is_err());
-        assert!(limiter.check("someone", "10.0.0.8").is_ok());
-    }
+/// Removes failures that no window counts any more. Blocking.
+pub fn prune(state: &Service) -> ServiceResult<usize> {
+    let window_ms = state
+        .settings
+        .login_limits
+        .window
+        .as_millis()
+        .min(i64::MAX as u128) as i64;
+    Ok(state
+        .db
+        .prune_login_failures(now_ms().saturating_sub(window_ms))?)
 }

@@ -12,7 +12,7 @@ use packages_db::{Backend, Database};
 use crate::cache::ReadCache;
 use crate::downloads::DownloadCounter;
 use crate::leftovers::Leftovers;
-use crate::limiter::SignInLimiter;
+use crate::limiter::{LoginLimits, LoginRefusals};
 use crate::token_uses::TokenUses;
 
 /// Settings of the use cases.
@@ -29,8 +29,17 @@ pub struct Settings {
     /// How long cached reads may be used (zero turns the cache off); bounds how long a change
     /// made through another server instance can go unseen.
     pub read_cache_ttl: std::time::Duration,
-    /// Reverse proxies whose `X-Forwarded-For` names the client in the access log.
+    /// Reverse proxies whose `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` headers
+    /// are believed: for the client's address (access log, rate limits), the scheme (cookies'
+    /// `Secure`) and, without `root_url`, the URLs the server emits. Nobody else's are.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// The public base URL (`[server] root_url`): every absolute URL starts with it.
+    pub root_url: Option<crate::public_url::RootUrl>,
+    /// Uploads (requests that send content) in progress at once; past it a new one is refused
+    /// with 503 before its body is read. 0: no limit.
+    pub max_concurrent_uploads: usize,
+    /// The password-guessing limits.
+    pub login_limits: LoginLimits,
     /// Serve `GET /metrics`.
     pub metrics_enabled: bool,
     /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
@@ -105,8 +114,9 @@ pub struct Service {
     pub password_cache: Arc<VerifiedPasswordCache>,
     pub downloads: Arc<DownloadCounter>,
     pub cache: Arc<ReadCache>,
-    /// Failed sign-ins, per account and address.
-    pub sign_ins: Arc<SignInLimiter>,
+    /// Password attempts refused by the login limits (the failures themselves are in the
+    /// database, see [`crate::limiter`]).
+    pub login_refusals: Arc<LoginRefusals>,
     /// Token uses waiting to be written by the server's periodic flush.
     pub token_uses: Arc<TokenUses>,
     /// Content of failed uploads still to be removed.
@@ -132,7 +142,7 @@ impl Service {
             types,
             downloads: Arc::new(DownloadCounter::new(settings.batch_download_counts)),
             cache,
-            sign_ins: Arc::default(),
+            login_refusals: Arc::default(),
             token_uses: Arc::default(),
             leftovers: Arc::default(),
             settings: Arc::new(settings),

@@ -124,11 +124,8 @@ fn changes_of(
             )));
         }
     }
-    if edit.admin == Some(false) && user.is_admin && db.count_admins()? <= 1 {
-        return Err(ServiceError::BadInput(
-            "cannot remove the admin flag of the last site administrator".to_owned(),
-        ));
-    }
+    // The last-administrator rule is the database's, checked inside the update's
+    // transaction with the administrators' rows locked (`Database::update_user`).
     Ok(UserChanges {
         password_hash,
         email: edit.email,

@@ -15,7 +15,6 @@ use super::session::{
 use super::PostedForm;
 use packages_api::auth::authenticate_password;
 use packages_api::blocking;
-use packages_api::error::ApiError;
 use packages_api::state::AppState;
 use packages_api::urls::{query_pairs as parse_query, query_value};
 
@@ -82,10 +81,6 @@ pub async fn submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> PageResult<HttpResponse> {
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
     let form = PostedForm::read(&req, &body);
     let user_name = form.get("user_name").unwrap_or("").trim().to_owned();
     let password = forge_auth::Secret::new(form.get("password").unwrap_or(""));
@@ -93,30 +88,25 @@ pub async fn submit(
     let state = state.into_inner();
     let (viewer, outcome) = blocking::run(move || {
         let viewer = form.viewer(&state)?;
-        if let Err(wait) = state.sign_ins.check(&user_name, &address) {
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: wait,
-            });
-        }
         if user_name.is_empty() || password.is_empty() {
             return Ok((
                 viewer,
                 Err((user_name, "Enter your user name and password.")),
             ));
         }
+        // The password-guessing limits (per account and per client address, shared by
+        // every path that takes a password) apply here: past them, a 429.
         let user = match authenticate_password(&state, &user_name, password.expose()) {
             Ok(auth) => auth.doer,
             Err(packages_service::ServiceError::BadCredentials) => None,
             Err(e) => return Err(e.into()),
         };
         let Some(user) = user else {
-            state.sign_ins.failed(&user_name, &address);
             return Ok((viewer, Err((user_name, "Wrong user name or password."))));
         };
         if !may_sign_in(&user) {
             return Ok((viewer, Err((user_name, "This account may not sign in."))));
         }
-        state.sign_ins.succeeded(&user_name);
         let cookie = start_session(&state, &user, viewer.session_hash.as_deref(), viewer.secure)?;
         Ok((viewer, Ok(cookie)))
     })

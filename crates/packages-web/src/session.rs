@@ -30,7 +30,8 @@ pub const SESSION_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 pub struct RequestCookies {
     pub session: Option<String>,
     pub csrf: Option<String>,
-    /// The request came over TLS (directly or as a proxy says with `X-Forwarded-Proto`).
+    /// The request came over HTTPS: the server's own TLS, a trusted proxy's `https`, or an
+    /// `https` `root_url` (`packages_api::urls::is_secure`).
     pub secure: bool,
 }
 
@@ -59,7 +60,7 @@ impl RequestCookies {
         RequestCookies {
             session,
             csrf,
-            secure: req.connection_info().scheme() == "https",
+            secure: packages_api::urls::is_secure(req),
         }
     }
 }

@@ -83,6 +83,28 @@ pub struct ServerConfig {
     /// cuts it (408 for an upload); 0 never cuts.
     #[serde(rename = "idle_timeout", with = "secs")]
     pub idle_timeout: Duration,
+    /// The public base URL (`https://pkg.example.com/registry/`); when set, every absolute
+    /// URL the server emits starts with it. Empty: built from each request.
+    pub root_url: String,
+    /// Addresses or ranges (`10.0.0.0/8`) of reverse proxies whose `Forwarded` and
+    /// `X-Forwarded-*` headers are believed (client address, scheme, host); nobody else's
+    /// are. `[log] trusted_proxies` is an older name of the same list.
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<String>,
+    /// Uploads in progress at once (each holds a thread and buffers); past it a new upload
+    /// is refused with 503 and `Retry-After` before its body is read. 0: no limit.
+    pub max_concurrent_uploads: usize,
+}
+
+impl ServerConfig {
+    /// Every trusted proxy, under either name.
+    pub fn all_trusted_proxies(&self, log: &LogConfig) -> Vec<String> {
+        self.trusted_proxies
+            .iter()
+            .chain(&log.trusted_proxies)
+            .cloned()
+            .collect()
+    }
 }
 
 impl Default for ServerConfig {
@@ -92,6 +114,9 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./data"),
             workers: 0,
             idle_timeout: Duration::from_secs(60),
+            root_url: String::new(),
+            trusted_proxies: Vec::new(),
+            max_concurrent_uploads: 128,
         }
     }
 }
@@ -104,6 +129,14 @@ pub struct AuthConfig {
     pub require_signin_view: bool,
     /// bcrypt cost of new password hashes (4 to 31).
     pub bcrypt_cost: u32,
+    /// Failed password attempts per account within the window before password sign-ins of
+    /// the account are refused (429) until the window passes; 0: no limit.
+    pub login_failures_per_account: u32,
+    /// The same per client address (as the trusted proxies say); 0: no limit.
+    pub login_failures_per_address: u32,
+    /// Seconds a failed attempt counts.
+    #[serde(with = "secs")]
+    pub login_failure_window: Duration,
 }
 
 impl Default for AuthConfig {
@@ -111,6 +144,9 @@ impl Default for AuthConfig {
         AuthConfig {
             require_signin_view: false,
             bcrypt_cost: 10,
+            login_failures_per_account: 10,
+            login_failures_per_address: 50,
+            login_failure_window: Duration::from_secs(900),
         }
     }
 }
@@ -299,8 +335,8 @@ pub struct LogConfig {
     pub level: String,
     /// `text` (one readable line per event) or `json` (one JSON object per line).
     pub format: LogFormat,
-    /// Addresses or ranges (`10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` names
-    /// the client in the access log; a list, or a comma-separated text in the variable.
+    /// The older name of `[server] trusted_proxies` (both lists count); a list, or a
+    /// comma-separated text in the variable.
     #[serde(deserialize_with = "list")]
     pub trusted_proxies: Vec<String>,
 }
@@ -486,6 +522,16 @@ impl Config {
             packages_service::client_addr::TrustedProxies::parse(&self.log.trusted_proxies)
         {
             return bad("log.trusted_proxies", &e);
+        }
+        if let Err(e) =
+            packages_service::client_addr::TrustedProxies::parse(&self.server.trusted_proxies)
+        {
+            return bad("server.trusted_proxies", &e);
+        }
+        if !self.server.root_url.trim().is_empty() {
+            if let Err(e) = packages_service::public_url::RootUrl::parse(&self.server.root_url) {
+                return bad("server.root_url", &e);
+            }
         }
         match (self.tls.enabled(), self.tls.key.as_os_str().is_empty()) {
             (true, true) => return bad("tls.key", "is needed with tls.cert"),
