@@ -39,6 +39,7 @@ mod quota;
 mod read_cache;
 mod replace;
 mod resumable;
+mod security;
 mod set_aside;
 mod signed_links;
 mod status_codes;

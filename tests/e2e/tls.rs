@@ -16,7 +16,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use crate::config::{forge, Served};
 
 /// A self-signed certificate for localhost and 127.0.0.1 at `dir/{name}.pem`, key beside.
-fn certificate(dir: &Path, name: &str) -> (String, String) {
+pub(crate) fn certificate(dir: &Path, name: &str) -> (String, String) {
     let cert = dir.join(format!("{name}.pem")).display().to_string();
     let key = dir.join(format!("{name}.key")).display().to_string();
     let out = Command::new("openssl")
@@ -54,7 +54,7 @@ fn certificate(dir: &Path, name: &str) -> (String, String) {
     (cert, key)
 }
 
-fn der(pem_path: &str) -> CertificateDer<'static> {
+pub(crate) fn der(pem_path: &str) -> CertificateDer<'static> {
     let pem = std::fs::read(pem_path).expect("read certificate");
     let mut reader = pem.as_slice();
     let cert = rustls_pemfile::certs(&mut reader)

@@ -7,44 +7,12 @@
 //! working.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use packages_core::clock::now_ms;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::state::Service;
-
-/// The limits (`[auth] login_failures_per_account`, `login_failures_per_address`,
-/// `login_failure_window`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLimits {
-    /// Failed attempts per account within the window; 0: no limit.
-    pub per_account: u32,
-    /// Failed attempts per client address within the window; 0: no limit.
-    pub per_address: u32,
-    pub window: Duration,
-}
-
-impl Default for LoginLimits {
-    fn default() -> Self {
-        LoginLimits {
-            per_account: 10,
-            per_address: 50,
-            window: Duration::from_secs(900),
-        }
-    }
-}
-
-/// Password attempts refused by the limits, for the metrics.
-#[derive(Debug, Default)]
-pub struct LoginRefusals(AtomicU64);
-
-impl LoginRefusals {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use crate::state::{LoginLimits, LoginRefusals};
 
 fn account_key(account: &str) -> String {
     format!("account:{}", packages_core::lower(account.trim()))
@@ -82,7 +50,7 @@ pub fn check(state: &Service, account: &str, address: Option<IpAddr>) -> Service
         if failures.len() >= max as usize {
             let oldest = failures.first().copied().unwrap_or(now);
             let wait_ms = oldest.saturating_add(window_ms).saturating_sub(now);
-            state.login_refusals.0.fetch_add(1, Ordering::Relaxed);
+            state.login_refusals.count();
             return Err(ServiceError::TooManyAttempts {
                 retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000).max(1),
             });

@@ -12,7 +12,6 @@ use packages_db::{Backend, Database};
 use crate::cache::ReadCache;
 use crate::downloads::DownloadCounter;
 use crate::leftovers::Leftovers;
-use crate::limiter::{LoginLimits, LoginRefusals};
 use crate::token_uses::TokenUses;
 
 /// Settings of the use cases.
@@ -148,5 +147,41 @@ impl Service {
             settings: Arc::new(settings),
             password_cache: Arc::new(VerifiedPasswordCache::new()?),
         })
+    }
+}
+
+/// The limits (`[auth] login_failures_per_account`, `login_failures_per_address`,
+/// `login_failure_window`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failed attempts per account within the window; 0: no limit.
+    pub per_account: u32,
+    /// Failed attempts per client address within the window; 0: no limit.
+    pub per_address: u32,
+    pub window: std::time::Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            per_account: 10,
+            per_address: 50,
+            window: std::time::Duration::from_secs(900),
+        }
+    }
+}
+
+/// Password attempts refused by the limits, for the metrics.
+#[derive(Debug, Default)]
+pub struct LoginRefusals(std::sync::atomic::AtomicU64);
+
+impl LoginRefusals {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts one refusal.
+    pub fn count(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

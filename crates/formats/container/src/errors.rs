@@ -23,6 +23,8 @@ pub struct OciError {
     pub detail: Value,
     /// Answer with `Range` of the upload (a 416 says where the upload stands).
     pub range: Option<u64>,
+    /// Answer with `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 pub type OciResult<T> = Result<T, OciError>;
@@ -35,6 +37,7 @@ impl OciError {
             message: message.into(),
             detail: Value::Null,
             range: None,
+            retry_after: None,
         }
     }
 
@@ -148,6 +151,9 @@ impl OciError {
         if let Some(offset) = self.range {
             builder.insert_header(("Range", range_value(offset)));
         }
+        if let Some(secs) = self.retry_after {
+            builder.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
         builder.json(json!({
             "errors": [{
                 "code": self.code,
@@ -176,14 +182,22 @@ impl From<ApiError> for OciError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => {
                 OciError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", message)
             }
-            ApiError::TooManyRequests { .. } => {
-                OciError::new(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", message)
+            ApiError::TooManyRequests { retry_after_secs } => {
+                let mut e =
+                    OciError::new(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", message);
+                e.retry_after = Some(retry_after_secs);
+                e
             }
             ApiError::MethodNotAllowed(_) => OciError::unsupported(message),
             ApiError::Conflict(_) | ApiError::Locked(_) => {
                 OciError::upload_invalid(e.status_code(), message)
             }
             ApiError::IncompleteBody => OciError::upload_invalid(StatusCode::BAD_REQUEST, message),
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
+                let mut e = OciError::new(e.status_code(), "UNAVAILABLE", message);
+                e.retry_after = Some(5);
+                e
+            }
             other => {
                 let status = other.status_code();
                 if status.is_server_error() {
