@@ -668,6 +668,17 @@ fn start_upload(s: &TestServer, path: &str, extra: &str, first: usize) -> TcpStr
     stream
 }
 
+/// `forge_login_refusals_total` from `/metrics`.
+fn login_refusals(s: &TestServer) -> f64 {
+    let r = s.get("/metrics", &ANON);
+    status(&r, 200);
+    r.text()
+        .lines()
+        .find_map(|l| l.strip_prefix("forge_login_refusals_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no forge_login_refusals_total in {}", r.text()))
+}
+
 /// `forge_uploads_in_progress` from `/metrics`.
 fn uploads_in_progress(s: &TestServer) -> f64 {
     let r = s.get("/metrics", &ANON);
@@ -918,12 +929,15 @@ fn wrong_passwords_lock_the_account(backend: Backend) {
         let r = whoami(&s, OWNER, &format!("wrong-{i}"));
         status(&r, 401);
     }
+    assert_eq!(login_refusals(&s), 0.0);
     // The eleventh attempt is refused unchecked, even with the right password.
     let r = whoami(&s, OWNER, PASSWORD);
     locked(&r, 900);
     assert!(r.json()["message"].is_string(), "{}", r.describe());
     let r = whoami(&s, OWNER, "wrong-again");
     locked(&r, 900);
+    // The metrics count the refusals.
+    assert_eq!(login_refusals(&s), 2.0);
     // Every surface that takes the password.
     locked(&upload_app(&s, "locked.bin", &[]), 900);
     locked(&s.get(&app_file(PKG_FILE), &user2()), 900);
