@@ -16,7 +16,7 @@ use crate::changes::Change;
 use crate::error::{DbError, TxResult};
 use crate::models::{NewProperty, Package, PackageBlob, PackageVersion, PropertyOf, UploadLimits};
 use crate::packages::{
-    find_package_id, lock_owner_for_limits, owner_size, REF_FILE, REF_PACKAGE, REF_VERSION,
+    add_properties, find_package_id, lock_owner_for_limits, owner_size, REF_FILE, REF_VERSION,
 };
 use crate::pool::{now_unix, Conn, Database};
 use crate::schema::{
@@ -49,7 +49,7 @@ pub struct NewVersionFiles {
     pub lead_storage_key: Option<String>,
     /// Further files, each pointing at existing content: (file name, blob id).
     pub references: Vec<(String, i64)>,
-    /// Properties of the version.
+    /// Properties of the version (those of another scope are not written).
     pub properties: Vec<NewProperty>,
     pub limits: UploadLimits,
 }
@@ -200,28 +200,7 @@ fn put_version_tx(c: &mut Conn<'_>, v: &NewVersionFiles) -> TxResult<PutVersion>
     for (name, blob_id) in &v.references {
         insert_file(c, version_id, *blob_id, name, false, now)?;
     }
-    let rows = v
-        .properties
-        .iter()
-        .map(|p| {
-            let (ref_type, ref_id) = match p.of {
-                PropertyOf::Version => (REF_VERSION, version_id),
-                PropertyOf::Package => (REF_PACKAGE, package_id),
-                PropertyOf::File => (REF_FILE, version_id),
-            };
-            (
-                package_property::ref_type.eq(ref_type),
-                package_property::ref_id.eq(ref_id),
-                package_property::name.eq(&p.name),
-                package_property::value.eq(&p.value),
-            )
-        })
-        .collect::<Vec<_>>();
-    if !rows.is_empty() {
-        run!(c, |c| diesel::insert_into(package_property::table)
-            .values(&rows)
-            .execute(c))?;
-    }
+    add_properties(c, &v.properties, PropertyOf::Version, version_id)?;
     if checks_limits && !v.internal {
         let count: i64 = run!(c, |c| package_version::table
             .inner_join(package::table)

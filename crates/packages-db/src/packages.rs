@@ -8,8 +8,8 @@ use packages_core::{lower, PackageType};
 use crate::blobs::get_or_create_blob;
 use crate::error::{DbError, TxResult};
 use crate::models::{
-    AddedFile, FileDetails, FileLookup, NewUpload, PackageBlob, PackageFile, PackageVersion,
-    PropertyOf,
+    AddedFile, FileDetails, FileLookup, NewProperty, NewUpload, PackageBlob, PackageFile,
+    PackageVersion, PropertyOf,
 };
 use crate::pool::{now_unix, Conn, Database, Retry};
 use crate::schema::{
@@ -168,14 +168,13 @@ pub(crate) fn owner_size(c: &mut Conn<'_>, owner_id: i64) -> TxResult<i64> {
 }
 
 /// Writes the properties of one scope; `ref_id` is the package, version or file they belong to.
-fn add_properties(
+pub(crate) fn add_properties(
     c: &mut Conn<'_>,
-    details: &FileDetails,
+    properties: &[NewProperty],
     of: PropertyOf,
     ref_id: i64,
 ) -> TxResult<()> {
-    let rows = details
-        .properties
+    let rows = properties
         .iter()
         .filter(|p| p.of == of)
         .map(|p| {
@@ -265,12 +264,12 @@ fn add_file_tx(c: &mut Conn<'_>, u: &NewUpload, details: &FileDetails) -> TxResu
         .optional())?;
     let file_id = file_id.ok_or(DbError::FileExists)?;
     if package_created {
-        add_properties(c, details, PropertyOf::Package, package_id)?;
+        add_properties(c, &details.properties, PropertyOf::Package, package_id)?;
     }
     if version_created {
-        add_properties(c, details, PropertyOf::Version, version_id)?;
+        add_properties(c, &details.properties, PropertyOf::Version, version_id)?;
     }
-    add_properties(c, details, PropertyOf::File, file_id)?;
+    add_properties(c, &details.properties, PropertyOf::File, file_id)?;
     Ok(AddedFile {
         package_id,
         version_id,

@@ -6,6 +6,11 @@
 use packages_core::ValidationError;
 use packages_db::DbError;
 
+/// The refusal of an upload past the owner's storage quota.
+pub const OWNER_SIZE: &str = "maximum allowed package storage quota exceeded";
+/// The refusal of a new version past the owner's version count.
+pub const OWNER_COUNT: &str = "maximum allowed package count exceeded";
+
 /// Everything a use case can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -89,12 +94,8 @@ impl From<DbError> for ServiceError {
             DbError::NotFound => ServiceError::NotFound("not found"),
             DbError::FileExists => ServiceError::Conflict("package file already exists"),
             DbError::PreconditionFailed => ServiceError::PreconditionFailed(PRECONDITION_FAILED),
-            DbError::CountLimit => {
-                ServiceError::Forbidden("maximum allowed package count exceeded")
-            }
-            DbError::SizeLimit => {
-                ServiceError::Forbidden("maximum allowed package storage quota exceeded")
-            }
+            DbError::CountLimit => ServiceError::Forbidden(OWNER_COUNT),
+            DbError::SizeLimit => ServiceError::Forbidden(OWNER_SIZE),
             DbError::PoolTimeout | DbError::Unavailable | DbError::Locked | DbError::ReadOnly => {
                 ServiceError::Unavailable(e.to_string())
             }

@@ -14,7 +14,7 @@ pub struct BodyLimit {
 }
 
 pub const TYPE_SIZE: &str = "maximum allowed package type size exceeded";
-pub const OWNER_SIZE: &str = "maximum allowed package storage quota exceeded";
+pub use crate::error::{OWNER_COUNT, OWNER_SIZE};
 
 /// Decides the body limit of an upload before its body is read, and refuses at once when
 /// the announced size (or the owner's current usage) already breaks a limit. Blocking.

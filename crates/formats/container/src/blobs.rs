@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use packages_api::blocking;
 use packages_api::error::ApiError;
 use packages_api::state::AppState;
 use packages_core::{AccessMode, FormatRules};
@@ -29,21 +28,19 @@ pub async fn get(
     let head = req.method() == actix_web::http::Method::HEAD;
     let blob = {
         let (state, digest, repo) = (state.clone(), digest.clone(), repo.clone());
-        blocking::run(move || {
-            Ok::<_, ApiError>((|| -> OciResult<_> {
-                let owner = access(&state, &auth, &repo.owner, AccessMode::Read)?.owner;
-                state
-                    .db
-                    .package_content(
-                        owner.id,
-                        Container.package_type(),
-                        &Container.lookup_name(&repo.image),
-                        &digest.hex,
-                    )?
-                    .ok_or_else(|| OciError::blob_unknown(&digest.to_string()))
-            })())
+        crate::blocking(move || {
+            let owner = access(&state, &auth, &repo.owner, AccessMode::Read)?.owner;
+            state
+                .db
+                .package_content(
+                    owner.id,
+                    Container.package_type(),
+                    &Container.lookup_name(&repo.image),
+                    &digest.hex,
+                )?
+                .ok_or_else(|| OciError::blob_unknown(&digest.to_string()))
         })
-        .await??
+        .await?
     };
     let modified = blob.created_unix;
     let mut response =
@@ -72,21 +69,19 @@ pub async fn delete(
     digest: String,
 ) -> OciResult<HttpResponse> {
     let digest = Digest::parse(&digest)?;
-    blocking::run(move || {
-        Ok::<_, ApiError>((|| -> OciResult<_> {
-            let owner = access(&state, &auth, &repo.owner, AccessMode::Write)?.owner;
-            let removed = state.db.remove_package_content(
-                owner.id,
-                Container.package_type(),
-                &Container.lookup_name(&repo.image),
-                &digest.hex,
-            )?;
-            if removed == 0 {
-                return Err(OciError::blob_unknown(&digest.to_string()));
-            }
-            Ok(())
-        })())
+    crate::blocking(move || {
+        let owner = access(&state, &auth, &repo.owner, AccessMode::Write)?.owner;
+        let removed = state.db.remove_package_content(
+            owner.id,
+            Container.package_type(),
+            &Container.lookup_name(&repo.image),
+            &digest.hex,
+        )?;
+        if removed == 0 {
+            return Err(OciError::blob_unknown(&digest.to_string()));
+        }
+        Ok(())
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Accepted().finish())
 }

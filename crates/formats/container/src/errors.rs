@@ -172,7 +172,7 @@ impl From<ApiError> for OciError {
             ApiError::Forbidden(m)
                 if m == limit_errors::TYPE_SIZE
                     || m == limit_errors::OWNER_SIZE
-                    || m.contains("count exceeded") =>
+                    || m == limit_errors::OWNER_COUNT =>
             {
                 OciError::size_invalid(message)
             }

@@ -225,6 +225,14 @@ fn format_size(bytes: i64) -> String {
     }
 }
 
+/// Runs the registry's blocking work (database, store, password checks) off the async
+/// workers, with the request's context.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> OciResult<T> + Send + 'static,
+) -> OciResult<T> {
+    blocking::run(move || Ok(f())).await?
+}
+
 /// The headers every answer carries; a 401 names the token endpoint.
 fn finish(req: &HttpRequest, response: &mut HttpResponse) {
     let headers = response.headers_mut();
@@ -264,15 +272,14 @@ async fn handle(
             return Err(OciError::unsupported("the token endpoint takes GET"));
         }
         let headers = req.headers().clone();
-        let body =
-            blocking::run(move || Ok::<_, ApiError>(auth::token(&state, &headers))).await??;
+        let body = crate::blocking(move || auth::token(&state, &headers)).await?;
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(body));
     }
     let auth = {
         let (state, headers) = (state.clone(), req.headers().clone());
-        match blocking::run(move || Ok::<_, ApiError>(auth::caller(&state, &headers))).await?? {
+        match crate::blocking(move || auth::caller(&state, &headers)).await? {
             Caller::Challenge => {
                 return Err(OciError::unauthorized("authentication required"));
             }

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse};
-use packages_api::blocking;
-use packages_api::error::ApiError;
 use packages_api::state::AppState;
 use packages_core::{AccessMode, FormatRules};
 use packages_service::access::{allows, resolve_owner};
@@ -79,20 +77,18 @@ pub async fn tags(
 ) -> OciResult<HttpResponse> {
     let (n, last) = page_params(&req)?;
     let repo2 = repo.clone();
-    let names = blocking::run(move || {
-        Ok::<_, ApiError>((|| -> OciResult<_> {
-            let owner = access(&state, &auth, &repo2.owner, AccessMode::Read)?.owner;
-            let name = Container.lookup_name(&repo2.image);
-            let names = state
-                .db
-                .version_names(owner.id, Container.package_type(), &name)?;
-            if names.is_empty() && !package_exists(&state, owner.id, &name)? {
-                return Err(OciError::name_unknown());
-            }
-            Ok(names)
-        })())
+    let names = crate::blocking(move || {
+        let owner = access(&state, &auth, &repo2.owner, AccessMode::Read)?.owner;
+        let name = Container.lookup_name(&repo2.image);
+        let names = state
+            .db
+            .version_names(owner.id, Container.package_type(), &name)?;
+        if names.is_empty() && !package_exists(&state, owner.id, &name)? {
+            return Err(OciError::name_unknown());
+        }
+        Ok(names)
     })
-    .await??;
+    .await?;
     let (tags, more) = page(names, n, last.as_deref());
     let path = format!("/v2/{}/tags/list", repo.full());
     let body = json!({ "name": repo.full(), "tags": tags });
@@ -113,34 +109,32 @@ pub async fn catalog(
     auth: AuthContext,
 ) -> OciResult<HttpResponse> {
     let (n, last) = page_params(&req)?;
-    let names = blocking::run(move || {
-        Ok::<_, ApiError>((|| -> OciResult<_> {
-            let mut visible: HashMap<String, bool> = HashMap::new();
-            let mut names = Vec::new();
-            for (owner_name, package) in state.db.packages_with_owners(Container.package_type())? {
-                let may = match visible.get(&owner_name) {
-                    Some(may) => *may,
-                    None => {
-                        let may = match resolve_owner(&state, &auth, &owner_name) {
-                            Ok(owner) => allows(&state, &auth, &owner, AccessMode::Read)?,
-                            Err(_) => false,
-                        };
-                        visible.insert(owner_name.clone(), may);
-                        may
-                    }
-                };
-                if may {
-                    names.push(format!(
-                        "{}/{}",
-                        packages_core::lower(&owner_name),
-                        package.lower_name
-                    ));
+    let names = crate::blocking(move || {
+        let mut visible: HashMap<String, bool> = HashMap::new();
+        let mut names = Vec::new();
+        for (owner_name, package) in state.db.packages_with_owners(Container.package_type())? {
+            let may = match visible.get(&owner_name) {
+                Some(may) => *may,
+                None => {
+                    let may = match resolve_owner(&state, &auth, &owner_name) {
+                        Ok(owner) => allows(&state, &auth, &owner, AccessMode::Read)?,
+                        Err(_) => false,
+                    };
+                    visible.insert(owner_name.clone(), may);
+                    may
                 }
+            };
+            if may {
+                names.push(format!(
+                    "{}/{}",
+                    packages_core::lower(&owner_name),
+                    package.lower_name
+                ));
             }
-            Ok(names)
-        })())
+        }
+        Ok(names)
     })
-    .await??;
+    .await?;
     let (repositories, more) = page(names, n, last.as_deref());
     let body = json!({ "repositories": repositories });
     Ok(paged("/v2/_catalog", &repositories, n, more, body))
@@ -160,19 +154,17 @@ pub async fn referrers(
     let filter = packages_api::urls::query_value(&pairs, "artifactType")
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let found = blocking::run(move || {
-        Ok::<_, ApiError>((|| -> OciResult<_> {
-            let owner = access(&state, &auth, &repo.owner, AccessMode::Read)?.owner;
-            Ok(state.db.versions_with_property(
-                owner.id,
-                Container.package_type(),
-                &Container.lookup_name(&repo.image),
-                SUBJECT,
-                &digest.to_string(),
-            )?)
-        })())
+    let found = crate::blocking(move || {
+        let owner = access(&state, &auth, &repo.owner, AccessMode::Read)?.owner;
+        Ok(state.db.versions_with_property(
+            owner.id,
+            Container.package_type(),
+            &Container.lookup_name(&repo.image),
+            SUBJECT,
+            &digest.to_string(),
+        )?)
     })
-    .await??;
+    .await?;
     let mut seen = std::collections::HashSet::new();
     let mut manifests = Vec::new();
     for lead in found {

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use packages_api::blocking;
 use packages_api::body::RequestBody;
 use packages_api::error::ApiError;
 use packages_api::state::AppState;
@@ -109,17 +108,15 @@ pub async fn get(
 ) -> OciResult<HttpResponse> {
     let reference = Reference::parse(&reference)?;
     let accept = accept_list(&req);
-    let (lead, bytes) = blocking::run(move || {
-        Ok::<_, ApiError>((|| -> OciResult<_> {
-            let owner = access(&state, &auth, &repo.owner, AccessMode::Read)?.owner;
-            let lead = find(&state, owner.id, &repo, &reference)?
-                .ok_or_else(|| OciError::manifest_unknown(&reference.text()))?;
-            // Read for HEAD too: actix answers HEAD with the body's length and no body.
-            let bytes = read_all(&state, &lead)?;
-            Ok((lead, bytes))
-        })())
+    let (lead, bytes) = crate::blocking(move || {
+        let owner = access(&state, &auth, &repo.owner, AccessMode::Read)?.owner;
+        let lead = find(&state, owner.id, &repo, &reference)?
+            .ok_or_else(|| OciError::manifest_unknown(&reference.text()))?;
+        // Read for HEAD too: actix answers HEAD with the body's length and no body.
+        let bytes = read_all(&state, &lead)?;
+        Ok((lead, bytes))
     })
-    .await??;
+    .await?;
     let media_type = media_type(&lead);
     if !manifest::accepted(&accept, &media_type) {
         return Err(OciError::manifest_unknown(&lead.version.version)
@@ -195,12 +192,12 @@ pub async fn put(
     let parsed = manifest::parse(&bytes, &digest, content_type.as_deref())?;
     let subject = parsed.metadata.subject.clone();
     let (state2, repo2, digest2) = (state.clone(), repo.clone(), digest.clone());
-    blocking::run(move || {
-        Ok::<_, ApiError>(store(
+    crate::blocking(move || {
+        store(
             &state2, &auth, &repo2, &reference, &digest2, parsed, &bytes, digests,
-        ))
+        )
     })
-    .await??;
+    .await?;
     let mut builder = HttpResponse::Created();
     builder
         .insert_header((
@@ -303,28 +300,26 @@ pub async fn delete(
     reference: String,
 ) -> OciResult<HttpResponse> {
     let reference = Reference::parse(&reference)?;
-    blocking::run(move || {
-        Ok::<_, ApiError>((|| -> OciResult<_> {
-            let owner = access(&state, &auth, &repo.owner, AccessMode::Write)?.owner;
-            let name = Container.lookup_name(&repo.image);
-            let ids: Vec<i64> = match &reference {
-                Reference::Tag(_) => find(&state, owner.id, &repo, &reference)?
-                    .map(|lead| vec![lead.version.id])
-                    .unwrap_or_default(),
-                Reference::Digest(d) => state
-                    .db
-                    .versions_with_lead(owner.id, Container.package_type(), &name, &d.hex)?
-                    .into_iter()
-                    .map(|lead| lead.version.id)
-                    .collect(),
-            };
-            if ids.is_empty() {
-                return Err(OciError::manifest_unknown(&reference.text()));
-            }
-            state.db.delete_versions_by_id(owner.id, &ids)?;
-            Ok(())
-        })())
+    crate::blocking(move || {
+        let owner = access(&state, &auth, &repo.owner, AccessMode::Write)?.owner;
+        let name = Container.lookup_name(&repo.image);
+        let ids: Vec<i64> = match &reference {
+            Reference::Tag(_) => find(&state, owner.id, &repo, &reference)?
+                .map(|lead| vec![lead.version.id])
+                .unwrap_or_default(),
+            Reference::Digest(d) => state
+                .db
+                .versions_with_lead(owner.id, Container.package_type(), &name, &d.hex)?
+                .into_iter()
+                .map(|lead| lead.version.id)
+                .collect(),
+        };
+        if ids.is_empty() {
+            return Err(OciError::manifest_unknown(&reference.text()));
+        }
+        state.db.delete_versions_by_id(owner.id, &ids)?;
+        Ok(())
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Accepted().finish())
 }

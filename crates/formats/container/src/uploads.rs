@@ -116,16 +116,15 @@ pub async fn start(
     let from = query_value(&req, "from");
     let pusher = {
         let (state, auth, repo) = (state.clone(), auth.clone(), repo.clone());
-        blocking::run(move || Ok::<_, ApiError>(authorize_push(&state, &auth, &repo))).await??
+        crate::blocking(move || authorize_push(&state, &auth, &repo)).await?
     };
     if let (Some(mount), Some(from)) = (mount, from) {
         let digest = Digest::parse(&mount)?;
         let (state2, auth2, repo2, digest2) =
             (state.clone(), auth.clone(), repo.clone(), digest.clone());
-        let mounted = blocking::run(move || {
-            Ok::<_, ApiError>(mount_blob(&state2, &auth2, pusher, &repo2, &from, &digest2))
-        })
-        .await??;
+        let mounted =
+            crate::blocking(move || mount_blob(&state2, &auth2, pusher, &repo2, &from, &digest2))
+                .await?;
         if mounted {
             return Ok(created(&req, &repo, &digest));
         }
@@ -134,8 +133,7 @@ pub async fn start(
         return monolithic(&req, body, state, pusher, &repo, digest).await;
     }
     let (state2, repo2) = (state.clone(), repo.clone());
-    let id =
-        blocking::run(move || Ok::<_, ApiError>(create_session(&state2, pusher, &repo2))).await??;
+    let id = crate::blocking(move || create_session(&state2, pusher, &repo2)).await?;
     Ok(session_answer(&req, StatusCode::ACCEPTED, &repo, &id, 0))
 }
 
@@ -434,7 +432,7 @@ pub async fn session_request(
 ) -> OciResult<HttpResponse> {
     let (pusher, row) = {
         let (state, auth, repo, id) = (state.clone(), auth.clone(), repo.clone(), id.clone());
-        blocking::run(move || Ok::<_, ApiError>(session(&state, &auth, &repo, &id))).await??
+        crate::blocking(move || session(&state, &auth, &repo, &id)).await?
     };
     match req.method().as_str() {
         "GET" | "HEAD" => Ok(session_answer(
@@ -462,10 +460,7 @@ pub async fn session_request(
                 append(&req, body, &state, row).await?;
             }
             let (state2, repo2, digest2) = (state.clone(), repo.clone(), digest.clone());
-            blocking::run(move || {
-                Ok::<_, ApiError>(finish(&state2, pusher, &repo2, &id, &digest2))
-            })
-            .await??;
+            crate::blocking(move || finish(&state2, pusher, &repo2, &id, &digest2)).await?;
             Ok(created(&req, &repo, &digest))
         }
         "DELETE" => {
