@@ -3034,7 +3034,121 @@ fn cluster_push_over_three_instances_postgres_s3() {
     });
 }
 
+/// The sweep: a blob no manifest references goes once the grace period has passed; blobs of
+/// manifests stay, also when another image that shared them is deleted; an untagged child
+/// manifest goes with its content once the index that listed it is deleted.
+fn sweep_removes_what_no_manifest_references(backend: Backend) {
+    use forge_server::sweep::run_once;
+    use std::time::Duration;
+    let s = start(backend);
+    let store = packages_storage::LocalBlobStore::open(s.packages_dir()).expect("open the store");
+    let staged_bytes = b"staged, never referenced".to_vec();
+    let staged = push_blob(&s, IMAGE, &staged_bytes);
+    let shared = Image::new("shared");
+    status(&shared.push(&s, IMAGE, "v1"), 201);
+    status(&shared.push(&s, "user2/other", "v1"), 201);
+    let child = Image::new("child");
+    status(&child.push(&s, IMAGE, &child.digest()), 201);
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [descriptor(OCI_MANIFEST, &child.manifest)],
+    }))
+    .unwrap();
+    status(
+        &put_manifest(&s, IMAGE, "multi", OCI_INDEX, &index, &user2()),
+        201,
+    );
+
+    // Within the grace period nothing goes.
+    let report = run_once(s.db(), &store, Duration::from_secs(3600)).expect("sweep");
+    assert_eq!(report.staged_files_removed, 0, "{report:?}");
+    assert_eq!(report.internal_versions_removed, 0, "{report:?}");
+    status(
+        &s.head(&format!("/v2/{IMAGE}/blobs/{staged}"), &user2()),
+        200,
+    );
+
+    status(
+        &s.delete(&format!("/v2/{IMAGE}/manifests/multi"), &user2()),
+        202,
+    );
+    status(
+        &s.delete("/api/v1/packages/user2/container/other", &user2()),
+        204,
+    );
+    // Rows carry whole seconds: let the cutoff pass them.
+    std::thread::sleep(Duration::from_millis(1100));
+    let report = run_once(s.db(), &store, Duration::ZERO).expect("sweep");
+    assert!(report.staged_files_removed >= 1, "{report:?}");
+    assert_eq!(report.internal_versions_removed, 1, "{report:?}");
+
+    // The blob only ever uploaded is gone, rows and content.
+    oci_error(
+        &s.get(&format!("/v2/{IMAGE}/blobs/{staged}"), &user2()),
+        404,
+        "BLOB_UNKNOWN",
+    );
+    assert!(!store_holds(&s, &staged_bytes));
+    // The image that shared its blobs with the deleted one keeps them.
+    for blob in [&shared.config, &shared.layer] {
+        status(
+            &s.get(&format!("/v2/{IMAGE}/blobs/{}", digest(blob)), &user2()),
+            200,
+        );
+        assert!(store_holds(&s, blob));
+    }
+    status(&s.get(&format!("/v2/{IMAGE}/manifests/v1"), &user2()), 200);
+    // The child no index lists any more is gone with its own layer.
+    oci_error(
+        &s.get(
+            &format!("/v2/{IMAGE}/manifests/{}", child.digest()),
+            &user2(),
+        ),
+        404,
+        "MANIFEST_UNKNOWN",
+    );
+    assert!(!store_holds(&s, &child.layer));
+}
+
+/// An image's page: the platforms of an index with their digests, and the commands that
+/// fetch it.
+fn image_page_shows_platforms_and_commands(backend: Backend) {
+    let s = start(backend);
+    let child = Image::new("page-child");
+    status(&child.push(&s, IMAGE, &child.digest()), 201);
+    let mut entry = descriptor(OCI_MANIFEST, &child.manifest);
+    entry["platform"] = json!({"os": "linux", "architecture": "arm64", "variant": "v8"});
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [entry],
+    }))
+    .unwrap();
+    status(
+        &put_manifest(&s, IMAGE, "v2", OCI_INDEX, &index, &user2()),
+        201,
+    );
+    let r = s.get(&format!("/{OWNER}/-/packages/container/app/v2"), &ANON);
+    status(&r, 200);
+    let page = r.text();
+    let host = s.base.strip_prefix("http://").expect("http base");
+    assert!(
+        page.contains(&format!("podman pull {host}/user2/app:v2")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("skopeo copy docker://{host}/user2/app:v2")),
+        "{page}"
+    );
+    assert!(page.contains("linux/arm64/v8"), "{page}");
+    assert!(page.contains(&child.digest()), "{page}");
+    assert!(page.contains(&digest(&index)), "{page}");
+}
+
 forge_e2e::backends!(
+    sweep_removes_what_no_manifest_references,
+    image_page_shows_platforms_and_commands,
     base_challenges_without_credentials,
     token_endpoint_exchanges_credentials,
     anonymous_token_pulls_but_does_not_push,

@@ -57,7 +57,8 @@ pub fn run_once(
                 .remove_stale_internal(
                     rules.package_type(),
                     staging.version,
-                    cutoff_unix,
+                    // Whole seconds, as for blobs below: the cutoff second is old enough.
+                    cutoff_unix + 1,
                     staging.keeps_property,
                 )
                 .map_err(|e| e.to_string())?;
