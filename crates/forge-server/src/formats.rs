@@ -5,10 +5,11 @@ use packages_api::{Format, Formats};
 
 /// Every format of the production server, in display order.
 pub fn production() -> Formats {
-    let list: [&'static dyn Format; 3] = [
+    let list: [&'static dyn Format; 4] = [
         &format_generic::Generic,
         &format_pypi::Pypi,
         &format_container::Container,
+        &format_npm::Npm,
     ];
     Formats::new(list)
 }

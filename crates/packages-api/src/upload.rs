@@ -49,6 +49,26 @@ pub fn authorize_upload(
     })
 }
 
+/// Who uploads and the limit on the content's size, for a format whose request body is more
+/// than the file (a form, a JSON document), so only the file is measured; refused at once when
+/// the owner is over its quota. Blocking.
+pub fn prepare_upload(
+    state: &AppState,
+    credentials: Option<Credentials>,
+    owner: &str,
+    package_type: PackageType,
+) -> ApiResult<(Uploader, Option<BodyLimit>)> {
+    let uploader = authorize_upload(&Reads::blocking(state), credentials, owner)?;
+    let limit = limit_errors::body_limit(
+        state,
+        package_type,
+        uploader.owner_id,
+        uploader.is_admin,
+        None,
+    )?;
+    Ok((uploader, limit))
+}
+
 /// The announced body size, if any.
 pub fn content_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {
     headers

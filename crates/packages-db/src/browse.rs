@@ -78,13 +78,22 @@ impl Database {
         search: &PackageSearch,
         page: Page,
     ) -> Result<(Vec<VersionListing>, u64), DbError> {
+        let offset = (page.page.max(1) - 1).saturating_mul(page.limit);
+        self.search_packages_from(search, offset, page.limit)
+    }
+
+    /// [`Database::search_packages`] from the `offset`-th package on (npm's `from`).
+    pub fn search_packages_from(
+        &self,
+        search: &PackageSearch,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<VersionListing>, u64), DbError> {
         if search.owner_ids.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let offset = i64::try_from(page.page.max(1) - 1)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(limit);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.read(|c| {
             let total: i64 = run!(c, |c| search_query!(versions_with_packages!(), search)
                 .select(count(package::id).aggregate_distinct())

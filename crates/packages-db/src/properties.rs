@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::error::DbError;
 use crate::models::PropertyOf;
 use crate::pool::Database;
-use crate::schema::package_property;
+use crate::schema::{package_property, package_version};
 
 impl Database {
     /// The `(ref_id, name, value)` of every property of the given scope of the given ids,
@@ -102,6 +102,53 @@ impl Database {
             )
             .execute(c))?;
             Ok(removed > 0)
+        })
+    }
+
+    /// Gives the version property `name` = `value` to one version of a package alone: every
+    /// other version of the package that had it loses it, in the same transaction (npm's
+    /// dist-tags). With `None`, no version keeps it. False when `version_id` is not a
+    /// version of the package.
+    pub fn set_version_label(
+        &self,
+        package_id: i64,
+        name: &str,
+        value: &str,
+        version_id: Option<i64>,
+    ) -> Result<bool, DbError> {
+        self.write(&[], |c| {
+            if let Some(version_id) = version_id {
+                let of_package: i64 = run!(c, |c| package_version::table
+                    .filter(package_version::id.eq(version_id))
+                    .filter(package_version::package_id.eq(package_id))
+                    .count()
+                    .get_result(c))?;
+                if of_package == 0 {
+                    return Ok(false);
+                }
+            }
+            let versions = package_version::table
+                .filter(package_version::package_id.eq(package_id))
+                .select(package_version::id);
+            run!(c, |c| diesel::delete(
+                package_property::table
+                    .filter(package_property::ref_type.eq(PropertyOf::Version.ref_type()))
+                    .filter(package_property::ref_id.eq_any(versions))
+                    .filter(package_property::name.eq(name))
+                    .filter(package_property::value.eq(value))
+            )
+            .execute(c))?;
+            if let Some(version_id) = version_id {
+                run!(c, |c| diesel::insert_into(package_property::table)
+                    .values((
+                        package_property::ref_type.eq(PropertyOf::Version.ref_type()),
+                        package_property::ref_id.eq(version_id),
+                        package_property::name.eq(name),
+                        package_property::value.eq(value),
+                    ))
+                    .execute(c))?;
+            }
+            Ok(true)
         })
     }
 }

@@ -29,10 +29,9 @@ use packages_api::body::RequestBody;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::state::AppState;
 use packages_api::upload::{
-    authorize_upload, limit_errors, receive_body, store_upload, BodyLimit, UploadPlan, Uploader,
+    prepare_upload, receive_body, store_upload, BodyLimit, UploadPlan, Uploader,
 };
 use packages_api::write_mode::WriteMode;
-use packages_service::reads::Reads;
 
 /// Most fields a form may have (twine sends a few dozen, classifiers included).
 const MAX_FIELDS: usize = 512;
@@ -106,23 +105,13 @@ fn form_error(e: actix_multipart::MultipartError, idle: std::time::Duration) -> 
     ApiError::BadRequest(format!("invalid multipart form: {e}"))
 }
 
-/// Who uploads and the body limit; refused at once when the owner is over its quota.
-/// Blocking.
+/// Who uploads and the limit on the file; the form around it is not measured. Blocking.
 pub fn prepare(
     state: &AppState,
     credentials: Option<forge_auth::Credentials>,
     owner: &str,
 ) -> ApiResult<(Uploader, Option<BodyLimit>)> {
-    let uploader = authorize_upload(&Reads::blocking(state), credentials, owner)?;
-    // The form's length says little about the file's, so only the file is measured.
-    let limit = limit_errors::body_limit(
-        state,
-        Pypi.package_type(),
-        uploader.owner_id,
-        uploader.is_admin,
-        None,
-    )?;
-    Ok((uploader, limit))
+    prepare_upload(state, credentials, owner, Pypi.package_type())
 }
 
 /// Handles the upload form.
