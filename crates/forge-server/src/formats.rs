@@ -5,11 +5,12 @@ use packages_api::{Format, Formats};
 
 /// Every format of the production server, in display order.
 pub fn production() -> Formats {
-    let list: [&'static dyn Format; 4] = [
+    let list: [&'static dyn Format; 5] = [
         &format_generic::Generic,
         &format_pypi::Pypi,
         &format_container::Container,
         &format_npm::Npm,
+        &format_cargo::Cargo,
     ];
     Formats::new(list)
 }

@@ -135,7 +135,12 @@ impl Format for Npm {
         headers: &HeaderMap,
         path: RegistryPath,
     ) -> LocalBoxFuture<'static, ApiResult<()>> {
-        if method != Method::PUT {
+        // Only a publish sends a tarball; dist-tag and revision writes are small.
+        let publish = matches!(
+            call_of(without_repeated_base(&path.owner, &path.rest)),
+            Some(Call::Package(_))
+        );
+        if method != Method::PUT || !publish {
             return Box::pin(async { Ok(()) });
         }
         let credentials = credentials_in(headers);
