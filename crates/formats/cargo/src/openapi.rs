@@ -139,22 +139,28 @@ pub fn paths() -> Paths {
         publish.build(),
     );
 
-    let search = Op::new(
+    build::get_and_head(
+        &mut paths,
+        SEARCH.template,
+        |id| {
+            Op::new(
+                id,
+                "Search the owner's crates by name",
+                TAG,
+                vec![
+                    owner(),
+                    build::query_param("q", "part of the name"),
+                    build::query_param("page", "page, from 1"),
+                    build::query_param("per_page", "results per page (10, at most 100)"),
+                ],
+            )
+            .response(
+                "200",
+                json("`{\"crates\": [{name, max_version, description}], \"meta\": {\"total\"}}`"),
+            )
+        },
         "cargoSearch",
-        "Search the owner's crates by name",
-        TAG,
-        vec![
-            owner(),
-            build::query_param("q", "part of the name"),
-            build::query_param("page", "page, from 1"),
-            build::query_param("per_page", "results per page (10, at most 100)"),
-        ],
-    )
-    .response(
-        "200",
-        json("`{\"crates\": [{name, max_version, description}], \"meta\": {\"total\"}}`"),
     );
-    build::add(&mut paths, SEARCH.template, HttpMethod::Get, search.build());
 
     build::get_and_head(
         &mut paths,
