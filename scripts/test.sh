@@ -13,6 +13,9 @@
 #                                (set here when unset)
 #   FORGE_TEST_PYPI_MARKER       file the real-client PyPI tests (twine, pip, uv) append one
 #                                line to per scenario that ran (set here when unset)
+#   FORGE_TEST_NPM_MARKER        file the real-client npm tests (npm, pnpm, yarn 1 and 4) append
+#                                one line to per scenario that ran
+#   FORGE_TEST_REQUIRE_NPM_CLIENTS  1 = fail instead of skipping when those clients are missing
 #   FORGE_TEST_REQUIRE_S3        1 = fail instead of skipping when SeaweedFS (weed) is missing
 #   FORGE_TEST_S3_MARKER         the same for the object storage (S3) tests
 # Extra arguments are passed to `cargo test --workspace`.
@@ -115,9 +118,11 @@ if [ -z "${FORGE_TEST_BROWSER_MARKER:-}" ]; then
     export FORGE_TEST_BROWSER_MARKER="$own_browser_marker"
 fi
 
-# Python clients and servers (SeaweedFS, pip, twine, ...) in a virtual environment on PATH.
+# Python clients and servers (SeaweedFS, pip, twine, ...) in a virtual environment on PATH;
+# pnpm and yarn for the npm client tests in FORGE_TEST_NPM_TOOLS.
 . "$(dirname "${BASH_SOURCE[0]}")/test-env.sh"
 test_env_setup
+test_env_npm_setup
 
 # The end-to-end suite runs the real binary as well as the in-process server; built together
 # with the suite so both use the same features (its test-only format) and nothing compiles twice.
@@ -136,6 +141,9 @@ fi
 echo "test.sh: browser tests run: $browser_ran (screenshots in target/web-screenshots)"
 pypi_ran=$(grep -c . "$FORGE_TEST_PYPI_MARKER" 2>/dev/null || true)
 echo "test.sh: real-client PyPI tests run: ${pypi_ran:-0}"
+if [ -n "${FORGE_TEST_NPM_MARKER:-}" ] && [ -f "$FORGE_TEST_NPM_MARKER" ]; then
+    echo "test.sh: real-client npm tests run: $(grep -c . "$FORGE_TEST_NPM_MARKER" || true)"
+fi
 if [ -n "${FORGE_TEST_S3_MARKER:-}" ] && [ -f "$FORGE_TEST_S3_MARKER" ]; then
     echo "test.sh: S3 end-to-end tests run: $(grep -c . "$FORGE_TEST_S3_MARKER" || true)"
 fi
