@@ -4,6 +4,8 @@
 //! index reads, so every instance lists a version the moment the publish answers (cargo
 //! polls the index right after publishing). `ETag` and `Last-Modified` let cargo revalidate.
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{web, HttpRequest, HttpResponse};
 use packages_core::{AccessMode, FormatRules, Visibility};
@@ -75,15 +77,23 @@ pub fn lines(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<(V
         return Ok(None);
     };
     let ids: Vec<i64> = files.iter().map(|f| f.version.id).collect();
-    let properties = state.db.properties(PropertyOf::Version, &ids)?;
+    // Per version: yanked (the newest row decides) and when a yank last changed.
+    let mut marks: HashMap<i64, (bool, i64)> = HashMap::new();
+    for (id, name, value) in state.db.properties(PropertyOf::Version, &ids)? {
+        let mark = marks.entry(id).or_default();
+        match name.as_str() {
+            YANKED => mark.0 = value == "true",
+            CHANGED => mark.1 = mark.1.max(value.parse().unwrap_or(0)),
+            _ => {}
+        }
+    }
     let mut body = Vec::new();
     let mut modified = 0;
-    let mut seen = Vec::new();
+    let mut seen = HashSet::new();
     for f in &files {
-        if seen.contains(&f.version.id) {
+        if !seen.insert(f.version.id) {
             continue;
         }
-        seen.push(f.version.id);
         let kept: Kept = f
             .version
             .metadata_json
@@ -93,18 +103,10 @@ pub fn lines(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<(V
         let Some(mut line): Option<IndexLine> = kept.index else {
             continue;
         };
+        let (yanked, changed) = marks.get(&f.version.id).copied().unwrap_or_default();
         line.cksum = f.blob.hash_sha256.clone();
-        line.yanked = properties
-            .iter()
-            .rev()
-            .find(|(id, n, _)| *id == f.version.id && n == YANKED)
-            .is_some_and(|(_, _, v)| v == "true");
-        modified = modified.max(f.version.created_unix);
-        for (id, n, v) in &properties {
-            if *id == f.version.id && n == CHANGED {
-                modified = modified.max(v.parse().unwrap_or(0));
-            }
-        }
+        line.yanked = yanked;
+        modified = modified.max(f.version.created_unix).max(changed);
         serde_json::to_writer(&mut body, &line).map_err(ApiError::internal)?;
         body.push(b'\n');
     }

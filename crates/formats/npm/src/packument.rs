@@ -118,9 +118,10 @@ pub fn load(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Loa
     let ids: Vec<i64> = files.iter().map(|f| f.version.id).collect();
     let properties = state.db.properties(PropertyOf::Version, &ids)?;
     let mut entries: Vec<Entry> = Vec::with_capacity(files.len());
+    let mut seen = std::collections::HashSet::new();
     for file in files {
         // One tarball per version; a second file (none is written) would not be served.
-        if entries.iter().any(|e| e.file.version.id == file.version.id) {
+        if !seen.insert(file.version.id) {
             continue;
         }
         let Ok(semver) = semver::Version::parse(&file.version.version) else {
@@ -143,10 +144,15 @@ pub fn load(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Loa
         return Ok(None);
     }
     entries.sort_by(|a, b| a.semver.cmp(&b.semver));
+    let index: std::collections::HashMap<i64, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.file.version.id, i))
+        .collect();
     let mut tags = BTreeMap::new();
     // In id order, so the newest row wins should a tag ever be held twice.
     for (version_id, name, value) in properties {
-        let Some(i) = entries.iter().position(|e| e.file.version.id == version_id) else {
+        let Some(&i) = index.get(&version_id) else {
             continue;
         };
         match name.as_str() {
