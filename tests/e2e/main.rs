@@ -7,6 +7,7 @@ mod admin_cli;
 mod auth;
 mod backup;
 mod binary;
+mod cargo;
 mod cleanup_rules;
 mod cluster;
 mod common;

@@ -22,6 +22,7 @@ use packages_core::PackageType;
 use packages_db::{Database, NewTeam, NewUser, Page, VersionFilter, PACKAGES_UNIT};
 use sha2::Digest as _;
 
+pub mod cargo;
 pub mod npm;
 pub mod npm_clients;
 pub mod pypi;

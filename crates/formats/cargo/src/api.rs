@@ -113,22 +113,31 @@ pub async fn search(
                 limit: per_page,
             },
         )?;
-        let crates: Vec<serde_json::Value> = found
-            .into_iter()
-            .map(|hit| {
-                let kept: Kept = hit
-                    .version
-                    .metadata_json
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str(m).ok())
-                    .unwrap_or_default();
-                serde_json::json!({
-                    "name": hit.package.name,
-                    "max_version": hit.version.version,
-                    "description": kept.description,
-                })
-            })
-            .collect();
+        let mut crates = Vec::with_capacity(found.len());
+        for hit in found {
+            // The highest version (SemVer order) and its description, as crates.io shows.
+            let versions = state
+                .db
+                .package_files(owner.id, Cargo.package_type(), &hit.package.lower_name)?
+                .map(|(_, files)| files)
+                .unwrap_or_default();
+            let highest = versions
+                .iter()
+                .filter_map(|f| Some((semver::Version::parse(&f.version.version).ok()?, f)))
+                .max_by(|a, b| a.0.cmp(&b.0))
+                .map(|(_, f)| f.version.clone())
+                .unwrap_or(hit.version);
+            let kept: Kept = highest
+                .metadata_json
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or_default();
+            crates.push(serde_json::json!({
+                "name": hit.package.name,
+                "max_version": highest.version,
+                "description": kept.description,
+            }));
+        }
         Ok(serde_json::json!({ "crates": crates, "meta": { "total": total } }))
     })
     .await?;

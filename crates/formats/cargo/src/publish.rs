@@ -219,6 +219,13 @@ impl Published {
     }
 }
 
+/// Whether two versions are one for cargo: equal but for build metadata (`1.0.0+a` is
+/// `1.0.0+b`), compared as stored (case-insensitively).
+fn same_version(stored: &str, new: &str) -> bool {
+    let release = |v: &str| lower(v.split('+').next().unwrap_or(v));
+    release(stored) == release(new)
+}
+
 /// Cuts the `.crate` out of the rest of the body: its `u32` length, then exactly that many
 /// bytes.
 #[derive(Debug, Default)]
@@ -323,7 +330,7 @@ pub async fn publish(
             &Cargo.lookup_name(&asked),
         )?;
         match existing {
-            Some((_, files)) if files.iter().any(|f| f.version.lower_version == lower(&v)) => {
+            Some((_, files)) if files.iter().any(|f| same_version(&f.version.version, &v)) => {
                 Err(ApiError::Conflict("crate version already exists"))
             }
             Some((package, _)) => Ok(package.name),
@@ -378,6 +385,15 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_metadata_does_not_make_a_new_version() {
+        assert!(same_version("1.0.0+a", "1.0.0+b"));
+        assert!(same_version("1.0.0", "1.0.0+b"));
+        assert!(same_version("1.0.0-RC", "1.0.0-rc"));
+        assert!(!same_version("1.0.0", "1.0.1"));
+        assert!(!same_version("1.0.0-rc", "1.0.0"));
+    }
 
     #[test]
     fn frames_the_crate() {

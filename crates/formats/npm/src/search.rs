@@ -1,5 +1,5 @@
 //! `GET -/v1/search?text=&from=&size=`: the owner's npm packages whose name contains the
-//! text, newest version each, with `total` counting every hit.
+//! text, each as its `latest` dist-tag shows it, with `total` counting every hit.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use packages_core::clock::rfc3339;
@@ -7,7 +7,7 @@ use packages_core::FormatRules;
 use packages_db::{PackageSearch, VersionFilter};
 use serde_json::{Map, Value};
 
-use crate::packument::readable_owner;
+use crate::packument::{self, readable_owner};
 use crate::rules::{self, Npm};
 use packages_api::auth::credentials_of;
 use packages_api::blocking;
@@ -77,24 +77,32 @@ pub async fn search(
             owner_matches: Vec::new(),
         };
         let (found, total) = state.db.search_packages_from(&search, from, size)?;
-        let objects: Vec<Value> = found
+        let mut hits = Vec::with_capacity(found.len());
+        for hit in found {
+            // Each package as its `latest` dist-tag shows it.
+            let latest = packument::load(&state, owner_id, &hit.package.name)?.and_then(|l| {
+                let i = *l.tags.get("latest")?;
+                l.entries.into_iter().nth(i).map(|e| e.file.version)
+            });
+            hits.push((hit.package, latest.unwrap_or(hit.version)));
+        }
+        let objects: Vec<Value> = hits
             .into_iter()
-            .map(|hit| {
-                let manifest: Map<String, Value> = hit
-                    .version
+            .map(|(package, version)| {
+                let manifest: Map<String, Value> = version
                     .metadata_json
                     .as_deref()
                     .and_then(|m| serde_json::from_str(m).ok())
                     .unwrap_or_default();
-                let name = hit.package.name.as_str();
+                let name = package.name.as_str();
                 let field = |k: &str| manifest.get(k).cloned().unwrap_or(Value::Null);
                 let mut package = serde_json::json!({
                     "name": name,
                     "scope": rules::scope_of(name).unwrap_or("unscoped"),
-                    "version": hit.version.version,
+                    "version": version.version,
                     "description": field("description"),
                     "keywords": manifest.get("keywords").cloned().unwrap_or(Value::Array(Vec::new())),
-                    "date": rfc3339(hit.version.created_unix),
+                    "date": rfc3339(version.created_unix),
                     "publisher": { "username": owner },
                     "maintainers": [{ "username": owner }],
                     "links": {
@@ -102,7 +110,7 @@ pub async fn search(
                             "{origin}/{}/-/packages/npm/{}/{}",
                             rules::segment(&owner),
                             rules::segment(name),
-                            rules::segment(&hit.version.version)
+                            rules::segment(&version.version)
                         ),
                     },
                 });
