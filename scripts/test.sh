@@ -16,6 +16,8 @@
 #   FORGE_TEST_NPM_MARKER        file the real-client npm tests (npm, pnpm, yarn 1 and 4) append
 #                                one line to per scenario that ran
 #   FORGE_TEST_REQUIRE_NPM_CLIENTS  1 = fail instead of skipping when those clients are missing
+#   FORGE_TEST_CARGO_MARKER      the same for the real-cargo tests
+#   FORGE_TEST_REQUIRE_CARGO_CLIENTS  1 = fail instead of skipping when cargo is missing
 #   FORGE_TEST_REQUIRE_S3        1 = fail instead of skipping when SeaweedFS (weed) is missing
 #   FORGE_TEST_S3_MARKER         the same for the object storage (S3) tests
 # Extra arguments are passed to `cargo test --workspace`.
@@ -143,6 +145,9 @@ pypi_ran=$(grep -c . "$FORGE_TEST_PYPI_MARKER" 2>/dev/null || true)
 echo "test.sh: real-client PyPI tests run: ${pypi_ran:-0}"
 if [ -n "${FORGE_TEST_NPM_MARKER:-}" ] && [ -f "$FORGE_TEST_NPM_MARKER" ]; then
     echo "test.sh: real-client npm tests run: $(grep -c . "$FORGE_TEST_NPM_MARKER" || true)"
+fi
+if [ -n "${FORGE_TEST_CARGO_MARKER:-}" ] && [ -f "$FORGE_TEST_CARGO_MARKER" ]; then
+    echo "test.sh: real-client Cargo tests run: $(grep -c . "$FORGE_TEST_CARGO_MARKER" || true)"
 fi
 if [ -n "${FORGE_TEST_S3_MARKER:-}" ] && [ -f "$FORGE_TEST_S3_MARKER" ]; then
     echo "test.sh: S3 end-to-end tests run: $(grep -c . "$FORGE_TEST_S3_MARKER" || true)"

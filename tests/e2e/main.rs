@@ -8,6 +8,7 @@ mod auth;
 mod backup;
 mod binary;
 mod cargo;
+mod cargo_clients;
 mod cleanup_rules;
 mod cluster;
 mod common;

@@ -23,6 +23,7 @@ use packages_db::{Database, NewTeam, NewUser, Page, VersionFilter, PACKAGES_UNIT
 use sha2::Digest as _;
 
 pub mod cargo;
+pub mod cargo_clients;
 pub mod npm;
 pub mod npm_clients;
 pub mod pypi;
