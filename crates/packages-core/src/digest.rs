@@ -64,69 +64,107 @@ impl MultiHasher {
     }
 }
 
-/// The half of the digests that one thread computes when hashing is split over two cores:
-/// MD5 with SHA-256 on one side, SHA-1 with SHA-512 on the other, which balances the work.
-pub enum HalfHasher {
-    Md5Sha256(Md5, Sha256),
-    Sha1Sha512(Sha1, Sha512),
+/// One of the four digests while it is being computed.
+#[derive(Clone)]
+enum OneHasher {
+    Md5(Md5),
+    Sha1(Sha1),
+    Sha256(Sha256),
+    Sha512(Sha512),
 }
 
-/// The output of a [`HalfHasher`].
-pub enum HalfDigests {
-    Md5Sha256(String, String),
-    Sha1Sha512(String, String),
+impl OneHasher {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            OneHasher::Md5(h) => h.update(data),
+            OneHasher::Sha1(h) => h.update(data),
+            OneHasher::Sha256(h) => h.update(data),
+            OneHasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    fn finalize(self) -> OneDigest {
+        match self {
+            OneHasher::Md5(h) => OneDigest::Md5(hex::encode(h.finalize())),
+            OneHasher::Sha1(h) => OneDigest::Sha1(hex::encode(h.finalize())),
+            OneHasher::Sha256(h) => OneDigest::Sha256(hex::encode(h.finalize())),
+            OneHasher::Sha512(h) => OneDigest::Sha512(hex::encode(h.finalize())),
+        }
+    }
 }
 
-impl HalfHasher {
-    /// The two halves that together give all four digests.
-    pub fn pair() -> (HalfHasher, HalfHasher) {
-        (
-            HalfHasher::Md5Sha256(Md5::new(), Sha256::new()),
-            HalfHasher::Sha1Sha512(Sha1::new(), Sha512::new()),
-        )
+/// One finished digest, hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OneDigest {
+    Md5(String),
+    Sha1(String),
+    Sha256(String),
+    Sha512(String),
+}
+
+/// Some of the four digests, computed together by one thread. [`DigestLane::split`] shares
+/// the four out over as many threads as the machine gives; [`LaneDigests::join`] puts the
+/// results back together.
+#[derive(Clone)]
+pub struct DigestLane(Vec<OneHasher>);
+
+/// What a [`DigestLane`] computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneDigests(Vec<OneDigest>);
+
+impl DigestLane {
+    /// The four digests in `lanes` groups (1 to 4; more counts as 4) of about equal work.
+    /// MD5 and SHA-512 are the slow ones (about half the speed of SHA-1 and SHA-256 where
+    /// the CPU accelerates those), so they get lanes of their own first.
+    pub fn split(lanes: usize) -> Vec<DigestLane> {
+        let md5 = || OneHasher::Md5(Md5::new());
+        let sha1 = || OneHasher::Sha1(Sha1::new());
+        let sha256 = || OneHasher::Sha256(Sha256::new());
+        let sha512 = || OneHasher::Sha512(Sha512::new());
+        let groups = match lanes {
+            0 | 1 => vec![vec![md5(), sha1(), sha256(), sha512()]],
+            2 => vec![vec![md5(), sha256()], vec![sha1(), sha512()]],
+            3 => vec![vec![md5()], vec![sha512()], vec![sha1(), sha256()]],
+            _ => vec![vec![md5()], vec![sha1()], vec![sha256()], vec![sha512()]],
+        };
+        groups.into_iter().map(DigestLane).collect()
     }
 
     /// Feeds the next bytes of the stream.
     pub fn update(&mut self, data: &[u8]) {
-        match self {
-            HalfHasher::Md5Sha256(a, b) => {
-                a.update(data);
-                b.update(data);
-            }
-            HalfHasher::Sha1Sha512(a, b) => {
-                a.update(data);
-                b.update(data);
-            }
+        for hasher in &mut self.0 {
+            hasher.update(data);
         }
     }
 
     /// The digests of everything fed so far.
-    pub fn finalize(self) -> HalfDigests {
-        match self {
-            HalfHasher::Md5Sha256(a, b) => {
-                HalfDigests::Md5Sha256(hex::encode(a.finalize()), hex::encode(b.finalize()))
-            }
-            HalfHasher::Sha1Sha512(a, b) => {
-                HalfDigests::Sha1Sha512(hex::encode(a.finalize()), hex::encode(b.finalize()))
-            }
-        }
+    pub fn finalize(self) -> LaneDigests {
+        LaneDigests(self.0.into_iter().map(OneHasher::finalize).collect())
     }
 }
 
-impl HalfDigests {
-    /// Joins both halves into the full set; `None` if both halves are the same kind.
-    pub fn join(a: HalfDigests, b: HalfDigests, size: u64) -> Option<Digests> {
-        let (md5, sha256, sha1, sha512) = match (a, b) {
-            (HalfDigests::Md5Sha256(m, s2), HalfDigests::Sha1Sha512(s1, s5))
-            | (HalfDigests::Sha1Sha512(s1, s5), HalfDigests::Md5Sha256(m, s2)) => (m, s2, s1, s5),
-            _ => return None,
-        };
+impl LaneDigests {
+    /// Joins the lanes of one [`DigestLane::split`] into the full set; `None` unless each
+    /// digest is there exactly once.
+    pub fn join(lanes: Vec<LaneDigests>, size: u64) -> Option<Digests> {
+        let (mut md5, mut sha1, mut sha256, mut sha512) = (None, None, None, None);
+        for digest in lanes.into_iter().flat_map(|l| l.0) {
+            let slot = match digest {
+                OneDigest::Md5(d) => (&mut md5, d),
+                OneDigest::Sha1(d) => (&mut sha1, d),
+                OneDigest::Sha256(d) => (&mut sha256, d),
+                OneDigest::Sha512(d) => (&mut sha512, d),
+            };
+            if slot.0.replace(slot.1).is_some() {
+                return None;
+            }
+        }
         Some(Digests {
             size: size as i64,
-            md5,
-            sha1,
-            sha256,
-            sha512,
+            md5: md5?,
+            sha1: sha1?,
+            sha256: sha256?,
+            sha512: sha512?,
         })
     }
 }
@@ -179,14 +217,30 @@ mod tests {
     }
 
     #[test]
-    fn halves_join_to_the_same_digests() {
-        let (mut a, mut b) = HalfHasher::pair();
-        for part in [&b"te"[..], b"st"] {
-            a.update(part);
-            b.update(part);
+    fn every_split_joins_to_the_same_digests() {
+        for lanes in 0..=6 {
+            let mut split = DigestLane::split(lanes);
+            assert_eq!(split.len(), lanes.clamp(1, 4), "{lanes} lanes");
+            for part in [&b"te"[..], b"st"] {
+                for lane in &mut split {
+                    lane.update(part);
+                }
+            }
+            // In any order.
+            let mut done: Vec<LaneDigests> = split.into_iter().map(DigestLane::finalize).collect();
+            done.reverse();
+            assert_eq!(LaneDigests::join(done, 4).unwrap(), digests_of(&[b"test"]));
         }
-        let joined = HalfDigests::join(b.finalize(), a.finalize(), 4).unwrap();
-        assert_eq!(joined, digests_of(&[b"test"]));
+        // A digest missing or twice is no set.
+        let two = DigestLane::split(2);
+        let once: Vec<LaneDigests> = two.into_iter().take(1).map(DigestLane::finalize).collect();
+        assert!(LaneDigests::join(once, 0).is_none());
+        let twice: Vec<LaneDigests> = [DigestLane::split(1), DigestLane::split(1)]
+            .into_iter()
+            .flatten()
+            .map(DigestLane::finalize)
+            .collect();
+        assert!(LaneDigests::join(twice, 0).is_none());
     }
 
     #[test]

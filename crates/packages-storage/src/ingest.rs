@@ -7,9 +7,10 @@
 //! hashing threads.
 //!
 //! Small bodies are hashed on the worker thread itself, because spawning threads would cost
-//! more than the hashing. Once a body passes [`PARALLEL_HASH_THRESHOLD`] the two halves of
-//! the digest work move to two threads of their own so that large uploads use both cores
-//! while the worker writes.
+//! more than the hashing. Once a body passes [`PARALLEL_HASH_THRESHOLD`] the digest work is
+//! split into lanes, one thread each, as many as the machine has cores up to one per digest
+//! ([`hash_lanes`]): two on two cores, four (MD5, SHA-1, SHA-256, SHA-512 apart) from four
+//! cores up, so a large upload hashes at the speed of the slowest single digest.
 //!
 //! ```ignore
 //! let (mut sender, handle) = start_ingest(store.clone(), IngestOptions::default());
@@ -33,11 +34,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use packages_core::digest::{HalfDigests, HalfHasher};
+use packages_core::digest::{DigestLane, LaneDigests};
 use packages_core::{BlobStore, Digests, PendingBlob, StorageError};
 use tokio::sync::mpsc;
 
-/// Body size past which hashing moves from the worker thread to two hashing threads.
+/// Body size past which hashing moves from the worker thread to hashing threads.
 pub const PARALLEL_HASH_THRESHOLD: u64 = 4 << 20;
 
 /// Chunks queued per hashing thread; bounds memory when hashing is slower than writing.
@@ -225,24 +226,31 @@ fn ingest(
     Ok(Ingested { pending, digests })
 }
 
+/// How many threads a large upload hashes on: one per core, at most one per digest, at
+/// least two (the split that balances best on two cores, and no worse on one).
+pub fn hash_lanes() -> usize {
+    thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
 /// Hashes every chunk `next` yields and hands it to `sink`, stopping at the first error.
 fn pump<N, S>(mut next: N, mut sink: S, max_size: Option<u64>) -> Result<Digests, IngestError>
 where
     N: FnMut() -> Result<Option<Bytes>, IngestError>,
     S: FnMut(&[u8]) -> Result<(), IngestError>,
 {
-    let (mut a, mut b) = HalfHasher::pair();
+    let mut lanes = DigestLane::split(hash_lanes());
     let mut size = 0u64;
     while size <= PARALLEL_HASH_THRESHOLD {
         let Some(chunk) = next()? else {
-            return join_halves(a.finalize(), b.finalize(), size);
+            return join_lanes(lanes.into_iter().map(DigestLane::finalize).collect(), size);
         };
         size = grow(size, &chunk, max_size)?;
-        a.update(&chunk);
-        b.update(&chunk);
+        for lane in &mut lanes {
+            lane.update(&chunk);
+        }
         sink(&chunk)?;
     }
-    pump_parallel(&mut next, &mut sink, max_size, size, (a, b))
+    pump_parallel(&mut next, &mut sink, max_size, size, lanes)
 }
 
 fn pump_parallel<N, S>(
@@ -250,32 +258,41 @@ fn pump_parallel<N, S>(
     sink: &mut S,
     max_size: Option<u64>,
     size: u64,
-    (a, b): (HalfHasher, HalfHasher),
+    lanes: Vec<DigestLane>,
 ) -> Result<Digests, IngestError>
 where
     N: FnMut() -> Result<Option<Bytes>, IngestError>,
     S: FnMut(&[u8]) -> Result<(), IngestError>,
 {
     thread::scope(|scope| {
-        let (tx_a, rx_a) = sync_channel(HASH_QUEUE_DEPTH);
-        let (tx_b, rx_b) = sync_channel(HASH_QUEUE_DEPTH);
-        let spawn = |hasher, rx| {
-            thread::Builder::new()
+        let mut senders = Vec::with_capacity(lanes.len());
+        let mut threads = Vec::with_capacity(lanes.len());
+        for lane in lanes {
+            let (tx, rx) = sync_channel(HASH_QUEUE_DEPTH);
+            let spawned = thread::Builder::new()
                 .name("ingest-hash".into())
-                .spawn_scoped(scope, move || hash_all(hasher, rx))
-                .map_err(|e| IngestError::Failed(format!("cannot start hashing thread: {e}")))
-        };
-        // A failed spawn drops the other thread's sender, which ends it before the scope
-        // closes.
-        let hash_a = spawn(a, rx_a)?;
-        let hash_b = spawn(b, rx_b)?;
-        let fed = feed(next, sink, max_size, size, &tx_a, &tx_b);
-        drop((tx_a, tx_b));
-        let halves = (hash_a.join(), hash_b.join());
+                .spawn_scoped(scope, move || hash_all(lane, rx));
+            match spawned {
+                Ok(handle) => {
+                    senders.push(tx);
+                    threads.push(handle);
+                }
+                // Dropping the senders ends the threads already started before the scope
+                // closes.
+                Err(e) => {
+                    return Err(IngestError::Failed(format!(
+                        "cannot start hashing thread: {e}"
+                    )))
+                }
+            }
+        }
+        let fed = feed(next, sink, max_size, size, &senders);
+        drop(senders);
+        let done: Result<Vec<LaneDigests>, _> = threads.into_iter().map(|t| t.join()).collect();
         let size = fed?;
-        match halves {
-            (Ok(a), Ok(b)) => join_halves(a, b, size),
-            _ => Err(IngestError::Failed("a hashing thread panicked".into())),
+        match done {
+            Ok(lanes) => join_lanes(lanes, size),
+            Err(_) => Err(IngestError::Failed("a hashing thread panicked".into())),
         }
     })
 }
@@ -285,8 +302,7 @@ fn feed<N, S>(
     sink: &mut S,
     max_size: Option<u64>,
     mut size: u64,
-    tx_a: &SyncSender<Bytes>,
-    tx_b: &SyncSender<Bytes>,
+    lanes: &[SyncSender<Bytes>],
 ) -> Result<u64, IngestError>
 where
     N: FnMut() -> Result<Option<Bytes>, IngestError>,
@@ -295,23 +311,25 @@ where
     let hasher_gone = |_| IngestError::Failed("a hashing thread stopped".into());
     while let Some(chunk) = next()? {
         size = grow(size, &chunk, max_size)?;
-        tx_a.send(chunk.clone()).map_err(hasher_gone)?;
-        tx_b.send(chunk.clone()).map_err(hasher_gone)?;
+        // Each lane gets the same buffer (a reference count), never a copy.
+        for lane in lanes {
+            lane.send(chunk.clone()).map_err(hasher_gone)?;
+        }
         sink(&chunk)?;
     }
     Ok(size)
 }
 
-fn hash_all(mut hasher: HalfHasher, rx: Receiver<Bytes>) -> HalfDigests {
+fn hash_all(mut lane: DigestLane, rx: Receiver<Bytes>) -> LaneDigests {
     for chunk in rx {
-        hasher.update(&chunk);
+        lane.update(&chunk);
     }
-    hasher.finalize()
+    lane.finalize()
 }
 
-fn join_halves(a: HalfDigests, b: HalfDigests, size: u64) -> Result<Digests, IngestError> {
-    HalfDigests::join(a, b, size)
-        .ok_or_else(|| IngestError::Failed("digest halves do not pair up".into()))
+fn join_lanes(lanes: Vec<LaneDigests>, size: u64) -> Result<Digests, IngestError> {
+    LaneDigests::join(lanes, size)
+        .ok_or_else(|| IngestError::Failed("digest lanes do not add up".into()))
 }
 
 fn over_limit(size: u64, max_size: Option<u64>) -> bool {
@@ -326,8 +344,8 @@ fn grow(size: u64, chunk: &[u8], max_size: Option<u64>) -> Result<u64, IngestErr
     Ok(size)
 }
 
-/// Hashes every chunk `next` yields (the four digests, on two threads once the content is
-/// large, as an upload does) while handing it to `sink`; stops at the first error.
+/// Hashes every chunk `next` yields (the four digests, on [`hash_lanes`] threads once the
+/// content is large, as an upload does) while handing it to `sink`; stops at the first error.
 pub fn hash_through<N, S>(next: N, sink: S) -> Result<Digests, IngestError>
 where
     N: FnMut() -> Result<Option<Bytes>, IngestError>,

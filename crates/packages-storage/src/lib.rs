@@ -12,8 +12,8 @@ pub mod s3;
 mod writers;
 
 pub use ingest::{
-    digest_parallel, hash_rate_probe, hash_through, start_ingest, IngestError, IngestHandle,
-    IngestOptions, IngestSender, Ingested, PARALLEL_HASH_THRESHOLD,
+    digest_parallel, hash_lanes, hash_rate_probe, hash_through, start_ingest, IngestError,
+    IngestHandle, IngestOptions, IngestSender, Ingested, PARALLEL_HASH_THRESHOLD,
 };
 pub use local::LocalBlobStore;
 pub use s3::{S3BlobStore, S3Problem, S3Settings};
