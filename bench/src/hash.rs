@@ -5,7 +5,7 @@ use std::error::Error;
 use std::time::Instant;
 
 use packages_core::MultiHasher;
-use packages_storage::hash_rate_probe;
+use packages_storage::{hash_lanes, hash_rate_probe};
 
 /// Chunk size fed to the serial hasher: the size the upload pipeline reads in, so both rates
 /// see the same call pattern.
@@ -16,8 +16,10 @@ const CHUNK: usize = 256 << 10;
 pub struct HashRates {
     /// One thread computing MD5, SHA-1, SHA-256 and SHA-512 ([`MultiHasher`]).
     pub serial: f64,
-    /// The upload pipeline's split over two threads ([`hash_rate_probe`]).
+    /// The upload pipeline's split over its threads ([`hash_rate_probe`]).
     pub parallel: f64,
+    /// How many threads that split uses here ([`hash_lanes`]).
+    pub lanes: usize,
 }
 
 /// Hashes `bytes` bytes of in-memory data once serially and once with the upload pipeline.
@@ -44,7 +46,11 @@ pub fn measure(bytes: usize) -> Result<HashRates, Box<dyn Error>> {
         .into());
     }
     let parallel = mib_per_s(bytes, took.as_secs_f64());
-    Ok(HashRates { serial, parallel })
+    Ok(HashRates {
+        serial,
+        parallel,
+        lanes: hash_lanes(),
+    })
 }
 
 fn mib_per_s(bytes: usize, secs: f64) -> f64 {

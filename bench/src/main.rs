@@ -63,6 +63,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             println!("mib={mib}");
             println!("serial_mibs={:.1}", rates.serial);
             println!("parallel_mibs={:.1}", rates.parallel);
+            println!("lanes={}", rates.lanes);
         }
         Command::Seed {
             database_url,

@@ -102,6 +102,18 @@ enum OneDigest {
     Sha512(String),
 }
 
+/// Which digests (`md5`, `sha1`, `sha256`, `sha512`) each of `lanes` threads computes (1
+/// to 4; more counts as 4). MD5 and SHA-512 are the slow ones (about half the speed of SHA-1
+/// and SHA-256 where the CPU accelerates those), so they get lanes of their own first.
+pub fn lane_plan(lanes: usize) -> Vec<Vec<&'static str>> {
+    match lanes {
+        0 | 1 => vec![vec!["md5", "sha1", "sha256", "sha512"]],
+        2 => vec![vec!["md5", "sha256"], vec!["sha1", "sha512"]],
+        3 => vec![vec!["md5"], vec!["sha512"], vec!["sha1", "sha256"]],
+        _ => vec![vec!["md5"], vec!["sha1"], vec!["sha256"], vec!["sha512"]],
+    }
+}
+
 /// Some of the four digests, computed together by one thread. [`DigestLane::split`] shares
 /// the four out over as many threads as the machine gives; [`LaneDigests::join`] puts the
 /// results back together.
@@ -113,21 +125,25 @@ pub struct DigestLane(Vec<OneHasher>);
 pub struct LaneDigests(Vec<OneDigest>);
 
 impl DigestLane {
-    /// The four digests in `lanes` groups (1 to 4; more counts as 4) of about equal work.
-    /// MD5 and SHA-512 are the slow ones (about half the speed of SHA-1 and SHA-256 where
-    /// the CPU accelerates those), so they get lanes of their own first.
+    /// The four digests in `lanes` groups (1 to 4; more counts as 4) of about equal work,
+    /// as [`lane_plan`] lays them out.
     pub fn split(lanes: usize) -> Vec<DigestLane> {
-        let md5 = || OneHasher::Md5(Md5::new());
-        let sha1 = || OneHasher::Sha1(Sha1::new());
-        let sha256 = || OneHasher::Sha256(Sha256::new());
-        let sha512 = || OneHasher::Sha512(Sha512::new());
-        let groups = match lanes {
-            0 | 1 => vec![vec![md5(), sha1(), sha256(), sha512()]],
-            2 => vec![vec![md5(), sha256()], vec![sha1(), sha512()]],
-            3 => vec![vec![md5()], vec![sha512()], vec![sha1(), sha256()]],
-            _ => vec![vec![md5()], vec![sha1()], vec![sha256()], vec![sha512()]],
-        };
-        groups.into_iter().map(DigestLane).collect()
+        lane_plan(lanes)
+            .into_iter()
+            .map(|names| {
+                DigestLane(
+                    names
+                        .iter()
+                        .map(|name| match *name {
+                            "md5" => OneHasher::Md5(Md5::new()),
+                            "sha1" => OneHasher::Sha1(Sha1::new()),
+                            "sha256" => OneHasher::Sha256(Sha256::new()),
+                            _ => OneHasher::Sha512(Sha512::new()),
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
     }
 
     /// Feeds the next bytes of the stream.
