@@ -40,6 +40,27 @@ impl Database {
         })
     }
 
+    /// The ids and creation times of the package's non-internal versions, oldest first: what
+    /// an index's validators are made of, read without the versions' files and metadata.
+    pub fn version_stamps(
+        &self,
+        owner_id: i64,
+        ptype: PackageType,
+        lookup_name: &str,
+    ) -> Result<Vec<(i64, i64)>, DbError> {
+        self.read(|c| {
+            Ok(run!(c, |c| package_version::table
+                .inner_join(package::table)
+                .filter(package::owner_id.eq(owner_id))
+                .filter(package::package_type.eq(ptype.as_str()))
+                .filter(package::lower_name.eq(lookup_name))
+                .filter(package_version::is_internal.eq(false))
+                .order(package_version::id.asc())
+                .select((package_version::id, package_version::created_unix))
+                .load::<(i64, i64)>(c))?)
+        })
+    }
+
     /// The package with this look-up name and every file of its non-internal versions, in
     /// upload order; `None` when the package has no such version.
     pub fn package_files(

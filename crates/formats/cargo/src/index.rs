@@ -66,20 +66,13 @@ pub async fn config(
     })))
 }
 
-/// The lines of a crate's index file and when it last changed; `None` without versions.
-/// Blocking.
-pub fn lines(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<(Vec<u8>, i64)>> {
-    let Some((_, files)) =
-        state
-            .db
-            .package_files(owner_id, Cargo.package_type(), &Cargo.lookup_name(name))?
-    else {
-        return Ok(None);
-    };
-    let ids: Vec<i64> = files.iter().map(|f| f.version.id).collect();
-    // Per version: yanked (the newest row decides) and when a yank last changed.
-    let mut marks: HashMap<i64, (bool, i64)> = HashMap::new();
-    for (id, name, value) in state.db.properties(PropertyOf::Version, &ids)? {
+/// Per version: whether it is yanked and when a yank or unyank last changed it.
+type Marks = HashMap<i64, (bool, i64)>;
+
+/// The yank marks of these versions. Blocking.
+fn marks(state: &AppState, ids: &[i64]) -> ApiResult<Marks> {
+    let mut marks = Marks::new();
+    for (id, name, value) in state.db.properties(PropertyOf::Version, ids)? {
         let mark = marks.entry(id).or_default();
         match name.as_str() {
             YANKED => mark.0 = value == "true",
@@ -87,13 +80,59 @@ pub fn lines(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<(V
             _ => {}
         }
     }
-    let mut body = Vec::new();
-    let mut modified = 0;
-    let mut seen = HashSet::new();
-    for f in &files {
-        if !seen.insert(f.version.id) {
-            continue;
+    Ok(marks)
+}
+
+/// An index file's validators. A version's line never changes but for its yank flag, and
+/// version ids are never reused, so the ids with their flags say exactly which content a
+/// file has: the `ETag` is made of them, and a revalidation needs neither the files nor the
+/// metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub etag: String,
+    /// Unix seconds of the newest publish, yank or unyank.
+    pub modified: i64,
+}
+
+impl Stamp {
+    fn of(versions: &[(i64, i64)], marks: &Marks) -> Stamp {
+        let mut hash = Sha256::new();
+        let mut modified = 0;
+        for &(id, created) in versions {
+            let (yanked, changed) = marks.get(&id).copied().unwrap_or_default();
+            hash.update(id.to_le_bytes());
+            hash.update([u8::from(yanked)]);
+            modified = modified.max(created).max(changed);
         }
+        Stamp {
+            etag: format!("\"{}\"", &hex::encode(hash.finalize())[..32]),
+            modified,
+        }
+    }
+}
+
+/// The lines of a crate's index file; `None` without versions. Blocking.
+fn lines(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<(Vec<u8>, Stamp)>> {
+    let Some((_, files)) =
+        state
+            .db
+            .package_files(owner_id, Cargo.package_type(), &Cargo.lookup_name(name))?
+    else {
+        return Ok(None);
+    };
+    let mut seen = HashSet::new();
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|f| seen.insert(f.version.id))
+        .collect();
+    let versions: Vec<(i64, i64)> = files
+        .iter()
+        .map(|f| (f.version.id, f.version.created_unix))
+        .collect();
+    let ids: Vec<i64> = versions.iter().map(|(id, _)| *id).collect();
+    let marks = marks(state, &ids)?;
+    let mut body = Vec::new();
+    for f in &files {
         let kept: Kept = f
             .version
             .metadata_json
@@ -103,14 +142,26 @@ pub fn lines(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<(V
         let Some(mut line): Option<IndexLine> = kept.index else {
             continue;
         };
-        let (yanked, changed) = marks.get(&f.version.id).copied().unwrap_or_default();
         line.cksum = f.blob.hash_sha256.clone();
-        line.yanked = yanked;
-        modified = modified.max(f.version.created_unix).max(changed);
+        line.yanked = marks.get(&f.version.id).is_some_and(|m| m.0);
         serde_json::to_writer(&mut body, &line).map_err(ApiError::internal)?;
         body.push(b'\n');
     }
-    Ok((!body.is_empty()).then_some((body, modified)))
+    Ok((!body.is_empty()).then(|| (body, Stamp::of(&versions, &marks))))
+}
+
+/// The validators alone, for a revalidation: two small queries. `None` without versions.
+/// Blocking.
+fn stamp(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Stamp>> {
+    let versions =
+        state
+            .db
+            .version_stamps(owner_id, Cargo.package_type(), &Cargo.lookup_name(name))?;
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<i64> = versions.iter().map(|(id, _)| *id).collect();
+    Ok(Some(Stamp::of(&versions, &marks(state, &ids)?)))
 }
 
 /// Whether a request's validators say its copy is current.
@@ -137,7 +188,8 @@ fn not_modified(headers: &HeaderMap, etag: &str, modified: i64) -> bool {
         .is_some_and(|since| modified <= since.as_secs() as i64)
 }
 
-/// `GET` of an index file.
+/// `GET` of an index file. A request with validators is first answered from the stamp
+/// alone: a current copy costs no rebuild.
 pub async fn file(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -145,32 +197,40 @@ pub async fn file(
     name: String,
 ) -> ApiResult<HttpResponse> {
     let credentials = Cargo.credentials(req.headers())?;
+    let headers = req.headers().clone();
+    let conditional = headers.contains_key(header::IF_NONE_MATCH)
+        || headers.contains_key(header::IF_MODIFIED_SINCE);
     let state = state.into_inner();
-    let (body, modified) = blocking::run(move || {
+    let (stamp, body) = blocking::run(move || {
         let owner = readable_owner(&state, credentials, &owner)?;
-        lines(&state, owner.id, &name)?.ok_or(ApiError::NotFound("crate does not exist"))
+        let missing = || ApiError::NotFound("crate does not exist");
+        if conditional {
+            let stamp = stamp(&state, owner.id, &name)?.ok_or_else(missing)?;
+            if not_modified(&headers, &stamp.etag, stamp.modified) {
+                return Ok((stamp, None));
+            }
+        }
+        let (body, stamp) = lines(&state, owner.id, &name)?.ok_or_else(missing)?;
+        Ok((stamp, Some(body)))
     })
     .await?;
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
     let last_modified = header::HttpDate::from(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64),
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(stamp.modified.max(0) as u64),
     );
-    let fresh = not_modified(req.headers(), &etag, modified);
-    let mut response = if fresh {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
+    let mut response = match body {
+        Some(_) => HttpResponse::Ok(),
+        None => HttpResponse::NotModified(),
     };
     response
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::ETAG, stamp.etag))
         .insert_header((header::LAST_MODIFIED, last_modified))
         .insert_header((header::CACHE_CONTROL, "no-cache"));
-    if fresh {
-        return Ok(response.finish());
-    }
-    Ok(response
-        .content_type("text/plain; charset=utf-8")
-        .body(body))
+    Ok(match body {
+        Some(body) => response
+            .content_type("text/plain; charset=utf-8")
+            .body(body),
+        None => response.finish(),
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +244,29 @@ mod tests {
             h.insert(n.clone(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn stamps_follow_versions_and_yanks() {
+        let versions = [(1, 100), (2, 200)];
+        let none = Marks::new();
+        let base = Stamp::of(&versions, &none);
+        assert_eq!(base.modified, 200);
+        let mut yanked = Marks::new();
+        yanked.insert(1, (true, 300));
+        let after_yank = Stamp::of(&versions, &yanked);
+        assert_ne!(after_yank.etag, base.etag);
+        assert_eq!(after_yank.modified, 300);
+        // Unyanked again: the same content, the same tag.
+        let mut unyanked = Marks::new();
+        unyanked.insert(1, (false, 400));
+        assert_eq!(Stamp::of(&versions, &unyanked).etag, base.etag);
+        // A version more, or one less, is another file.
+        assert_ne!(Stamp::of(&versions[..1], &none).etag, base.etag);
+        assert_ne!(
+            Stamp::of(&[(1, 100), (2, 200), (3, 50)], &none).etag,
+            base.etag
+        );
     }
 
     #[test]
