@@ -28,9 +28,18 @@ build:
 # container registry against Distribution's docker-registry (skopeo pushes and pulls of a
 # 1 GiB image, manifest and blob requests per second, peak memory of 8 concurrent pushes):
 # about 5 more minutes; it prints its table (docs/PERFORMANCE.md, "Container registry").
+# Then the npm registry against verdaccio (installed pinned into target/bench-npm/ the first
+# time): publish of 200 packages, a cold `npm install` of 100, packument GETs per second,
+# peak memory; about 2 minutes; it prints its table (docs/PERFORMANCE.md, "npm registry").
+# Then the Cargo sparse index against nginx serving the same index files (full fetches and 304
+# revalidations per second, 64 connections) and the time of the real `cargo publish --no-verify`
+# of 150 crate versions; about 1.5 minutes; it prints its table (docs/PERFORMANCE.md, "Cargo
+# sparse index").
 bench:
 	CARGO=$(CARGO) scripts/bench.sh
 	scripts/bench-container.sh target/release/forge-server
+	scripts/bench-npm.sh target/release/forge-server
+	scripts/bench-cargo.sh target/release/forge-server
 
 # P3/P4 through nginx in front of one and of three instances on PostgreSQL, and the P3 latency
 # tail of each database; rewrites the "Several instances" section of docs/PERFORMANCE.md.
