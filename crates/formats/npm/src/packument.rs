@@ -71,12 +71,67 @@ pub struct Entry {
     pub deprecated: Option<String>,
 }
 
+/// Version properties as read: `(version id, name, value)`, in insertion order.
+pub type Properties = Vec<(i64, String, String)>;
+
 /// A package's versions in SemVer order with its dist-tags.
 pub struct Loaded {
     pub name: String,
     pub entries: Vec<Entry>,
     /// Tag to index in `entries`; always has `latest`.
     pub tags: BTreeMap<String, usize>,
+    /// What the document is made of, for its [`etag`].
+    pub version_ids: Vec<i64>,
+    pub properties: Properties,
+}
+
+/// The `ETag` of a packument. A version's manifest and tarball never change and version ids
+/// are never reused, so the ids with the versions' properties (dist-tags, deprecations) say
+/// exactly what the document holds, given the form, the origin its URLs use and the owner:
+/// a revalidation needs only those two small reads, never the document.
+pub fn etag(
+    form: Form,
+    origin: &str,
+    owner: &str,
+    version_ids: &[i64],
+    properties: &[(i64, String, String)],
+) -> String {
+    let mut hash = Sha256::new();
+    for part in [format!("{form:?}"), origin.to_owned(), owner.to_owned()] {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    for id in version_ids {
+        hash.update(id.to_le_bytes());
+    }
+    for (id, name, value) in properties {
+        hash.update(id.to_le_bytes());
+        for text in [name, value] {
+            hash.update((text.len() as u64).to_le_bytes());
+            hash.update(text.as_bytes());
+        }
+    }
+    format!("\"{}\"", &hex::encode(hash.finalize())[..32])
+}
+
+/// The ids and properties an [`etag`] is made of, read without the versions' files and
+/// manifests; `None` when the package has no version. Blocking.
+pub fn stamp(
+    state: &AppState,
+    owner_id: i64,
+    name: &str,
+) -> ApiResult<Option<(Vec<i64>, Properties)>> {
+    let ids: Vec<i64> = state
+        .db
+        .version_stamps(owner_id, Npm.package_type(), &Npm.lookup_name(name))?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let properties = state.db.properties(PropertyOf::Version, &ids)?;
+    Ok(Some((ids, properties)))
 }
 
 impl Loaded {
@@ -115,7 +170,8 @@ pub fn load(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Loa
     else {
         return Ok(None);
     };
-    let ids: Vec<i64> = files.iter().map(|f| f.version.id).collect();
+    let mut ids: Vec<i64> = files.iter().map(|f| f.version.id).collect();
+    ids.dedup();
     let properties = state.db.properties(PropertyOf::Version, &ids)?;
     let mut entries: Vec<Entry> = Vec::with_capacity(files.len());
     let mut seen = std::collections::HashSet::new();
@@ -151,7 +207,7 @@ pub fn load(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Loa
         .collect();
     let mut tags = BTreeMap::new();
     // In id order, so the newest row wins should a tag ever be held twice.
-    for (version_id, name, value) in properties {
+    for (version_id, name, value) in properties.iter().cloned() {
         let Some(&i) = index.get(&version_id) else {
             continue;
         };
@@ -175,6 +231,8 @@ pub fn load(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Loa
         name: package.name,
         entries,
         tags,
+        version_ids: ids,
+        properties,
     }))
 }
 
@@ -328,7 +386,18 @@ pub fn document(loaded: &Loaded, form: Form, origin: &str, owner: &str) -> Value
     Value::Object(doc)
 }
 
-/// `GET`/`HEAD {id}`.
+/// Whether `If-None-Match` names `etag`.
+fn matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+/// `GET`/`HEAD {id}`. A request with `If-None-Match` is first answered from the stamp alone
+/// (npm revalidates every packument it has cached): a current copy costs no document.
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -338,40 +407,49 @@ pub async fn get(
     let credentials = credentials_of(&req)?;
     let form = Form::of(req.headers(), req.query_string());
     let origin = packages_api::urls::origin(&req).base().to_owned();
+    let headers = req.headers().clone();
     let state = state.into_inner();
-    let body = blocking::run(move || {
+    let (etag, body) = blocking::run(move || {
         let owner_id = readable_owner(&state, credentials, &owner)?;
-        let loaded =
-            load(&state, owner_id, &name)?.ok_or(ApiError::NotFound("package does not exist"))?;
+        let missing = || ApiError::NotFound("package does not exist");
+        if headers.contains_key(header::IF_NONE_MATCH) {
+            let (ids, properties) = stamp(&state, owner_id, &name)?.ok_or_else(missing)?;
+            let tag = etag(form, &origin, &owner, &ids, &properties);
+            if matches(&headers, &tag) {
+                return Ok((tag, None));
+            }
+        }
+        let loaded = load(&state, owner_id, &name)?.ok_or_else(missing)?;
+        let tag = etag(
+            form,
+            &origin,
+            &owner,
+            &loaded.version_ids,
+            &loaded.properties,
+        );
         let doc = document(&loaded, form, &origin, &owner);
-        serde_json::to_vec(&doc).map_err(ApiError::internal)
+        Ok((
+            tag,
+            Some(serde_json::to_vec(&doc).map_err(ApiError::internal)?),
+        ))
     })
     .await?;
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
     let content_type = match form {
         Form::Abbreviated => ABBREVIATED,
         Form::Full => "application/json",
     };
-    let matches = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*");
-    let mut response = if matches {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
+    let mut response = match body {
+        Some(_) => HttpResponse::Ok(),
+        None => HttpResponse::NotModified(),
     };
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::VARY, "Accept, Authorization"))
         .insert_header((header::CACHE_CONTROL, "no-cache"));
-    if matches {
-        return Ok(response.finish());
-    }
-    Ok(response.content_type(content_type).body(body))
+    Ok(match body {
+        Some(body) => response.content_type(content_type).body(body),
+        None => response.finish(),
+    })
 }
 
 #[cfg(test)]
@@ -383,6 +461,28 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
         h
+    }
+
+    #[test]
+    fn etags_follow_what_the_document_holds() {
+        let props = vec![(7, TAG.to_owned(), "latest".to_owned())];
+        let base = etag(Form::Full, "http://h", "o", &[1, 2], &props);
+        assert_eq!(base, etag(Form::Full, "http://h", "o", &[1, 2], &props));
+        let moved = vec![(8, TAG.to_owned(), "latest".to_owned())];
+        let deprecated = vec![
+            (7, TAG.to_owned(), "latest".to_owned()),
+            (9, DEPRECATED.to_owned(), "old".to_owned()),
+        ];
+        for other in [
+            etag(Form::Abbreviated, "http://h", "o", &[1, 2], &props),
+            etag(Form::Full, "https://h", "o", &[1, 2], &props),
+            etag(Form::Full, "http://h", "p", &[1, 2], &props),
+            etag(Form::Full, "http://h", "o", &[1], &props),
+            etag(Form::Full, "http://h", "o", &[1, 2], &moved),
+            etag(Form::Full, "http://h", "o", &[1, 2], &deprecated),
+        ] {
+            assert_ne!(other, base);
+        }
     }
 
     #[test]
