@@ -154,6 +154,22 @@ fn parse_range(value: &str, size: u64) -> Plan {
     }
 }
 
+/// Whether a request's validators say the client's copy of a generated document is current:
+/// `If-None-Match` naming `etag` (or `*`), or, when that header is absent and `modified` (Unix
+/// seconds) is given, `If-Modified-Since` at or after it.
+pub fn still_fresh(headers: &HeaderMap, etag: &str, modified: Option<i64>) -> bool {
+    if let Some(v) = header_str(headers, header::IF_NONE_MATCH) {
+        return etag_list_matches(v, etag, Comparison::Weak);
+    }
+    let (Some(modified), Some(since)) = (modified, header_date(headers, header::IF_MODIFIED_SINCE))
+    else {
+        return false;
+    };
+    since
+        .duration_since(std::time::UNIX_EPOCH)
+        .is_ok_and(|since| modified <= since.as_secs() as i64)
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

@@ -55,23 +55,6 @@ pub async fn yank(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }
 
-/// `key=value` pairs of a query string, decoded (`+` is a space).
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
 /// `GET api/v1/crates?q=&page=&per_page=`.
 pub async fn search(
     req: HttpRequest,
@@ -80,7 +63,7 @@ pub async fn search(
 ) -> ApiResult<HttpResponse> {
     let credentials = Cargo.credentials(req.headers())?;
     let (mut text, mut page, mut per_page) = (String::new(), 1, DEFAULT_PER_PAGE);
-    for (key, value) in query_pairs(req.query_string()) {
+    for (key, value) in packages_api::urls::query_pairs(req.query_string()) {
         let number = || {
             value
                 .trim()

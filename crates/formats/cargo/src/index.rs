@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use packages_core::{AccessMode, FormatRules, Visibility};
 use packages_db::PropertyOf;
@@ -18,6 +18,7 @@ use packages_api::auth::authenticate;
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::formats::Format;
+use packages_api::serve::still_fresh;
 use packages_api::state::AppState;
 use packages_service::access::authorize_owner;
 
@@ -164,30 +165,6 @@ fn stamp(state: &AppState, owner_id: i64, name: &str) -> ApiResult<Option<Stamp>
     Ok(Some(Stamp::of(&versions, &marks(state, &ids)?)))
 }
 
-/// Whether a request's validators say its copy is current.
-fn not_modified(headers: &HeaderMap, etag: &str, modified: i64) -> bool {
-    let mut tags = headers
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .peekable();
-    if tags.peek().is_some() {
-        // If-None-Match decides alone when sent.
-        return tags.any(|t| t == etag || t == "*");
-    }
-    headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<header::HttpDate>().ok())
-        .and_then(|since| {
-            std::time::SystemTime::from(since)
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()
-        })
-        .is_some_and(|since| modified <= since.as_secs() as i64)
-}
-
 /// `GET` of an index file. A request with validators is first answered from the stamp
 /// alone: a current copy costs no rebuild.
 pub async fn file(
@@ -206,7 +183,7 @@ pub async fn file(
         let missing = || ApiError::NotFound("crate does not exist");
         if conditional {
             let stamp = stamp(&state, owner.id, &name)?.ok_or_else(missing)?;
-            if not_modified(&headers, &stamp.etag, stamp.modified) {
+            if still_fresh(&headers, &stamp.etag, Some(stamp.modified)) {
                 return Ok((stamp, None));
             }
         }
@@ -236,7 +213,11 @@ pub async fn file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::HeaderValue;
+    use actix_web::http::header::{HeaderMap, HeaderValue};
+
+    fn fresh(headers: &HeaderMap, etag: &str, modified: i64) -> bool {
+        still_fresh(headers, etag, Some(modified))
+    }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -272,29 +253,29 @@ mod tests {
     #[test]
     fn validators() {
         let tag = "\"abc\"";
-        assert!(not_modified(
+        assert!(fresh(
             &headers(&[(header::IF_NONE_MATCH, "\"abc\"")]),
             tag,
             10
         ));
-        assert!(!not_modified(
+        assert!(!fresh(
             &headers(&[(header::IF_NONE_MATCH, "\"x\"")]),
             tag,
             10
         ));
         let date = "Thu, 01 Jan 1970 00:00:20 GMT";
-        assert!(not_modified(
+        assert!(fresh(
             &headers(&[(header::IF_MODIFIED_SINCE, date)]),
             tag,
             10
         ));
-        assert!(!not_modified(
+        assert!(!fresh(
             &headers(&[(header::IF_MODIFIED_SINCE, date)]),
             tag,
             30
         ));
         // The tag decides when both are sent.
-        assert!(!not_modified(
+        assert!(!fresh(
             &headers(&[
                 (header::IF_NONE_MATCH, "\"x\""),
                 (header::IF_MODIFIED_SINCE, date)
@@ -302,6 +283,6 @@ mod tests {
             tag,
             10
         ));
-        assert!(!not_modified(&HeaderMap::new(), tag, 10));
+        assert!(!fresh(&HeaderMap::new(), tag, 10));
     }
 }

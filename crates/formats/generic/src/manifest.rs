@@ -221,15 +221,7 @@ fn manifest_json(req: &HttpRequest, found: &VersionFiles) -> Vec<u8> {
 /// with that tag answers 304. Clients revalidate each time, as files can be added.
 fn cached(req: &HttpRequest, body: Vec<u8>, content_type: &str, head: bool) -> HttpResponse {
     let etag = format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body)));
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == "*" || t == etag)
-        });
+    let matches = packages_api::serve::still_fresh(req.headers(), &etag, None);
     let mut builder = HttpResponse::build(if matches {
         StatusCode::NOT_MODIFIED
     } else {

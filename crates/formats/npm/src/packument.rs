@@ -19,6 +19,7 @@ use crate::rules::{self, Npm, DEPRECATED, TAG};
 use packages_api::auth::{authenticate, credentials_of};
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
+use packages_api::serve::still_fresh;
 use packages_api::state::AppState;
 use packages_service::access::authorize_owner;
 
@@ -386,16 +387,6 @@ pub fn document(loaded: &Loaded, form: Form, origin: &str, owner: &str) -> Value
     Value::Object(doc)
 }
 
-/// Whether `If-None-Match` names `etag`.
-fn matches(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
-}
-
 /// `GET`/`HEAD {id}`. A request with `If-None-Match` is first answered from the stamp alone
 /// (npm revalidates every packument it has cached): a current copy costs no document.
 pub async fn get(
@@ -415,7 +406,7 @@ pub async fn get(
         if headers.contains_key(header::IF_NONE_MATCH) {
             let (ids, properties) = stamp(&state, owner_id, &name)?.ok_or_else(missing)?;
             let tag = etag(form, &origin, &owner, &ids, &properties);
-            if matches(&headers, &tag) {
+            if still_fresh(&headers, &tag, None) {
                 return Ok((tag, None));
             }
         }

@@ -21,7 +21,7 @@ const MAX_SIZE: u64 = 250;
 /// The query: `text`, `from` and `size`; other parameters (npm's score weights) are ignored.
 fn query_of(query: &str) -> ApiResult<(String, u64, u64)> {
     let (mut text, mut from, mut size) = (String::new(), 0, DEFAULT_SIZE);
-    for (key, value) in form_urlencoded_pairs(query) {
+    for (key, value) in packages_api::urls::query_pairs(query) {
         let number = || {
             value
                 .trim()
@@ -36,23 +36,6 @@ fn query_of(query: &str) -> ApiResult<(String, u64, u64)> {
         }
     }
     Ok((text, from, size))
-}
-
-/// `key=value` pairs of a query string, decoded (`+` is a space).
-fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 /// Handles the search.
