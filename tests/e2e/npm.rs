@@ -1020,6 +1020,26 @@ fn latest_falls_back(backend: Backend) {
 /// `npm deprecate`: a PUT of the packument (from `?write=true`, without attachments) with
 /// `versions[v].deprecated`; both packument forms show it, nothing else changes, and an empty
 /// message clears it.
+/// A new version without its tarball, for a package that exists, is a publish that lost its
+/// attachment: a 400 naming the version, and nothing changes.
+fn new_version_without_tarball_is_refused(backend: Backend) {
+    let s = start(backend);
+    let auth = bearer(&s);
+    publish(&s, &auth, "plain", "1.0.0", &tarball("plain 1.0.0", 100));
+    let blobs = s.blob_count();
+    let mut doc = publish_doc("plain", "2.0.0", &tarball("plain 2.0.0", 100));
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("_attachments");
+    }
+    let r = put_doc(&s, &pkg_path("plain"), &auth, &doc);
+    status(&r, 400);
+    assert!(r.text().contains("2.0.0"), "{}", r.text());
+    let after = packument(&s, "plain", &ANON);
+    assert_eq!(versions_in(&after), set(&["1.0.0"]));
+    assert_eq!(after["dist-tags"], json!({ "latest": "1.0.0" }));
+    assert_eq!(s.blob_count(), blobs);
+}
+
 fn deprecate_and_undeprecate(backend: Backend) {
     let s = start(backend);
     let auth = bearer(&s);
@@ -1476,6 +1496,7 @@ forge_e2e::backends!(
     dist_tags,
     latest_falls_back,
     deprecate_and_undeprecate,
+    new_version_without_tarball_is_refused,
     unpublish,
     search_finds_packages,
     private_owner,

@@ -337,13 +337,24 @@ fn update(state: &AppState, uploader: &Uploader, request: &Request) -> ApiResult
         .iter()
         .map(|f| (f.version.version.clone(), f.version.id))
         .collect();
+    // A version this registry does not have cannot come without its tarball: that is a
+    // publish that lost its attachment, not an edit.
+    if let Some((missing, _)) = request
+        .versions
+        .iter()
+        .find(|(v, _)| !ids.iter().any(|(have, _)| have.eq_ignore_ascii_case(v)))
+    {
+        return Err(bad(format!(
+            "version {missing} is not published: a new version needs its tarball in _attachments"
+        )));
+    }
     let current = state.db.properties_named(
         PropertyOf::Version,
         &ids.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
         Some(DEPRECATED),
     )?;
     for (version, manifest) in &request.versions {
-        let Some((_, id)) = ids.iter().find(|(v, _)| v == version) else {
+        let Some((_, id)) = ids.iter().find(|(v, _)| v.eq_ignore_ascii_case(version)) else {
             continue;
         };
         let wanted = manifest
