@@ -282,8 +282,9 @@ fn open_waiting(
     }
 }
 
-/// The id of the owner whose packages the caller may change. Blocking.
-fn writable_owner(
+/// The id of the owner whose packages the caller may change (anonymous callers get the 401
+/// the access rules give them). Blocking.
+pub fn writable_owner(
     state: &AppState,
     credentials: Option<Credentials>,
     owner: &str,

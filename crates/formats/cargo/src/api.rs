@@ -1,15 +1,13 @@
 //! cargo's web API besides publishing: yank and unyank, search, owners.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use packages_core::{clock, AccessMode, FormatRules};
+use packages_core::{clock, FormatRules};
 use packages_db::{PackageSearch, Page, PropertyOf, VersionFilter};
-use packages_service::access::authorize_owner;
 use packages_service::packages::find_version;
 
 use crate::index::readable_owner;
 use crate::publish::Kept;
 use crate::rules::{Cargo, CHANGED, YANKED};
-use packages_api::auth::authenticate;
 use packages_api::blocking;
 use packages_api::error::{ApiError, ApiResult};
 use packages_api::formats::Format;
@@ -32,12 +30,8 @@ pub async fn yank(
     let credentials = Cargo.credentials(req.headers())?;
     let state = state.into_inner();
     blocking::run(move || {
-        let auth = authenticate(&state, credentials)?;
-        let access = authorize_owner(&state, &auth, &owner, AccessMode::Write)?;
-        if auth.doer.is_none() {
-            return Err(ApiError::Unauthorized("sign in to yank crates"));
-        }
-        let found = find_version(&state, access.owner.id, &Cargo, &name, &version)?
+        let owner_id = packages_api::files::writable_owner(&state, credentials, &owner)?;
+        let found = find_version(&state, owner_id, &Cargo, &name, &version)?
             .ok_or(ApiError::NotFound("crate version does not exist"))?;
         let id = found.version.id;
         state

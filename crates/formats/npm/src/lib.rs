@@ -28,7 +28,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use packages_core::{lower, AccessMode};
+use packages_core::lower;
 use serde_json::Value;
 
 pub use crate::rules::Npm;
@@ -41,7 +41,6 @@ use packages_api::formats::{Format, Route};
 use packages_api::registry::path::RegistryPath;
 use packages_api::registry::Target;
 use packages_api::state::AppState;
-use packages_service::access::authorize_owner;
 
 const PACKAGE_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::PUT];
 const READ_METHODS: &[Method] = &[Method::GET, Method::HEAD];
@@ -341,14 +340,14 @@ async fn handle(
             // removal that follows is what changes anything.
             let credentials = credentials_of(&req)?;
             let state = state.into_inner();
-            blocking::run(move || writable(&state, credentials, &owner)).await?;
+            blocking::run(move || files::writable_owner(&state, credentials, &owner)).await?;
             Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
         }
         Call::Revision(name) => {
             let credentials = credentials_of(&req)?;
             let state = state.into_inner();
             blocking::run(move || {
-                let owner_id = writable(&state, credentials, &owner)?;
+                let owner_id = files::writable_owner(&state, credentials, &owner)?;
                 packages_service::packages::delete_package(&state, owner_id, &Npm, &name)?;
                 Ok(())
             })
@@ -382,21 +381,6 @@ async fn handle(
     }
 }
 
-/// The owner id when the caller may change its packages (a signed-in user with write
-/// access). Blocking.
-pub(crate) fn writable(
-    state: &AppState,
-    credentials: Option<forge_auth::Credentials>,
-    owner: &str,
-) -> ApiResult<i64> {
-    let auth = authenticate(state, credentials)?;
-    let access = authorize_owner(state, &auth, owner, AccessMode::Write)?;
-    if auth.doer.is_none() {
-        return Err(ApiError::Unauthorized("sign in to change packages"));
-    }
-    Ok(access.owner.id)
-}
-
 /// Removes a version with its tarball and dist-tags; 200 as npm expects.
 async fn delete_version(
     req: HttpRequest,
@@ -406,7 +390,7 @@ async fn delete_version(
     let credentials = credentials_of(&req)?;
     let state = state.into_inner();
     blocking::run(move || {
-        let owner_id = writable(&state, credentials, &target.owner)?;
+        let owner_id = files::writable_owner(&state, credentials, &target.owner)?;
         packages_service::packages::delete_version(
             &state,
             owner_id,

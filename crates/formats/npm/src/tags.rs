@@ -85,7 +85,9 @@ pub async fn add(
     let credentials = credentials_of(&req)?;
     let state = state.into_inner();
     let app = state.clone();
-    let owner_id = blocking::run(move || crate::writable(&app, credentials, &owner)).await?;
+    let owner_id =
+        blocking::run(move || packages_api::files::writable_owner(&app, credentials, &owner))
+            .await?;
     if !rules::valid_tag(&tag) {
         return Err(ApiError::BadRequest(format!("invalid dist-tag {tag}")));
     }
@@ -119,7 +121,7 @@ pub async fn remove(
     let credentials = credentials_of(&req)?;
     let state = state.into_inner();
     blocking::run(move || {
-        let owner_id = crate::writable(&state, credentials, &owner)?;
+        let owner_id = packages_api::files::writable_owner(&state, credentials, &owner)?;
         if !rules::valid_tag(&tag) {
             return Err(ApiError::BadRequest(format!("invalid dist-tag {tag}")));
         }
