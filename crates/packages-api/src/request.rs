@@ -90,16 +90,44 @@ fn usable_id(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
 }
 
-/// 128 random bits in hex.
+/// 128 bits in hex, unpredictable enough to tell requests apart and unique within the
+/// process. Drawn from a per-thread generator seeded once: a `getrandom` call per request
+/// was one system call in three on the small-download path.
 fn generate_id() -> String {
+    thread_local! {
+        static NEXT: std::cell::Cell<(u64, u64, u64)> = std::cell::Cell::new(seed());
+    }
+    let (hi, lo, n) = NEXT.with(|cell| {
+        let (hi, lo, n) = cell.get();
+        cell.set((hi, lo, n.wrapping_add(1)));
+        (hi, lo, n)
+    });
+    // Both halves are bijections of the counter, so no id repeats on a thread; threads
+    // differ by their random seeds.
+    let id = (u128::from(mix(hi ^ n)) << 64) | u128::from(mix(lo.wrapping_add(n)));
+    format!("{id:032x}")
+}
+
+/// A thread's generator state: two random words and a counter.
+fn seed() -> (u64, u64, u64) {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
-        // Unpredictability is not needed for an id; uniqueness within a process is enough.
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        bytes[..8].copy_from_slice(&n.to_be_bytes());
+        // Without randomness, a process-wide counter still keeps threads apart.
+        static THREADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let t = THREADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&t.to_be_bytes());
     }
-    hex::encode(bytes)
+    let (a, b) = bytes.split_at(8);
+    let word = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
+    (word(a), word(b), 0)
+}
+
+/// SplitMix64's finaliser: a bijection on 64-bit words that spreads every input bit.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 tokio::task_local! {
@@ -182,6 +210,21 @@ mod tests {
             assert_eq!(id.len(), 32, "{bad:?} gave {id}");
         }
         assert_ne!(with_id(""), with_id(""));
+    }
+
+    #[test]
+    fn generated_ids_do_not_repeat_within_or_across_threads() {
+        let draw = || (0..20_000).map(|_| generate_id()).collect::<Vec<_>>();
+        let here = draw();
+        let there = std::thread::spawn(draw).join().unwrap();
+        let mut all = std::collections::HashSet::new();
+        for id in here.iter().chain(&there) {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            assert!(all.insert(id.clone()), "{id} repeated");
+        }
+        // Consecutive ids share no obvious pattern (not a bare counter).
+        assert_ne!(here[0][..16], here[1][..16]);
     }
 
     #[tokio::test]
