@@ -21,6 +21,7 @@ mod jobs;
 mod listing;
 mod login_failures;
 mod models;
+mod one_statement_upload;
 mod orgs;
 mod owner_settings;
 mod packages;

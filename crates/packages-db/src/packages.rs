@@ -11,7 +11,8 @@ use crate::models::{
     AddedFile, FileDetails, FileLookup, NewProperty, NewUpload, PackageBlob, PackageFile,
     PackageVersion, PropertyOf,
 };
-use crate::pool::{now_unix, Conn, Database, Retry};
+use crate::one_statement_upload;
+use crate::pool::{now_unix, Backend, Conn, Database, Retry};
 use crate::schema::{
     package, package_blob, package_file, package_property, package_version, users,
 };
@@ -303,6 +304,20 @@ impl Database {
         upload: &NewUpload,
         details: &FileDetails,
     ) -> Result<AddedFile, DbError> {
+        if self.backend() == Backend::Postgres && one_statement_upload::applies(upload, details) {
+            let quick = self.write_raw(Retry::Conflicts, |c| match c {
+                Conn::Pg(pg) => one_statement_upload::add_file(pg, upload, details, now_unix())?
+                    .ok_or_else(one_statement_upload::declined),
+                Conn::Lite(_) => Err(one_statement_upload::declined()),
+            });
+            match quick {
+                Ok(added) => return Ok(added),
+                // Declined, or a row it used was swept meanwhile: the general transaction
+                // below decides (and retries).
+                Err(e) if e.is_rollback() || e.is_foreign_key_violation() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         // A concurrent sweep may remove the package or the blob this transaction found; the
         // foreign key then fails and a new attempt recreates them.
         self.write_raw(Retry::ConflictsAndForeignKeys, |c| {

@@ -47,6 +47,7 @@ backend_tests!(
     seed_versions_in_bulk,
     properties_are_set_replaced_and_removed,
     names_compare_in_the_form_the_format_gives,
+    uploads_into_existing_packages_keep_every_outcome,
 );
 
 fn blob_keys_in_use_by_digest_or_storage_key(db: &Database) {
@@ -690,4 +691,93 @@ fn names_compare_in_the_form_the_format_gives(db: &Database) {
         .delete_version(u.id, GENERIC, "MyCrate", "1.0.0")
         .unwrap());
     assert_eq!(found("mycrate"), digests(b"mycrate").sha256);
+}
+
+/// On PostgreSQL these uploads go through the one-statement path (or are declined by it and
+/// redone by the transaction); both backends must give the same outcomes and rows.
+fn uploads_into_existing_packages_keep_every_outcome(db: &Database) {
+    let u = user(db, "owner");
+    let first = db
+        .add_file(&upload(u.id, "Pkg", "1.0", "a.bin", b"a"))
+        .unwrap();
+
+    // A new version with new content, its blob under a storage key of its own.
+    let mut new_version = upload(u.id, "pkg", "2.0-RC", "B.bin", b"b");
+    new_version.storage_key = Some("key-b".into());
+    let b = db.add_file(&new_version).unwrap();
+    assert_eq!(b.package_id, first.package_id);
+    assert_ne!(b.version_id, first.version_id);
+    assert!(b.version_created && b.blob_created);
+    let stored = db.blob_by_sha256(&digests(b"b").sha256).unwrap().unwrap();
+    assert_eq!((stored.id, stored.size), (b.blob_id, 1));
+    assert_eq!(stored.storage_key.as_deref(), Some("key-b"));
+
+    // Another file of that version with known content: nothing new but the file, and the
+    // blob keeps its key.
+    let mut known = upload(u.id, "PKG", "2.0-rc", "c.bin", b"b");
+    known.storage_key = Some("key-other".into());
+    let c = db.add_file(&known).unwrap();
+    assert_eq!((c.version_id, c.blob_id), (b.version_id, b.blob_id));
+    assert!(!c.version_created && !c.blob_created);
+    let stored = db.blob_by_sha256(&digests(b"b").sha256).unwrap().unwrap();
+    assert_eq!(stored.storage_key.as_deref(), Some("key-b"));
+    let files = db.version_files(b.version_id).unwrap();
+    let names: Vec<&str> = files.iter().map(|(f, _)| f.name.as_str()).collect();
+    assert_eq!(names, ["B.bin", "c.bin"]);
+
+    // A file that exists (in another casing) with new content: refused, and the new
+    // content's blob row is not left behind.
+    assert!(matches!(
+        db.add_file(&upload(u.id, "pkg", "2.0-rc", "b.BIN", b"new")),
+        Err(DbError::FileExists)
+    ));
+    assert!(db
+        .blob_by_sha256(&digests(b"new").sha256)
+        .unwrap()
+        .is_none());
+
+    // Content whose SHA-256 matches a stored blob but whose other digests differ is an
+    // error, and the version it would have created does not exist.
+    let mut forged = upload(u.id, "pkg", "3.0", "d.bin", b"x");
+    forged.digests = digests(b"b");
+    forged.digests.md5 = digests(b"x").md5;
+    assert!(db.add_file(&forged).is_err());
+    assert!(db
+        .version_detail(u.id, GENERIC, "pkg", "3.0")
+        .unwrap()
+        .is_none());
+
+    // What a format stores of its own reaches the rows: an internal version's metadata,
+    // the composite key and the lead flag.
+    let details = FileDetails {
+        lower_name: "pkg".into(),
+        version_metadata: Some("{\"k\":1}".into()),
+        composite_key: "arch=x".into(),
+        is_lead: false,
+        internal_version: true,
+        properties: Vec::new(),
+    };
+    let e = db
+        .add_file_with(&upload(u.id, "pkg", "4.0", "e.bin", b"e"), &details)
+        .unwrap();
+    assert!(e.version_created && e.blob_created);
+    let files = db.version_files(e.version_id).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].0.composite_key, "arch=x");
+    assert!(!files[0].0.is_lead);
+    // Internal versions are not found by the shared look-ups.
+    assert!(db
+        .version_detail(u.id, GENERIC, "pkg", "4.0")
+        .unwrap()
+        .is_none());
+    // Another file with the same name but another composite key is a separate file.
+    let details_y = FileDetails {
+        composite_key: "arch=y".into(),
+        ..details
+    };
+    let f = db
+        .add_file_with(&upload(u.id, "pkg", "4.0", "e.bin", b"f"), &details_y)
+        .unwrap();
+    assert_eq!(f.version_id, e.version_id);
+    assert!(!f.version_created && f.blob_created);
 }
