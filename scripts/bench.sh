@@ -6,8 +6,17 @@
 # docs/PERFORMANCE.md. Installs nothing except nginx and wrk through apt when they are
 # missing (and only when root). Everything it starts or creates goes again on exit.
 #
+# Each measured figure of P1 to P4 (nginx and our backends) and of the S3 scenarios (ours and
+# the references) is the median of BENCH_REPEAT runs, the runs one after the other within a
+# server's phase; results.txt keeps the median under the figure's key and the single values
+# under <key>.runs, from which the report shows the spread. P5 and P6 run once. The 1-minute
+# load average is recorded before each phase (nginx, each backend, S3).
+# A default run (3 repeats, 10 s per wrk run, 1 GiB, a million versions for P6) takes about
+# 13 minutes on 2 cores plus the release build; the repeats add about 3 of them.
+#
 # Environment (defaults are what docs/PERFORMANCE.md reports):
-#   BENCH_DURATION      seconds per wrk run (20)
+#   BENCH_REPEAT        runs per measured figure of P1-P4 and S3-P1/S3-P2, the median counts (3)
+#   BENCH_DURATION      seconds per wrk run (10)
 #   BENCH_P6_DURATION   seconds per wrk run at a million versions (BENCH_DURATION)
 #   BENCH_BIG_MIB       size of the large file in MiB (1024)
 #   BENCH_HASH_MIB      MiB hashed for each hashing rate (512)
@@ -17,7 +26,7 @@
 #   BENCH_PG_OPTS       extra postgres server options
 #   BENCH_S3            1: also the object-store scenarios on SeaweedFS (S3-P1, S3-P2, S3-P5),
 #                       against boto3 and curl on the same SeaweedFS (1; 0 skips them)
-#   BENCH_S3_P5_MIBS    file sizes per client of S3-P5, in MiB ("1024 2048")
+#   BENCH_S3_P5_MIBS    file sizes per client of S3-P5, in MiB ("1024 2048"; "" skips S3-P5)
 #   BENCH_DOC           document to update (docs/PERFORMANCE.md)
 #   BENCH_PERF_DIR      record a perf profile of our server during each wrk run into this
 #                       directory (slows the server down; for finding where time goes)
@@ -27,7 +36,10 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 CARGO=${CARGO:-cargo}
-DURATION=${BENCH_DURATION:-20}
+REPEAT=${BENCH_REPEAT:-3}
+# 10 s rather than 20 s per wrk run: three repeats of 10 s say more about the noise than one of
+# 20 s, for about the same time.
+DURATION=${BENCH_DURATION:-10}
 P6_DURATION=${BENCH_P6_DURATION:-$DURATION}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
 HASH_MIB=${BENCH_HASH_MIB:-512}
@@ -40,7 +52,8 @@ P6_VERSIONS=${BENCH_P6_VERSIONS:-1000000}
 PG_OPTS=${BENCH_PG_OPTS:--c synchronous_commit=off}
 DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
 S3=${BENCH_S3:-1}
-S3_P5_MIBS=${BENCH_S3_P5_MIBS:-1024 2048}
+# Set but empty means no S3-P5 at all.
+S3_P5_MIBS=${BENCH_S3_P5_MIBS-1024 2048}
 # Versions stored before the small-request scenarios run, so that P3/P4 are the "1k"
 # point of the growth comparison.
 BASE_VERSIONS=1000
@@ -101,14 +114,16 @@ ensure_tools() {
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "bench.sh: missing ${missing[*]}; install with: apt-get install -y ${missing[*]}"
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        apt-get update && apt-get install -y "${missing[@]}" ||
+        if ! { apt-get update && apt-get install -y "${missing[@]}"; }; then
             die "apt-get install -y ${missing[*]} failed"
+        fi
     else
         die "install ${missing[*]} and run again"
     fi
 }
 
 # find_pg_bin and pick_port
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- results ---------------------------------------------------------------------------------
@@ -119,13 +134,52 @@ note() {
     log "note: $*"
 }
 
-# Parses the BENCH line of a wrk run into <key>.rps, .p99_ms and .errors (requests that got
-# no answer or an HTTP error status); slow requests are noted.
-record_wrk() {
-    local key=$1 out=$2 line
+# median DECIMALS VALUE...: the middle value, or the mean of the two middle ones.
+median() {
+    local decimals=$1
+    shift
+    printf '%s\n' "$@" | sort -g | awk -v d="$decimals" '
+        { v[NR] = $1 }
+        END { printf "%." d "f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# record_runs KEY DECIMALS VALUE...: KEY is the median of the values of the runs that gave
+# one, KEY.runs the values themselves (when the figure is repeated at all); nothing without
+# values. The caller notes runs that gave no value.
+record_runs() {
+    local key=$1 decimals=$2
+    shift 2
+    [ $# -gt 0 ] || return 0
+    local med
+    med=$(median "$decimals" "$@")
+    res "$key" "$med"
+    if [ "$REPEAT" -gt 1 ]; then
+        res "$key.runs" "$*"
+        log "$key: median $med of $*"
+    fi
+}
+
+# Notes a figure of which fewer than REPEAT runs gave a value: its median rests on fewer.
+check_runs() {
+    [ "$2" -eq "$REPEAT" ] || note "$1: only $2 of $REPEAT runs gave a figure"
+}
+
+# The 1-minute load average before a phase: another busy process on the machine shows here
+# even when check_quiet's one-second look missed it.
+record_load() {
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    res "meta.load.$1" "$load"
+    log "load average before the $1 phase: $load"
+}
+
+# Parses the BENCH line of a wrk run into wrk_rps, wrk_p99 (ms) and wrk_errors (requests that
+# got no answer or an HTTP error status); slow requests are noted. Fails without a summary.
+parse_wrk() {
+    local label=$1 out=$2 line
     line=$(grep '^BENCH ' <<<"$out" | tail -n 1) || {
-        note "$key: wrk printed no summary"
-        return 0
+        note "$label: wrk printed no summary"
+        return 1
     }
     local requests=0 duration_us=1 p99_us=0 max_us=0 connect=0 read=0 write=0 status=0 timeout=0 kv
     for kv in ${line#BENCH }; do
@@ -141,41 +195,60 @@ record_wrk() {
         timeout=*) timeout=${kv#*=} ;;
         esac
     done
-    local rps p99 max errors=$((connect + read + write + status))
-    rps=$(awk -v n="$requests" -v d="$duration_us" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
-    p99=$(awk -v u="$p99_us" 'BEGIN { printf "%.3f", u / 1000 }')
+    local max
+    wrk_errors=$((connect + read + write + status))
+    wrk_rps=$(awk -v n="$requests" -v d="$duration_us" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
+    wrk_p99=$(awk -v u="$p99_us" 'BEGIN { printf "%.3f", u / 1000 }')
     max=$(awk -v u="$max_us" 'BEGIN { printf "%.0f", u / 1000 }')
-    res "$key.rps" "$rps"
-    res "$key.p99_ms" "$p99"
-    res "$key.errors" "$errors"
-    log "$key: $rps requests/s, p99 $p99 ms, max $max ms, $requests requests, $errors failed"
-    if [ "$errors" -gt 0 ]; then
-        note "$key: $errors of $requests requests failed (HTTP error status $status, connect $connect, read $read, write $write)"
+    log "$label: $wrk_rps requests/s, p99 $wrk_p99 ms, max $max ms, $requests requests, $wrk_errors failed"
+    if [ "$wrk_errors" -gt 0 ]; then
+        note "$label: $wrk_errors of $requests requests failed (HTTP error status $status, connect $connect, read $read, write $write)"
     fi
     if [ "$timeout" -gt 0 ]; then
-        note "$key: wrk saw requests unanswered after 2 s $timeout times; the slowest took $max ms"
+        note "$label: wrk saw requests unanswered after 2 s $timeout times; the slowest took $max ms"
     fi
 }
 
-# run_wrk KEY CONNECTIONS SECONDS SCRIPT URL [SCRIPT ARGS...]
+# run_wrk KEY CONNECTIONS SECONDS SCRIPT URL [SCRIPT ARGS...]: REPEAT wrk runs (`REPEAT=1
+# run_wrk ...` for one); <key>.rps and .p99_ms are the medians, .errors the failed requests of
+# all runs together. "{i}" in the script arguments becomes the run's number, so that the
+# uploads of each run go to new paths.
 run_wrk() {
     local key=$1 conns=$2 secs=$3 script=$4 url=$5
     shift 5
-    local out perf_pid=""
-    if [ -n "${BENCH_PERF_DIR:-}" ] && [ -n "$ours_pid" ] && [[ $key != nginx.* ]]; then
-        # DWARF call graphs: release builds keep no frame pointers.
-        perf record -F 99 --call-graph dwarf,16384 -p "$ours_pid" -o "$BENCH_PERF_DIR/$key.perf" \
-            -- sleep "$secs" >/dev/null 2>&1 &
-        perf_pid=$!
-    fi
-    if ! out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$repo/bench/lua/$script" "$url" -- "$@" 2>&1); then
-        printf '%s\n' "$out" >&2
-        note "$key: wrk failed"
-        return 0
-    fi
-    [ -z "$perf_pid" ] || wait "$perf_pid" || true
-    printf '== %s\n%s\n' "$key" "$out" >>"$work/wrk.log"
-    record_wrk "$key" "$out"
+    local i label out perf_pid errors=0 ph='{i}'
+    local -a rps=() p99=()
+    for i in $(seq 1 "$REPEAT"); do
+        label=$key
+        [ "$REPEAT" -eq 1 ] || label="$key run $i"
+        perf_pid=""
+        if [ -n "${BENCH_PERF_DIR:-}" ] && [ -n "$ours_pid" ] && [[ $key != nginx.* ]]; then
+            # DWARF call graphs: release builds keep no frame pointers.
+            perf record -F 99 --call-graph dwarf,16384 -p "$ours_pid" \
+                -o "$BENCH_PERF_DIR/$key.$i.perf" -- sleep "$secs" >/dev/null 2>&1 &
+            perf_pid=$!
+        fi
+        if ! out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$repo/bench/lua/$script" "$url" \
+            -- "${@//"$ph"/$i}" 2>&1); then
+            printf '%s\n' "$out" >&2
+            note "$label: wrk failed"
+            [ -z "$perf_pid" ] || wait "$perf_pid" || true
+            continue
+        fi
+        [ -z "$perf_pid" ] || wait "$perf_pid" || true
+        printf '== %s\n%s\n' "$label" "$out" >>"$work/wrk.log"
+        if parse_wrk "$label" "$out"; then
+            rps+=("$wrk_rps")
+            p99+=("$wrk_p99")
+            errors=$((errors + wrk_errors))
+        fi
+    done
+    check_runs "$key" ${#rps[@]}
+    [ ${#rps[@]} -gt 0 ] || return 0
+    record_runs "$key.rps" 1 "${rps[@]}"
+    # Its own median: the p99 of the run with the median rate need not be the median p99.
+    record_runs "$key.p99_ms" 3 "${p99[@]}"
+    res "$key.errors" "$errors"
 }
 
 # curl_transfer METHOD URL [CURL ARGS...]: prints MiB/s of one transfer (size over the
@@ -203,18 +276,28 @@ curl_transfer() {
     awk -v s="$size" -v t="$total" 'BEGIN { printf "%.1f", s / 1048576 / t }'
 }
 
-# measure_big KEY METHOD URL [CURL ARGS...]
+# measure_big KEY METHOD URL [CURL ARGS...]: REPEAT transfers, <key>.mibs their median. "{i}"
+# in the URL becomes the run's number (a new version for each upload). A function named by
+# after_each (`after_each=f measure_big ...`) runs after each transfer.
 measure_big() {
-    local key=$1 method=$2 url=$3 mibs
+    local key=$1 method=$2 url=$3 i label mibs ph='{i}'
     shift 3
-    if mibs=$(curl_transfer "$method" "$url" "$@"); then
-        res "$key.mibs" "$mibs"
-        log "$key: $mibs MiB/s"
-    else
-        note "$key: the $method failed"
-    fi
-    # Writeback of what was just written must not compete with the next measurement.
-    sync
+    local -a runs=()
+    for i in $(seq 1 "$REPEAT"); do
+        label=$key
+        [ "$REPEAT" -eq 1 ] || label="$key run $i"
+        if mibs=$(curl_transfer "$method" "${url//"$ph"/$i}" "$@"); then
+            runs+=("$mibs")
+            log "$label: $mibs MiB/s"
+        else
+            note "$label: the $method failed"
+        fi
+        [ -z "${after_each:-}" ] || "$after_each"
+        # Writeback of what was just written must not compete with the next measurement.
+        sync
+    done
+    check_runs "$key" ${#runs[@]}
+    record_runs "$key.mibs" 1 "${runs[@]}"
 }
 
 # --- servers ---------------------------------------------------------------------------------
@@ -483,6 +566,7 @@ make_user() {
 bench_ours() {
     local be=$1
     local base_url
+    record_load "$be"
     check_quiet "the $be runs"
     start_ours "$be"
     base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
@@ -493,24 +577,27 @@ bench_ours() {
     seed "$be" s1k- "$BASE_VERSIONS"
     res "$be.p3.versions" "$BASE_VERSIONS"
 
-    log "P1 $be: PUT $BIG_MIB MiB"
-    measure_big "$be.p1" PUT "$base_url/p1/1.0/big.bin" "${auth[@]}" -T "$work/files/big.bin"
-    log "P2 $be: GET $BIG_MIB MiB (warm-up, then measured)"
-    curl -fsS -o /dev/null "$base_url/p1/1.0/big.bin" || note "P2 ($be): warm-up GET failed"
-    measure_big "$be.p2" GET "$base_url/p1/1.0/big.bin"
+    # Each run uploads a new version (1.1, 1.2, …): the same content, so the store keeps one
+    # blob, but every run streams, hashes and commits the whole file as the first did.
+    log "P1 $be: PUT $BIG_MIB MiB, $REPEAT runs"
+    measure_big "$be.p1" PUT "$base_url/p1/1.{i}/big.bin" "${auth[@]}" -T "$work/files/big.bin"
+    log "P2 $be: GET $BIG_MIB MiB (warm-up, then $REPEAT runs)"
+    curl -fsS -o /dev/null "$base_url/p1/1.1/big.bin" || note "P2 ($be): warm-up GET failed"
+    measure_big "$be.p2" GET "$base_url/p1/1.1/big.bin"
 
-    log "P3 $be: wrk GET 1 KiB, 64 connections, ${DURATION} s"
+    log "P3 $be: wrk GET 1 KiB, 64 connections, ${DURATION} s, $REPEAT runs"
     run_wrk "$be.p3" 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
-    log "P4 $be: wrk PUT 1 KiB with a token, 16 connections, ${DURATION} s"
+    # Versions r1.<run>-<thread>-<n>: no run meets the paths of an earlier one.
+    log "P4 $be: wrk PUT 1 KiB with a token, 16 connections, ${DURATION} s, $REPEAT runs"
     run_wrk "$be.p4" 16 "$DURATION" put.lua "http://127.0.0.1:$ours_port" \
-        /api/packages/bench/generic/p4/r1 "$token"
+        '/api/packages/bench/generic/p4/r1.{i}' "$token"
 
     if [ "$P6_VERSIONS" -gt "$BASE_VERSIONS" ]; then
         seed "$be" s1m- $((P6_VERSIONS - BASE_VERSIONS))
         res "$be.p6.versions" "$P6_VERSIONS"
         log "P6 $be: P3 and P4 again with $P6_VERSIONS versions, ${P6_DURATION} s each"
-        run_wrk "$be.p6.p3" 64 "$P6_DURATION" get.lua "$base_url/p3/1.0/small.bin"
-        run_wrk "$be.p6.p4" 16 "$P6_DURATION" put.lua "http://127.0.0.1:$ours_port" \
+        REPEAT=1 run_wrk "$be.p6.p3" 64 "$P6_DURATION" get.lua "$base_url/p3/1.0/small.bin"
+        REPEAT=1 run_wrk "$be.p6.p4" 16 "$P6_DURATION" put.lua "http://127.0.0.1:$ours_port" \
             /api/packages/bench/generic/p4/r2 "$token"
     fi
 
@@ -523,28 +610,32 @@ bench_ours() {
     stop_ours "$be"
 }
 
+# Removes nginx's copy of the large file, so that each PUT creates it anew (as each of ours
+# creates a new version) rather than replacing the previous run's.
+clear_dav() { rm -rf "$work/nginx/dav/dav"; }
+
 bench_nginx() {
+    record_load nginx
     check_quiet "the nginx runs"
     start_nginx
     local url="http://127.0.0.1:$nginx_port"
     log "nginx on 127.0.0.1:$nginx_port"
-    log "P1 nginx: WebDAV PUT $BIG_MIB MiB"
-    measure_big nginx.p1 PUT "$url/dav/p1/big.bin" -T "$work/files/big.bin"
-    rm -rf "$work/nginx/dav/dav"
-    log "P2 nginx: GET $BIG_MIB MiB (warm-up, then measured)"
+    log "P1 nginx: WebDAV PUT $BIG_MIB MiB, $REPEAT runs"
+    after_each=clear_dav measure_big nginx.p1 PUT "$url/dav/p1/big.bin" -T "$work/files/big.bin"
+    log "P2 nginx: GET $BIG_MIB MiB (warm-up, then $REPEAT runs)"
     curl -fsS -o /dev/null "$url/big.bin"
     measure_big nginx.p2 GET "$url/big.bin"
-    log "P3 nginx: wrk GET 1 KiB, 64 connections, ${DURATION} s"
+    log "P3 nginx: wrk GET 1 KiB, 64 connections, ${DURATION} s, $REPEAT runs"
     run_wrk nginx.p3 64 "$DURATION" get.lua "$url/small.bin"
-    log "P4 nginx: wrk WebDAV PUT 1 KiB, 16 connections, ${DURATION} s"
-    run_wrk nginx.p4 16 "$DURATION" put.lua "$url" /dav/p4/r1
+    log "P4 nginx: wrk WebDAV PUT 1 KiB, 16 connections, ${DURATION} s, $REPEAT runs"
+    run_wrk nginx.p4 16 "$DURATION" put.lua "$url" '/dav/p4/r1.{i}'
     stop_nginx
 }
 
 # --- object storage --------------------------------------------------------------------------
 
 s3_key=bench
-s3_secret=bench-secret-0123456789
+s3_secret='bench-secret-0123456789'
 s3_bucket=bench
 
 # A fresh SeaweedFS (`weed mini`, from the test environment) on free ports; sets s3_endpoint.
@@ -605,20 +696,27 @@ s3ref() {
 # S3-P1, S3-P2 and S3-P5: our server (SQLite) with its content in SeaweedFS, against boto3
 # and curl on the same SeaweedFS.
 bench_s3() {
+    record_load s3
     check_quiet "the S3 runs"
     start_seaweed
     log "SeaweedFS on $s3_endpoint"
-    local mibs url base_url code
-    log "S3-P1 reference: boto3 multipart upload of $BIG_MIB MiB"
-    if mibs=$(s3ref put "$work/files/big.bin" reference/big.bin); then
-        res s3.ref_p1.mibs "$mibs"
-        log "s3.ref_p1: $mibs MiB/s"
-    else
-        note "S3-P1: the boto3 upload failed"
-    fi
-    sync
+    local mibs url base_url code i
+    local -a runs=()
+    log "S3-P1 reference: boto3 multipart upload of $BIG_MIB MiB, $REPEAT runs"
+    for i in $(seq 1 "$REPEAT"); do
+        # The same key each time, as a client replacing an object would.
+        if mibs=$(s3ref put "$work/files/big.bin" reference/big.bin); then
+            runs+=("$mibs")
+            log "s3.ref_p1 run $i: $mibs MiB/s"
+        else
+            note "S3-P1 reference run $i: the boto3 upload failed"
+        fi
+        sync
+    done
+    check_runs s3.ref_p1 ${#runs[@]}
+    record_runs s3.ref_p1.mibs 1 "${runs[@]}"
     url=$(s3ref presign reference/big.bin)
-    log "S3-P2 reference: curl GET of a presigned URL (warm-up, then measured)"
+    log "S3-P2 reference: curl GET of a presigned URL (warm-up, then $REPEAT runs)"
     curl -fsS -o /dev/null "$url" || note "S3-P2: reference warm-up GET failed"
     measure_big s3.ref_p2 GET "$url"
 
@@ -627,12 +725,12 @@ bench_s3() {
     base_url="http://127.0.0.1:$ours_port/api/packages/bench/generic"
     log "forge-server (SQLite + S3) on 127.0.0.1:$ours_port"
     make_user
-    log "S3-P1: PUT $BIG_MIB MiB through the server"
-    measure_big s3.p1 PUT "$base_url/p1/1.0/big.bin" -H "Authorization: token $token" \
+    log "S3-P1: PUT $BIG_MIB MiB through the server, $REPEAT runs"
+    measure_big s3.p1 PUT "$base_url/p1/1.{i}/big.bin" -H "Authorization: token $token" \
         -T "$work/files/big.bin"
-    log "S3-P2: GET $BIG_MIB MiB through the server (warm-up, then measured)"
-    curl -fsS -o /dev/null "$base_url/p1/1.0/big.bin" || note "S3-P2: warm-up GET failed"
-    measure_big s3.p2 GET "$base_url/p1/1.0/big.bin"
+    log "S3-P2: GET $BIG_MIB MiB through the server (warm-up, then $REPEAT runs)"
+    curl -fsS -o /dev/null "$base_url/p1/1.1/big.bin" || note "S3-P2: warm-up GET failed"
+    measure_big s3.p2 GET "$base_url/p1/1.1/big.bin"
     stop_ours s3
 
     use_seaweed FORGE_STORAGE_SERVE_DIRECT=true
@@ -643,7 +741,7 @@ bench_s3() {
         "$base_url/p3/1.0/small.bin"
     code=$(curl -s -o /dev/null -w '%{http_code}' "$base_url/p3/1.0/small.bin")
     [ "$code" = 307 ] || note "S3-P2 serve-direct: GET answered $code, not 307"
-    log "S3-P2 serve-direct: wrk GET (307), 64 connections, ${DURATION} s"
+    log "S3-P2 serve-direct: wrk GET (307), 64 connections, ${DURATION} s, $REPEAT runs"
     run_wrk s3.direct 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
     stop_ours s3-direct
 
@@ -677,6 +775,7 @@ bench_s3() {
 
 # --- main ------------------------------------------------------------------------------------
 
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a positive whole number, not '$REPEAT'"
 ensure_tools
 if [ -n "${BENCH_PERF_DIR:-}" ]; then
     command -v perf >/dev/null || die "BENCH_PERF_DIR needs perf (apt-get install -y linux-perf)"
@@ -685,6 +784,7 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ "$S3" = 1 ]; then
     # SeaweedFS (weed) and boto3 come from the test environment (tests/python/requirements.txt).
+    # shellcheck source=scripts/test-env.sh
     . "$(dirname "${BASH_SOURCE[0]}")/test-env.sh"
     test_env_setup >/dev/null || die "could not set up the test environment (weed, boto3)"
 fi
@@ -706,9 +806,14 @@ results=$work/results.txt
 mkdir -p "$work/files"
 
 # Room: the source file, nginx's copy, the stored blob, and for P5 one temporary file per
-# client at once.
+# client at once. In the S3 phase, SeaweedFS keeps every run's upload (replaced and deleted
+# objects keep their room until a vacuum): the source file and two copies per run.
 avail_kib=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
-need_kib=$(((3 * BIG_MIB + 512) * 1024))
+need_mib=$((3 * BIG_MIB))
+if [ "$S3" = 1 ] && [ $(((1 + 2 * REPEAT) * BIG_MIB)) -gt "$need_mib" ]; then
+    need_mib=$(((1 + 2 * REPEAT) * BIG_MIB))
+fi
+need_kib=$(((need_mib + 512) * 1024))
 [ "$avail_kib" -ge "$need_kib" ] ||
     die "only $((avail_kib / 1024)) MiB free in $work; need $((need_kib / 1024)) MiB (set TMPDIR)"
 p5_ok=1
@@ -719,6 +824,9 @@ fi
 
 res meta.build_s "$build_s"
 res meta.load_start "$load_start"
+res meta.repeat "$REPEAT"
+# The backends asked for: one that could not run still gets its rows, marked not measured.
+res meta.backends "$BACKENDS"
 res meta.big_mib "$BIG_MIB"
 res meta.p5_clients "$P5_CLIENTS"
 res meta.date "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -796,7 +904,7 @@ if [ "$S3" = 1 ]; then
     bench_s3
 fi
 
-note "P3/P4 ran with $BASE_VERSIONS versions seeded for the owner and P6 with $P6_VERSIONS, plus the uploads of the runs themselves; wrk -t2, ${DURATION} s per run (P6: ${P6_DURATION} s), client and server share the $(nproc) cores."
+note "P3/P4 ran with $BASE_VERSIONS versions seeded for the owner and P6 with $P6_VERSIONS, plus the uploads of the runs themselves; wrk -t2, ${DURATION} s per run (P6: ${P6_DURATION} s), client and server share the $(nproc) cores. P1-P4, S3-P1 and S3-P2 (and their references) are the median of $REPEAT runs each, P5 and P6 single runs."
 [ "$PG_OPTS" = "" ] || note "PostgreSQL server options: \`$PG_OPTS\`."
 [ -z "${BENCH_PERF_DIR:-}" ] || note "perf recorded our server during the wrk runs: those figures are lower than without it."
 res meta.total_s "$SECONDS"

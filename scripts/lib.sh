@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Shell helpers shared by scripts/test.sh and scripts/bench.sh (sourced, not run).
 
 # Prints the directory holding initdb and pg_ctl: the highest Debian-style version first,
 # then PATH.
 find_pg_bin() {
     local dir
+    # shellcheck disable=SC2012 # the version directories' names are plain numbers
     for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5 -V -r); do
         if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
             echo "$dir"
