@@ -50,7 +50,6 @@ pub async fn download(
 ) -> ApiResult<HttpResponse> {
     let state = state.into_inner();
     let transfer = serve::Transfer::of(&req, state.settings.idle_timeout);
-    let headers = req.headers().clone();
     let grant = match links::token_in_query(req.query_string()) {
         Some(token) => Grant::Link(links::verify(&state, &token)?),
         None => Grant::Credentials(format.credentials(req.headers())?),
@@ -61,11 +60,13 @@ pub async fn download(
         grant.clone(),
         &target,
         &file_name,
-        &headers,
+        req.headers(),
         head,
     );
     let resolved = match fast {
         Err(ApiError::WouldBlock) => {
+            // Copied only for the trip to the blocking pool; cached answers need no copy.
+            let headers = req.headers().clone();
             blocking::run(move || {
                 resolve(
                     &Reads::blocking(&state),

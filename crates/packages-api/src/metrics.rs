@@ -21,19 +21,20 @@ use prometheus_client::registry::Registry;
 use crate::request::RequestContext;
 use packages_db::Database;
 use packages_service::cache::ReadCache;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
-    method: String,
+    method: Cow<'static, str>,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
-    method: String,
+    method: Cow<'static, str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,6 +70,15 @@ pub struct Finished<'a> {
     pub bytes_out: u64,
     pub seconds: f64,
     pub client: Option<IpAddr>,
+}
+
+/// A method as a label; the common ones without allocating on every request.
+fn method_label(method: &str) -> Cow<'static, str> {
+    const COMMON: [&str; 7] = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"];
+    match COMMON.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
+    }
 }
 
 /// Every metric of one server.
@@ -189,17 +199,18 @@ impl Metrics {
 
     /// Counts a finished request.
     pub fn request_finished(&self, f: &Finished<'_>) {
+        let method = method_label(f.method);
         self.requests
             .get_or_create(&RequestLabels {
                 route: f.route.to_owned(),
-                method: f.method.to_owned(),
+                method: method.clone(),
                 status: f.status,
             })
             .inc();
         self.durations
             .get_or_create(&RouteLabels {
                 route: f.route.to_owned(),
-                method: f.method.to_owned(),
+                method,
             })
             .observe(f.seconds);
         self.bytes_received.inc_by(f.bytes_in);

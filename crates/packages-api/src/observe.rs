@@ -58,7 +58,8 @@ pub async fn middleware(
     req.set_payload(Payload::Stream {
         payload: Box::pin(payload),
     });
-    let method = req.method().to_string();
+    // Standard methods clone without allocating.
+    let method = req.method().clone();
     let path = req.path().to_owned();
     let mut res = request::scope(ctx.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&ctx.id) {
@@ -92,7 +93,7 @@ pub async fn middleware(
 
 struct Record {
     ctx: Arc<RequestContext>,
-    method: String,
+    method: actix_web::http::Method,
     path: String,
     route: String,
     status: u16,
@@ -106,7 +107,7 @@ impl Record {
     fn finish(self, bytes_out: u64) {
         let finished = Finished {
             ctx: &self.ctx,
-            method: &self.method,
+            method: self.method.as_str(),
             path: &self.path,
             route: &self.route,
             status: self.status,

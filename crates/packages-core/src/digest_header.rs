@@ -257,23 +257,29 @@ pub fn wanted_repr_digests(want: Option<&str>) -> Vec<Algorithm> {
 }
 
 /// The `Repr-Digest` value for content with these hex digests, one member per algorithm.
+/// Sent on every download, so it is built in one allocation.
 pub fn repr_digest_value(algorithms: &[Algorithm], sha256_hex: &str, sha512_hex: &str) -> String {
-    let mut out = String::new();
+    // Room for both members: keys, delimiters and 44 + 88 base64 characters.
+    let mut out = String::with_capacity(160);
+    let mut raw = [0u8; 64];
     for a in algorithms {
         let (key, hex_digest) = match a {
             Algorithm::Sha256 => ("sha-256", sha256_hex),
             Algorithm::Sha512 => ("sha-512", sha512_hex),
             Algorithm::Md5 | Algorithm::Sha1 => continue,
         };
-        let Ok(bytes) = hex::decode(hex_digest) else {
+        let Some(bytes) = raw.get_mut(..hex_digest.len() / 2) else {
             continue;
         };
+        if hex::decode_to_slice(hex_digest, bytes).is_err() {
+            continue;
+        }
         if !out.is_empty() {
             out.push_str(", ");
         }
         out.push_str(key);
         out.push_str("=:");
-        out.push_str(&SF_BASE64.encode(bytes));
+        SF_BASE64.encode_string(&*bytes, &mut out);
         out.push(':');
     }
     out
@@ -448,5 +454,20 @@ mod tests {
             format!("sha-256=:{TEST_SHA256_B64}:")
         );
         assert!(repr_digest_value(&[Sha256, Sha512], &d.sha256, &d.sha512).contains(", sha-512=:"));
+        // Both members in the order asked, each the base64 of the raw digest.
+        let both = repr_digest_value(&[Sha512, Sha256], &d.sha256, &d.sha512);
+        let sha512 = SF_BASE64.encode(hex::decode(&d.sha512).unwrap());
+        assert_eq!(
+            both,
+            format!("sha-512=:{sha512}:, sha-256=:{TEST_SHA256_B64}:")
+        );
+        // A digest that is not hex of the right length is left out, not sent garbled.
+        assert_eq!(
+            repr_digest_value(&[Sha256, Sha512], "zz", &d.sha512),
+            format!("sha-512=:{sha512}:")
+        );
+        let too_long = "ab".repeat(65);
+        assert_eq!(repr_digest_value(&[Sha512], &d.sha256, &too_long), "");
+        assert_eq!(repr_digest_value(&[Sha256], "abc", &d.sha512), "");
     }
 }
