@@ -27,7 +27,8 @@ build:
 # rewrites the results in docs/PERFORMANCE.md, each figure the median of three runs. About
 # 15 minutes on 2 cores. Then the container registry against Distribution's docker-registry
 # (skopeo pushes and pulls of a 1 GiB image, manifest and blob requests per second, peak
-# memory of 8 concurrent pushes): about 5 more minutes; it prints its table (docs/PERFORMANCE.md, "Container registry").
+# memory of 8 concurrent pushes): about 5 more minutes; it prints its table
+# (docs/PERFORMANCE.md, "Container registry").
 # Then the npm registry against verdaccio (installed pinned into target/bench-npm/ the first
 # time): publish of 200 packages, a cold `npm install` of 100, packument GETs per second,
 # peak memory; about 2 minutes; it prints its table (docs/PERFORMANCE.md, "npm registry").
