@@ -15,6 +15,7 @@ use rusty_s3::actions::{
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use url::Url;
 
+use super::plain_get;
 use super::xml;
 use super::S3Settings;
 
@@ -58,6 +59,42 @@ pub struct UnfinishedUpload {
 pub struct ListedObject {
     pub object: String,
     pub modified: SystemTime,
+}
+
+/// What a GET answered, headers parsed.
+pub struct GetAnswer {
+    pub body: Box<dyn Read + Send>,
+    /// Content-Length: the bytes `body` yields.
+    pub len: u64,
+    /// Present when the store answered with part of the object (206).
+    pub content_range: Option<ContentRange>,
+    pub etag: Option<String>,
+}
+
+/// `Content-Range: bytes first-last/total` of a partial answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    pub first: u64,
+    pub last: u64,
+    /// The whole object's length (`None` for `*`).
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    pub fn parse(value: &str) -> Option<ContentRange> {
+        let (span, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+        let (first, last) = span.split_once('-')?;
+        let range = ContentRange {
+            first: first.parse().ok()?,
+            last: last.parse().ok()?,
+            total: match total {
+                "*" => None,
+                t => Some(t.parse().ok()?),
+            },
+        };
+        let consistent = range.first <= range.last && range.total.is_none_or(|t| range.last < t);
+        consistent.then_some(range)
+    }
 }
 
 /// Signs and sends S3 requests for one bucket.
@@ -213,36 +250,60 @@ impl Client {
         }
     }
 
-    /// A reader of `range` (all when `None`) of the object, with its length.
+    /// A GET of `range` of the object (all when `None`), answered only while its ETag is
+    /// `if_match`. The caller checks that the answer is the range it asked for.
     pub fn get(
         &self,
         object: &str,
         range: Option<std::ops::Range<u64>>,
-    ) -> Result<(Box<dyn Read + Send>, u64), S3Failure> {
-        let url = GetObject::new(&self.bucket, Some(&self.credentials), object).sign(REQUEST_TTL);
-        let header;
-        let mut headers = Vec::new();
-        if let Some(r) = &range {
-            if r.is_empty() {
-                return Ok((Box::new(std::io::empty()), 0));
-            }
-            header = format!("bytes={}-{}", r.start, r.end - 1);
-            headers.push(("Range", header.as_str()));
-        }
+        if_match: Option<&str>,
+    ) -> Result<GetAnswer, S3Failure> {
+        let (url, range_header) = self.get_request(object, range.as_ref());
+        let headers = get_headers(range_header.as_deref(), if_match);
         let response = self.send("GET", &url, &headers, None)?;
         let len = response
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| S3Failure::Transport("a GET answered without Content-Length".into()))?;
-        if let Some(r) = &range {
-            if len != r.end - r.start {
-                return Err(S3Failure::Transport(format!(
-                    "asked for {} bytes, the object store sends {len}",
-                    r.end - r.start
-                )));
-            }
+        let content_range = match response.header("content-range") {
+            Some(v) => Some(ContentRange::parse(v).ok_or_else(|| {
+                S3Failure::Transport(format!("a GET answered with Content-Range {v:?}"))
+            })?),
+            None => None,
+        };
+        let etag = response.header("etag").map(str::to_owned);
+        Ok(GetAnswer {
+            body: Box::new(response.into_reader()),
+            len,
+            content_range,
+            etag,
+        })
+    }
+
+    /// [`Client::get`] for a part of a large read: from an `http://` endpoint the body is
+    /// read straight from the socket ([`plain_get`]).
+    pub fn get_large(
+        &self,
+        object: &str,
+        range: std::ops::Range<u64>,
+        if_match: Option<&str>,
+    ) -> Result<GetAnswer, S3Failure> {
+        if self.bucket.base_url().scheme() != "http" {
+            return self.get(object, Some(range), if_match);
         }
-        Ok((Box::new(response.into_reader()), len))
+        let (url, range_header) = self.get_request(object, Some(&range));
+        plain_get::get(&url, &get_headers(range_header.as_deref(), if_match))
+    }
+
+    /// The signed URL of a GET and its Range header.
+    fn get_request(
+        &self,
+        object: &str,
+        range: Option<&std::ops::Range<u64>>,
+    ) -> (Url, Option<String>) {
+        let url = GetObject::new(&self.bucket, Some(&self.credentials), object).sign(REQUEST_TTL);
+        let range = range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1)));
+        (url, range)
     }
 
     /// HEAD of an object; its length when the answer says.
@@ -371,8 +432,56 @@ impl Client {
     }
 }
 
+fn get_headers<'a>(range: Option<&'a str>, if_match: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut headers = Vec::new();
+    if let Some(range) = range {
+        headers.push(("Range", range));
+    }
+    if let Some(etag) = if_match {
+        headers.push(("If-Match", etag));
+    }
+    headers
+}
+
 fn read_text(response: ureq::Response) -> Result<String, S3Failure> {
     response
         .into_string()
         .map_err(|e| S3Failure::Transport(format!("reading the answer: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContentRange;
+
+    #[test]
+    fn content_range_is_parsed_or_refused() {
+        let parsed = |v| ContentRange::parse(v);
+        assert_eq!(
+            parsed("bytes 0-8388607/1073741824"),
+            Some(ContentRange {
+                first: 0,
+                last: 8_388_607,
+                total: Some(1 << 30)
+            })
+        );
+        assert_eq!(
+            parsed("bytes 5-5/*"),
+            Some(ContentRange {
+                first: 5,
+                last: 5,
+                total: None
+            })
+        );
+        for bad in [
+            "",
+            "bytes */100",
+            "bytes 5-4/100",
+            "bytes 0-100/100",
+            "items 0-1/2",
+            "bytes 0-x/2",
+            "bytes 0-1",
+        ] {
+            assert_eq!(parsed(bad), None, "{bad:?}");
+        }
+    }
 }

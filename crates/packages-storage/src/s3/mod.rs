@@ -21,8 +21,15 @@
 //!
 //! Memory per upload is bounded by two parts: the one being filled and the one being sent.
 //! Content smaller than a part is sent with one PUT.
+//!
+//! A read of more than 8 MiB is fetched as ranged GETs, four at once, and delivered in
+//! order ([`read_ahead`], [`download`]): at most 32 MiB per read, 256 MiB for all reads.
+//! From an `http://` endpoint those GETs bypass ureq's 8 KiB reads ([`plain_get`]).
 
 mod client;
+mod download;
+mod plain_get;
+mod read_ahead;
 mod resumable;
 mod xml;
 
@@ -286,11 +293,7 @@ impl BlobStore for S3BlobStore {
 
     fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader, StorageError> {
         let object = self.inner.object_of(key)?;
-        let (reader, len) = self
-            .inner
-            .client
-            .get(&object, range)
-            .map_err(|e| e.into_storage(key))?;
+        let (reader, len) = download::open(&self.inner, key, &object, range)?;
         Ok(BlobReader::Stream(reader, len))
     }
 

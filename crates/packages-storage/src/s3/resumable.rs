@@ -92,14 +92,14 @@ impl Inner {
             return Ok(());
         }
         let object = format!("{}{}", self.tail_prefix(id), state.tail);
-        let (reader, len) = self
+        let answer = self
             .client
-            .get(&object, None)
+            .get(&object, None, None)
             .map_err(|e| e.into_storage(&object))?;
-        if len > PART_SIZE as u64 {
+        if answer.len > PART_SIZE as u64 {
             return Err(corrupt());
         }
-        reader.take(len).read_to_end(buf)?;
+        answer.body.take(answer.len).read_to_end(buf)?;
         Ok(())
     }
 
@@ -221,11 +221,11 @@ impl Inner {
             key: format!("{RESUMABLE_DIR}{id}"),
         };
         let read_back = (|| {
-            let (mut reader, _) = self
+            let mut answer = self
                 .client
-                .get(&object, None)
+                .get(&object, None, None)
                 .map_err(|e| e.into_storage(&object))?;
-            digest(&mut reader)
+            digest(&mut answer.body)
         })();
         if let Err(e) = read_back {
             if let Err(d) = self.client.delete(&object) {
