@@ -193,11 +193,6 @@ impl TxError {
     }
 
     /// True when the failure is a foreign-key violation.
-    /// True when the transaction was rolled back on purpose.
-    pub(crate) fn is_rollback(&self) -> bool {
-        matches!(self, TxError::Diesel(DieselError::RollbackTransaction))
-    }
-
     pub(crate) fn is_foreign_key_violation(&self) -> bool {
         matches!(
             self,

@@ -4,17 +4,26 @@
 //! [`crate::packages`]' transaction takes six round trips (`BEGIN`, look up the package,
 //! insert the version, the blob and the file, `COMMIT`), and on a small upload the server
 //! and PostgreSQL spend most of their time switching between them. This statement does the
-//! same inserts with data-modifying CTEs inside one transaction: three round trips. When it
-//! cannot finish the upload alone (a new package, a file that exists, a row committed by a
-//! concurrent writer after its snapshot, content that differs from a stored blob of the same
-//! SHA-256) it answers no row, its transaction is rolled back and the general transaction
-//! runs and decides. Uploads with properties or owner limits always take the general path:
-//! those need the owner lock and more statements anyway.
+//! same inserts with data-modifying CTEs and runs outside a transaction: PostgreSQL makes a
+//! single statement atomic on its own, so the upload is one round trip.
+//!
+//! It must therefore either do the whole upload or change nothing:
+//! - a package that does not exist, or a file that does (seen in the statement's snapshot):
+//!   every insert is skipped and no row comes back;
+//! - anything the snapshot cannot see (a version, blob or file committed by a concurrent
+//!   writer meanwhile) or content that differs from a stored blob of the same SHA-256:
+//!   the file insert fails on its own constraints (a missing version or blob is a `NULL`
+//!   in a `NOT NULL` column, a file inserted meanwhile a unique violation), and the error
+//!   undoes the statement's other inserts.
+//!
+//! In both cases the general transaction then runs and decides. Uploads with properties or
+//! owner limits always take the general path: those need the owner lock and more
+//! statements anyway.
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::result::Error as DieselError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Untyped};
 use diesel::PgConnection;
 
@@ -32,7 +41,7 @@ pub(crate) fn applies(u: &NewUpload, details: &FileDetails) -> bool {
 
 /// The statement, with its parameters in the order they appear. Every branch sees the
 /// statement's one snapshot, so rows a `new_*` CTE inserts are not visible to the look-up
-/// beside it: exactly one of the two yields a row.
+/// beside it: at most one of the two yields a row.
 struct Statement<'a> {
     u: &'a NewUpload,
     details: &'a FileDetails,
@@ -66,6 +75,19 @@ impl QueryFragment<Pg> for Statement<'_> {
         out.push_sql(" AND lower_name = ");
         out.push_bind_param::<Text, _>(&d.lower_name)?;
         out.push_sql(
+            "), found_version AS (SELECT v.id FROM package_version v JOIN pkg \
+             ON v.package_id = pkg.id WHERE v.lower_version = ",
+        );
+        out.push_bind_param::<Text, _>(&self.lower_version)?;
+        out.push_sql(
+            "), file_exists AS (SELECT 1 FROM package_file f JOIN found_version v \
+             ON f.version_id = v.id WHERE f.lower_name = ",
+        );
+        out.push_bind_param::<Text, _>(&self.lower_file)?;
+        out.push_sql(" AND f.composite_key = ");
+        out.push_bind_param::<Text, _>(&d.composite_key)?;
+        // A version is only new when no file of it can exist yet.
+        out.push_sql(
             "), new_version AS (INSERT INTO package_version (package_id, creator_id, version, \
              lower_version, created_unix, is_internal, metadata_json, download_count) SELECT id, ",
         );
@@ -82,12 +104,7 @@ impl QueryFragment<Pg> for Statement<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&d.version_metadata)?;
         out.push_sql(
             ", 0 FROM pkg ON CONFLICT (package_id, lower_version) DO NOTHING RETURNING id), \
-             found_version AS (SELECT v.id FROM package_version v JOIN pkg \
-             ON v.package_id = pkg.id WHERE v.lower_version = ",
-        );
-        out.push_bind_param::<Text, _>(&self.lower_version)?;
-        out.push_sql(
-            "), version AS (SELECT id, TRUE AS created FROM new_version \
+             version AS (SELECT id, TRUE AS created FROM new_version \
              UNION ALL SELECT id, FALSE FROM found_version), \
              new_blob AS (INSERT INTO package_blob (size, hash_md5, hash_sha1, hash_sha256, \
              hash_sha512, created_unix, storage_key) SELECT ",
@@ -110,7 +127,8 @@ impl QueryFragment<Pg> for Statement<'_> {
         // Known content must be the same content: a blob whose other digests differ is no
         // match, and the general path reports it.
         out.push_sql(
-            " FROM pkg ON CONFLICT (hash_sha256) DO NOTHING RETURNING id), \
+            " FROM pkg WHERE NOT EXISTS (SELECT 1 FROM file_exists) \
+             ON CONFLICT (hash_sha256) DO NOTHING RETURNING id), \
              blob AS (SELECT id, TRUE AS created FROM new_blob UNION ALL \
              SELECT id, FALSE FROM package_blob WHERE size = ",
         );
@@ -124,9 +142,13 @@ impl QueryFragment<Pg> for Statement<'_> {
             out.push_sql(" = ");
             out.push_bind_param::<Text, _>(digest)?;
         }
+        // The version and blob as scalar subqueries: when either is missing the insert
+        // fails (NOT NULL) instead of quietly adding nothing, and no ON CONFLICT: a file
+        // committed after the snapshot fails it too. Either failure undoes the statement.
         out.push_sql(
             "), file AS (INSERT INTO package_file (version_id, blob_id, name, lower_name, \
-             composite_key, is_lead, created_unix) SELECT version.id, blob.id, ",
+             composite_key, is_lead, created_unix) SELECT (SELECT id FROM version), \
+             (SELECT id FROM blob), ",
         );
         out.push_bind_param::<Text, _>(&u.file_name)?;
         out.push_sql(", ");
@@ -138,8 +160,7 @@ impl QueryFragment<Pg> for Statement<'_> {
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(
-            " FROM version, blob \
-             ON CONFLICT (version_id, lower_name, composite_key) DO NOTHING \
+            " FROM pkg WHERE NOT EXISTS (SELECT 1 FROM file_exists) \
              RETURNING id, version_id, blob_id) \
              SELECT pkg.id AS package_id, file.version_id, file.id AS file_id, file.blob_id, \
              version.created AS version_created, blob.created AS blob_created \
@@ -165,8 +186,8 @@ struct Row {
     blob_created: bool,
 }
 
-/// Runs the statement inside the caller's transaction. `Ok(None)`: it could not finish the
-/// upload, and the caller must roll back (it may have inserted some of the rows).
+/// Runs the statement, which must not be inside a transaction (its failure has to undo it
+/// alone). `Ok(None)`: it changed nothing and the general transaction must decide.
 pub(crate) fn add_file(
     c: &mut PgConnection,
     u: &NewUpload,
@@ -180,18 +201,22 @@ pub(crate) fn add_file(
         lower_file: packages_core::lower(&u.file_name),
         now,
     };
-    let row: Option<Row> = statement.get_result(c).optional()?;
-    Ok(row.map(|r| AddedFile {
-        package_id: r.package_id,
-        version_id: r.version_id,
-        file_id: r.file_id,
-        blob_id: r.blob_id,
-        blob_created: r.blob_created,
-        version_created: r.version_created,
-    }))
-}
-
-/// The error that makes the caller's transaction roll back after [`add_file`] declined.
-pub(crate) fn declined() -> crate::error::TxError {
-    DieselError::RollbackTransaction.into()
+    match statement.get_result::<Row>(c).optional() {
+        Ok(row) => Ok(row.map(|r| AddedFile {
+            package_id: r.package_id,
+            version_id: r.version_id,
+            file_id: r.file_id,
+            blob_id: r.blob_id,
+            blob_created: r.blob_created,
+            version_created: r.version_created,
+        })),
+        // The statement declined by failing (see the module's comment): it left nothing.
+        Err(DieselError::DatabaseError(
+            DatabaseErrorKind::NotNullViolation
+            | DatabaseErrorKind::UniqueViolation
+            | DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

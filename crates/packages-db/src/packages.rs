@@ -12,7 +12,7 @@ use crate::models::{
     PackageVersion, PropertyOf,
 };
 use crate::one_statement_upload;
-use crate::pool::{now_unix, Backend, Conn, Database, Retry};
+use crate::pool::{now_unix, Conn, Database, Retry};
 use crate::schema::{
     package, package_blob, package_file, package_property, package_version, users,
 };
@@ -304,18 +304,16 @@ impl Database {
         upload: &NewUpload,
         details: &FileDetails,
     ) -> Result<AddedFile, DbError> {
-        if self.backend() == Backend::Postgres && one_statement_upload::applies(upload, details) {
-            let quick = self.write_raw(Retry::Conflicts, |c| match c {
-                Conn::Pg(pg) => one_statement_upload::add_file(pg, upload, details, now_unix())?
-                    .ok_or_else(one_statement_upload::declined),
-                Conn::Lite(_) => Err(one_statement_upload::declined()),
+        if one_statement_upload::applies(upload, details) {
+            let quick = self.pg_single_statement(|pg| {
+                one_statement_upload::add_file(pg, upload, details, now_unix())
             });
             match quick {
-                Ok(added) => return Ok(added),
-                // Declined, or a row it used was swept meanwhile: the general transaction
+                Some(Ok(Some(added))) => return Ok(added),
+                // Not PostgreSQL, or declined without a change: the general transaction
                 // below decides (and retries).
-                Err(e) if e.is_rollback() || e.is_foreign_key_violation() => {}
-                Err(e) => return Err(e.into()),
+                None | Some(Ok(None)) => {}
+                Some(Err(e)) => return Err(e.into()),
             }
         }
         // A concurrent sweep may remove the package or the blob this transaction found; the

@@ -540,6 +540,30 @@ impl Database {
             }
         }
     }
+
+    /// Runs `f` on a PostgreSQL connection outside any transaction; `None` on SQLite. For
+    /// one statement, which PostgreSQL makes atomic by itself without the `BEGIN` and
+    /// `COMMIT` round trips; it is not retried.
+    pub(crate) fn pg_single_statement<T>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> TxResult<T>,
+    ) -> Option<TxResult<T>> {
+        if self.backend() != Backend::Postgres {
+            return None;
+        }
+        let mut pooled = match self.pooled() {
+            Ok(pooled) => pooled,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let Pooled::Pg(pg) = &mut pooled else {
+            return None;
+        };
+        let result = f(pg);
+        if matches!(&result, Err(e) if e.is_unavailable()) {
+            self.health.note_failure();
+        }
+        Some(result)
+    }
 }
 
 /// Sends `payload` on the changes channel from inside the current transaction (PostgreSQL

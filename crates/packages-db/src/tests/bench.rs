@@ -77,3 +77,37 @@ fn time_many_versions(db: &Database) {
     let usage = db.owner_usage(u.id).unwrap();
     eprintln!("owner_usage {usage:?}: {:?}", start.elapsed());
 }
+
+/// Small uploads into one existing package from 16 threads, each a new version with new
+/// content, as `make bench`'s P4 does through HTTP: the database's share of an upload.
+/// Run with `cargo test --release -p packages-db upload_rate -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing run"]
+fn upload_rate_postgres() {
+    super::with_postgres(|db| {
+        use std::time::Instant;
+        const THREADS: usize = 16;
+        const EACH: usize = 1000;
+        let u = user(db, "rate");
+        db.add_file(&upload(u.id, "pkg", "0", "f.bin", b"seed"))
+            .unwrap();
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                s.spawn(move || {
+                    for i in 0..EACH {
+                        let v = format!("{t}.{i}");
+                        db.add_file(&upload(u.id, "pkg", &v, "f.bin", v.as_bytes()))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{} uploads in {secs:.2} s: {:.0} /s",
+            THREADS * EACH,
+            (THREADS * EACH) as f64 / secs
+        );
+    });
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bench;
+mod one_statement;
 mod orgs;
 mod packages;
 mod races;

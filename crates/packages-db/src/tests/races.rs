@@ -3,7 +3,7 @@ use std::sync::{Arc, Barrier};
 use packages_core::PackageType;
 
 use super::packages::upload;
-use super::{backend_tests, user};
+use super::{backend_tests, digests, user};
 use packages_core::Limit;
 
 use crate::{
@@ -14,6 +14,7 @@ const THREADS: usize = 20;
 
 backend_tests!(
     same_new_file_from_many_clients,
+    same_new_file_into_an_existing_package,
     different_files_into_one_new_version,
     uploads_race_the_sweeps,
     one_account_per_email_address,
@@ -57,6 +58,45 @@ fn same_new_file_from_many_clients(db: &Database) {
     assert!(ok[0].version_created && ok[0].blob_created);
     assert_eq!(db.owner_usage(owner).unwrap().0, 1);
     assert_eq!(db.version_files(ok[0].version_id).unwrap().len(), 1);
+}
+
+/// The package exists, so on PostgreSQL every client tries the one-statement upload: the
+/// losers' statements fail on the version or file committed meanwhile, and nothing of them
+/// (a version, a blob of their content) stays behind.
+fn same_new_file_into_an_existing_package(db: &Database) {
+    let u = user(db, "racer");
+    let owner = u.id;
+    db.add_file(&upload(owner, "Race", "0.1", "seed.bin", b"seed"))
+        .unwrap();
+    let content = |i: usize| format!("content of client {i}");
+    let results = race(db, move |db, i| {
+        db.add_file(&upload(
+            owner,
+            "race",
+            "2.0",
+            "same.bin",
+            content(i).as_bytes(),
+        ))
+    });
+    let winners: Vec<usize> = (0..THREADS).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "results: {results:?}");
+    let exists = results
+        .iter()
+        .filter(|r| matches!(r, Err(DbError::FileExists)))
+        .count();
+    assert_eq!(exists, THREADS - 1, "results: {results:?}");
+    let won = results[winners[0]].as_ref().unwrap();
+    assert!(won.version_created && won.blob_created);
+    assert_eq!(db.version_files(won.version_id).unwrap().len(), 1);
+    // The seed's version and the new one.
+    assert_eq!(db.owner_usage(owner).unwrap().0, 2, "results: {results:?}");
+    for i in (0..THREADS).filter(|&i| i != winners[0]) {
+        let sha256 = digests(content(i).as_bytes()).sha256;
+        assert!(
+            db.blob_by_sha256(&sha256).unwrap().is_none(),
+            "client {i}'s blob row was left behind"
+        );
+    }
 }
 
 fn different_files_into_one_new_version(db: &Database) {
