@@ -41,9 +41,13 @@ pub fn answered(what: &str, (r, took): &(Resp, Duration), expected: u16, within:
     assert!(!r.text().trim().is_empty(), "{what}: no message");
 }
 
-/// Upload temporaries under the blob store.
+/// Upload temporaries under the blob store: named ones, and unnamed ones the server (in
+/// this process) holds open.
 pub fn temp_files(s: &TestServer) -> Vec<PathBuf> {
-    list(&s.upload_tmp_dir())
+    let tmp = s.upload_tmp_dir();
+    let mut files = list(&tmp);
+    files.extend(forge_e2e::unnamed_files_in(&tmp));
+    files
 }
 
 fn list(dir: &Path) -> Vec<PathBuf> {

@@ -372,11 +372,12 @@ impl TestServer {
         items
     }
 
-    /// Uploads in progress in the blob store (local: temporary files; S3: unfinished
-    /// multipart uploads).
+    /// Uploads in progress in the blob store (local: temporary files, named or held open
+    /// unnamed; S3: unfinished multipart uploads).
     pub fn pending_uploads(&self) -> usize {
         if self.env.backend != Backend::S3 {
-            return files_under(&self.upload_tmp_dir()).len();
+            let tmp = self.upload_tmp_dir();
+            return files_under(&tmp).len() + unnamed_files_in(&tmp).len();
         }
         self.s3_store()
             .unfinished_uploads()
@@ -761,6 +762,30 @@ pub struct StoredFile {
 }
 
 /// Lists the regular files below `dir`, recursively; a missing dir has none.
+/// Unnamed files (`O_TMPFILE`) made in `dir` that this process still holds open: the kernel
+/// shows them as `<dir>/#<inode> (deleted)`. The servers of the tests run in this process,
+/// so an upload that left its file open shows here.
+pub fn unnamed_files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    // The kernel names the real path, without symbolic links.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut out: Vec<PathBuf> = fds
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|target| {
+            target.parent() == Some(dir.as_path())
+                && target
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('#') && n.ends_with(" (deleted)"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

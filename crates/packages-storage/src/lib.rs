@@ -9,6 +9,7 @@
 pub mod ingest;
 pub mod local;
 pub mod s3;
+mod unnamed;
 mod writers;
 
 pub use ingest::{

@@ -4,13 +4,17 @@
 //!
 //! ```text
 //! <root>/<h[0..2]>/<h[2..4]>/<h>   content whose SHA-256 is h
-//! <root>/tmp/upload-<random>       uploads being written or waiting for their commit
+//! <root>/tmp/upload-<random>       uploads being written or waiting for their commit, where
+//!                                  the file system has no unnamed files (`O_TMPFILE`)
 //! <root>/trash/<h>-<random>        content being removed by the sweep
 //! <root>/resumable/<id>            content of a resumable upload so far
 //! ```
 //!
 //! Content only ever appears under its key through a hard link from a complete, synced
-//! temporary file, so a reader or a crash never sees a partial blob under a key. Keys are
+//! temporary file, so a reader or a crash never sees a partial blob under a key. On Linux
+//! the temporary file has no name at all (`O_TMPFILE`, linked through `/proc/self/fd`): a
+//! failed upload or a dead process leaves nothing to collect, and concurrent uploads do not
+//! queue on the lock of one shared directory to create and delete their names. Keys are
 //! checked to be SHA-256 hex before they are turned into paths.
 
 use std::fs::{self, File};
@@ -25,7 +29,7 @@ use packages_core::{
 };
 use tempfile::{NamedTempFile, TempPath};
 
-use crate::writers;
+use crate::{unnamed, writers};
 
 const TMP_DIR: &str = "tmp";
 const TRASH_DIR: &str = "trash";
@@ -122,8 +126,20 @@ impl LocalBlobStore {
         Ok(())
     }
 
+    /// Links the finished temporary file under `path`, creating the directories above it
+    /// the first time one is needed (trying first spares two `mkdir`s on every upload).
+    fn link(&self, temp: &Temp, path: &Path) -> io::Result<()> {
+        match temp.link_to(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.ensure_parents(path)?;
+                temp.link_to(path)
+            }
+            other => other,
+        }
+    }
+
     /// Finds the temporary file behind `pending`, which must come from a local store.
-    fn take_pending(&self, pending: Box<dyn PendingBlob>) -> Result<NamedTempFile, StorageError> {
+    fn take_pending(&self, pending: Box<dyn PendingBlob>) -> Result<Temp, StorageError> {
         pending
             .into_any()
             .downcast::<LocalPending>()
@@ -162,9 +178,14 @@ impl LocalBlobStore {
 
 impl BlobStore for LocalBlobStore {
     fn begin(&self) -> Result<Box<dyn PendingBlob>, StorageError> {
-        let temp = tempfile::Builder::new()
-            .prefix(&upload_prefix())
-            .tempfile_in(&self.tmp)?;
+        let temp = match unnamed::create(&self.tmp)? {
+            Some(file) => Temp::Unnamed(file),
+            None => Temp::Named(
+                tempfile::Builder::new()
+                    .prefix(&upload_prefix())
+                    .tempfile_in(&self.tmp)?,
+            ),
+        };
         Ok(Box::new(LocalPending { temp, len: 0 }))
     }
 
@@ -176,10 +197,8 @@ impl BlobStore for LocalBlobStore {
         let path = self.checked_path(sha256)?;
         let temp = self.take_pending(pending)?;
         // Durable before any row can point at it.
-        temp.as_file().sync_data()?;
-        let temp = temp.into_temp_path();
-        self.ensure_parents(&path)?;
-        let was_present = match fs::hard_link(&temp, &path) {
+        temp.file().sync_data()?;
+        let was_present = match self.link(&temp, &path) {
             Ok(()) => {
                 if let Some(parent) = path.parent() {
                     sync_dir(parent)?;
@@ -288,6 +307,7 @@ impl BlobStore for LocalBlobStore {
         // From here the file is an ordinary upload temporary: persisting links it under its
         // digest, and it goes once the commit is confirmed.
         let temp = NamedTempFile::from_parts(file, TempPath::try_from_path(path)?);
+        let temp = Temp::Named(temp);
         self.persist(Box::new(LocalPending { temp, len }), &sha256)
     }
 
@@ -456,15 +476,60 @@ impl ResumableAppend for LocalAppend {
     }
 }
 
-/// An upload being written: the temporary file deletes itself when dropped.
+/// An upload's content before it is linked under its key; either kind goes away when
+/// dropped.
+enum Temp {
+    /// A file without a name (`O_TMPFILE`): freed by the kernel when closed unlinked.
+    Unnamed(File),
+    /// A named file in `tmp/`, where unnamed ones are not available, or a finished resumable
+    /// upload's file: deleted when dropped.
+    Named(NamedTempFile),
+}
+
+impl Temp {
+    fn file(&self) -> &File {
+        match self {
+            Temp::Unnamed(file) => file,
+            Temp::Named(temp) => temp.as_file(),
+        }
+    }
+
+    fn link_to(&self, path: &Path) -> io::Result<()> {
+        match self {
+            Temp::Unnamed(file) => unnamed::link(file, path),
+            Temp::Named(temp) => fs::hard_link(temp.path(), path),
+        }
+    }
+
+    /// After `link_to` failed with `e`: an unnamed file whose only name the sweep removed
+    /// cannot be linked again (the kernel allows that once), so its content goes into a new
+    /// unnamed file that takes the name.
+    fn relink_swept(&self, e: io::Error, path: &Path) -> io::Result<()> {
+        let (Temp::Unnamed(file), io::ErrorKind::NotFound) = (self, e.kind()) else {
+            return Err(e);
+        };
+        let dir = path.parent().ok_or(e)?;
+        let Some(mut copy) = unnamed::create(dir)? else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let mut source = file;
+        source.seek(SeekFrom::Start(0))?;
+        io::copy(&mut source, &mut copy)?;
+        copy.sync_data()?;
+        unnamed::link(&copy, path)
+    }
+}
+
+/// An upload being written.
 struct LocalPending {
-    temp: NamedTempFile,
+    temp: Temp,
     len: u64,
 }
 
 impl PendingBlob for LocalPending {
     fn write_all(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        self.temp.as_file_mut().write_all(data)?;
+        let mut file = self.temp.file();
+        file.write_all(data)?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -479,7 +544,7 @@ impl PendingBlob for LocalPending {
 }
 
 struct LocalStored {
-    temp: TempPath,
+    temp: Temp,
     path: PathBuf,
     key: String,
     was_present: bool,
@@ -496,7 +561,7 @@ impl StoredBlob for LocalStored {
         let LocalStored { temp, path, .. } = *self;
         // Linking unconditionally both checks and repairs: a sweep that took the content
         // away before the commit became visible leaves the key empty.
-        match fs::hard_link(&temp, &path) {
+        match temp.link_to(&path).or_else(|e| temp.relink_swept(e, &path)) {
             Ok(()) => {
                 if let Some(parent) = path.parent() {
                     sync_dir(parent)?;
@@ -509,10 +574,12 @@ impl StoredBlob for LocalStored {
                 }
             }
         }
-        // The content is in place; a temporary file left behind is only clutter that
+        // The content is in place; a named temporary file left behind is only clutter that
         // `remove_stale_uploads` collects, so it must not fail the committed upload.
-        if let Err(e) = temp.close() {
-            log::warn!("could not delete upload temporary file: {e}");
+        if let Temp::Named(temp) = temp {
+            if let Err(e) = temp.close() {
+                log::warn!("could not delete upload temporary file: {e}");
+            }
         }
         Ok(())
     }
