@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod local;
 pub mod s3;
 mod unnamed;
+mod writeback;
 mod writers;
 
 pub use ingest::{

@@ -29,6 +29,7 @@ use packages_core::{
 };
 use tempfile::{NamedTempFile, TempPath};
 
+use crate::writeback::Writeback;
 use crate::{unnamed, writers};
 
 const TMP_DIR: &str = "tmp";
@@ -186,7 +187,11 @@ impl BlobStore for LocalBlobStore {
                     .tempfile_in(&self.tmp)?,
             ),
         };
-        Ok(Box::new(LocalPending { temp, len: 0 }))
+        Ok(Box::new(LocalPending {
+            temp,
+            len: 0,
+            writeback: Writeback::default(),
+        }))
     }
 
     fn persist(
@@ -308,7 +313,15 @@ impl BlobStore for LocalBlobStore {
         // digest, and it goes once the commit is confirmed.
         let temp = NamedTempFile::from_parts(file, TempPath::try_from_path(path)?);
         let temp = Temp::Named(temp);
-        self.persist(Box::new(LocalPending { temp, len }), &sha256)
+        let writeback = Writeback::default();
+        self.persist(
+            Box::new(LocalPending {
+                temp,
+                len,
+                writeback,
+            }),
+            &sha256,
+        )
     }
 
     fn resumable_abort(&self, id: &str, _state: &str) -> Result<(), StorageError> {
@@ -524,6 +537,7 @@ impl Temp {
 struct LocalPending {
     temp: Temp,
     len: u64,
+    writeback: Writeback,
 }
 
 impl PendingBlob for LocalPending {
@@ -531,6 +545,7 @@ impl PendingBlob for LocalPending {
         let mut file = self.temp.file();
         file.write_all(data)?;
         self.len += data.len() as u64;
+        self.writeback.wrote(file, self.len);
         Ok(())
     }
 
