@@ -26,14 +26,14 @@ use std::net::IpAddr;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: Cow<'static, str>,
     method: Cow<'static, str>,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: Cow<'static, str>,
     method: Cow<'static, str>,
 }
 
@@ -64,7 +64,8 @@ pub struct Finished<'a> {
     pub ctx: &'a RequestContext,
     pub method: &'a str,
     pub path: &'a str,
-    pub route: &'a str,
+    /// Static for routes the server declares: no allocation per request.
+    pub route: Cow<'static, str>,
     pub status: u16,
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -202,14 +203,14 @@ impl Metrics {
         let method = method_label(f.method);
         self.requests
             .get_or_create(&RequestLabels {
-                route: f.route.to_owned(),
+                route: f.route.clone(),
                 method: method.clone(),
                 status: f.status,
             })
             .inc();
         self.durations
             .get_or_create(&RouteLabels {
-                route: f.route.to_owned(),
+                route: f.route.clone(),
                 method,
             })
             .observe(f.seconds);

@@ -6,6 +6,7 @@
 //! The access line never holds the query string or any header but the request id and
 //! `X-Forwarded-For`; credentials therefore never reach the log.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,23 +59,25 @@ pub async fn middleware(
     req.set_payload(Payload::Stream {
         payload: Box::pin(payload),
     });
-    // Standard methods clone without allocating.
+    // Standard methods clone without allocating; the URI shares the request's buffer.
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let uri = req.uri().clone();
     let mut res = request::scope(ctx.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&ctx.id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
-    let route = ctx
-        .route()
-        .map(str::to_owned)
-        .or_else(|| res.request().match_pattern())
-        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let route: Cow<'static, str> = match ctx.route() {
+        Some(route) => Cow::Borrowed(route),
+        None => res
+            .request()
+            .match_pattern()
+            .map_or(Cow::Borrowed(UNMATCHED_ROUTE), Cow::Owned),
+    };
     let status = res.status().as_u16();
     let record = Record {
         ctx,
         method,
-        path,
+        uri,
         route,
         status,
         bytes_in,
@@ -94,8 +97,8 @@ pub async fn middleware(
 struct Record {
     ctx: Arc<RequestContext>,
     method: actix_web::http::Method,
-    path: String,
-    route: String,
+    uri: actix_web::http::Uri,
+    route: Cow<'static, str>,
     status: u16,
     bytes_in: Arc<AtomicU64>,
     started: Instant,
@@ -108,8 +111,8 @@ impl Record {
         let finished = Finished {
             ctx: &self.ctx,
             method: self.method.as_str(),
-            path: &self.path,
-            route: &self.route,
+            path: self.uri.path(),
+            route: self.route,
             status: self.status,
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out,
@@ -124,6 +127,11 @@ impl Record {
 }
 
 fn access_log(f: &Finished<'_>) {
+    // The line's parts cost more than the check, and most deployments that care about
+    // speed log warnings only.
+    if !log::log_enabled!(target: "forge::access", log::Level::Info) {
+        return;
+    }
     let user = f.ctx.user();
     let user = user.as_deref().unwrap_or("-");
     let client = f.client.map_or_else(|| "-".to_owned(), |c| c.to_string());

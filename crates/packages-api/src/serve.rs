@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderMap, HttpDate};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
@@ -210,7 +210,9 @@ pub fn content_disposition(file_name: &str) -> String {
 }
 
 /// RFC 9530's digest of the whole representation; on a 206 it still describes all of it.
-const REPR_DIGEST: &str = "Repr-Digest";
+const REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
+/// Parsed once rather than from a string on every response.
+const X_CHECKSUM_SHA256: HeaderName = HeaderName::from_static("x-checksum-sha256");
 
 /// The `Repr-Digest` value, with the algorithms `Want-Repr-Digest` prefers.
 fn repr_digest(request: &HeaderMap, content: &Content<'_>) -> String {
@@ -314,7 +316,7 @@ pub fn respond(
         .insert_header((header::ETAG, content.etag()))
         .insert_header((header::LAST_MODIFIED, HttpDate::from(content.modified())))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header(("X-Checksum-Sha256", content.sha256))
+        .insert_header((X_CHECKSUM_SHA256, content.sha256))
         .insert_header((REPR_DIGEST, repr_digest(request, content)))
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"));
     let (start, len) = match plan {
