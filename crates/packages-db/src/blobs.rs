@@ -21,6 +21,8 @@ fn blob_by_hash(c: &mut Conn<'_>, sha256: &str) -> TxResult<Option<PackageBlob>>
 
 /// Refuses to share a blob whose other digests differ: equal SHA-256 with different content
 /// would be a collision, and serving the stored content would be wrong.
+/// `one_statement_upload` states the same rule in SQL (its `blob` CTE matches every digest);
+/// keep the two in step.
 fn check_same_content(blob: &PackageBlob, d: &Digests) -> TxResult<()> {
     if blob.size != d.size
         || blob.hash_md5 != d.md5
