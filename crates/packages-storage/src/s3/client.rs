@@ -30,9 +30,6 @@ pub enum S3Failure {
     Transport(String),
     /// The server answered with an error status.
     Status { code: u16, s3_code: String },
-    /// A successful answer whose body the direct reader does not frame (chunked, or without
-    /// Content-Length); the request is worth repeating through ureq.
-    Unframed,
 }
 
 impl S3Failure {
@@ -42,9 +39,6 @@ impl S3Failure {
             S3Failure::Transport(e) => {
                 StorageError::Unavailable(format!("object store unreachable ({what}): {e}"))
             }
-            S3Failure::Unframed => StorageError::Unavailable(format!(
-                "object store answered without a readable length ({what})"
-            )),
             S3Failure::Status { code, s3_code } => StorageError::Unavailable(format!(
                 "object store answered {code} {s3_code} ({what})"
             )),
@@ -298,11 +292,7 @@ impl Client {
             return self.get(object, Some(range), if_match);
         }
         let (url, range_header) = self.get_request(object, Some(&range));
-        match plain_get::get(&url, &get_headers(range_header.as_deref(), if_match)) {
-            // A proxy in front of the store may re-frame the body: ureq reads any framing.
-            Err(S3Failure::Unframed) => self.get(object, Some(range), if_match),
-            other => other,
-        }
+        plain_get::get(&url, &get_headers(range_header.as_deref(), if_match))
     }
 
     /// The signed URL of a GET and its Range header.

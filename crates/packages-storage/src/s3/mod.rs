@@ -155,8 +155,6 @@ impl S3BlobStore {
             Err(S3Failure::Status { code, s3_code }) => {
                 Err(S3Problem::Other(format!("{code} {s3_code}")))
             }
-            // Only the direct reader of large reads gives this; a HEAD never does.
-            Err(S3Failure::Unframed) => Err(S3Problem::Other("unreadable answer".to_owned())),
         }
     }
 

@@ -76,12 +76,16 @@ pub fn get(url: &Url, headers: &[(&str, &str)]) -> Result<GetAnswer, S3Failure> 
             s3_code: xml::first(&String::from_utf8_lossy(&text), "Code").unwrap_or_default(),
         });
     }
-    // Only bodies of a known length are read here; the caller repeats other answers
-    // through ureq.
+    // S3 answers a GET with a Content-Length; [`super::client::Client::get`] refuses other
+    // answers too.
     if head.chunked {
-        return Err(S3Failure::Unframed);
+        return Err(S3Failure::Transport(
+            "a GET answered with a chunked body".into(),
+        ));
     }
-    let len = head.content_length.ok_or(S3Failure::Unframed)?;
+    let len = head
+        .content_length
+        .ok_or_else(|| S3Failure::Transport("a GET answered without Content-Length".into()))?;
     let content_range = match &head.content_range {
         Some(v) => Some(ContentRange::parse(v).ok_or_else(|| {
             S3Failure::Transport(format!("a GET answered with Content-Range {v:?}"))
@@ -377,16 +381,17 @@ mod tests {
             let (url, _) = serve_once(answer(head, b"hello"), 1);
             assert!(get(&url, &[]).is_err(), "{head:?}");
         }
-        // Bodies framed otherwise than by Content-Length are left to ureq, by their own error.
-        for head in [
-            "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-            "HTTP/1.1 200 OK\n",
+        // Bodies framed otherwise than by Content-Length are refused as ureq's GET refuses
+        // them, with a message that says so.
+        for (head, says) in [
+            ("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", "chunked"),
+            ("HTTP/1.1 200 OK\n", "without Content-Length"),
         ] {
             let (url, _) = serve_once(answer(head, b"hello"), 1);
-            assert!(
-                matches!(get(&url, &[]), Err(S3Failure::Unframed)),
-                "{head:?}"
-            );
+            match get(&url, &[]) {
+                Err(S3Failure::Transport(e)) => assert!(e.contains(says), "{e}"),
+                other => panic!("{head:?}: {:?}", other.map(|a| a.len)),
+            }
         }
         let endless = format!("HTTP/1.1 200 OK\nX-Pad: {}\n", "x".repeat(MAX_HEAD));
         let (url, _) = serve_once(answer(&endless, b""), 4);
