@@ -310,9 +310,11 @@ impl Database {
             });
             match quick {
                 Some(Ok(Some(added))) => return Ok(added),
-                // Not PostgreSQL, or declined without a change: the general transaction
-                // below decides (and retries).
+                // Not PostgreSQL, declined without a change, or chosen as a deadlock's
+                // victim (the abort undid the statement): the general transaction below
+                // decides, and retries what it loses.
                 None | Some(Ok(None)) => {}
+                Some(Err(e)) if e.is_retryable() => {}
                 Some(Err(e)) => return Err(e.into()),
             }
         }

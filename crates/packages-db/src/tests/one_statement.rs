@@ -19,6 +19,16 @@ fn seeded(db: &Database) -> (i64, AddedFile) {
     (owner, seed)
 }
 
+/// The statement another session runs to add version 2.0 to the seeded package.
+fn insert_version_2(owner: i64, seed: &AddedFile) -> String {
+    format!(
+        "INSERT INTO package_version (package_id, creator_id, version, lower_version, \
+         created_unix, is_internal, download_count) \
+         VALUES ({}, {owner}, '2.0', '2.0', 0, FALSE, 0)",
+        seed.package_id
+    )
+}
+
 /// Another session with an open transaction; what it wrote is committed by `commit`.
 fn other_writer(db: &Database, statements: &str) -> PgConnection {
     let mut other = PgConnection::establish(db.postgres_url().unwrap()).unwrap();
@@ -27,12 +37,13 @@ fn other_writer(db: &Database, statements: &str) -> PgConnection {
     other
 }
 
-/// Runs `upload` on a thread until it waits on one of `other`'s locks, then commits `other`
-/// and answers the upload's result.
+/// Runs `upload` on a thread until it waits on one of `other`'s locks, then runs `then` in
+/// `other`, commits it, and answers the upload's result.
 fn upload_against(
     db: &Database,
     mut other: PgConnection,
     upload: crate::NewUpload,
+    then: &str,
 ) -> Result<AddedFile, DbError> {
     let uploader = {
         let db = db.clone();
@@ -57,6 +68,9 @@ fn upload_against(
         assert!(!uploader.is_finished(), "the upload did not wait");
         std::thread::sleep(Duration::from_millis(10));
     }
+    if !then.is_empty() {
+        other.batch_execute(then).unwrap();
+    }
     other.batch_execute("COMMIT").unwrap();
     uploader.join().unwrap()
 }
@@ -68,16 +82,9 @@ fn upload_against(
 fn a_version_committed_meanwhile() {
     with_postgres(|db| {
         let (owner, seed) = seeded(db);
-        let other = other_writer(
-            db,
-            &format!(
-                "INSERT INTO package_version (package_id, creator_id, version, lower_version, \
-                 created_unix, is_internal, download_count) \
-                 VALUES ({}, {}, '2.0', '2.0', 0, FALSE, 0)",
-                seed.package_id, owner
-            ),
-        );
-        let added = upload_against(db, other, upload(owner, "pkg", "2.0", "a.bin", b"a")).unwrap();
+        let other = other_writer(db, &insert_version_2(owner, &seed));
+        let added =
+            upload_against(db, other, upload(owner, "pkg", "2.0", "a.bin", b"a"), "").unwrap();
         assert!(!added.version_created);
         assert!(added.blob_created, "the statement's blob row outlived it");
         assert_eq!(db.version_files(added.version_id).unwrap().len(), 1);
@@ -98,12 +105,34 @@ fn a_file_committed_meanwhile() {
                 seed.version_id, seed.blob_id
             ),
         );
-        let result = upload_against(db, other, upload(owner, "pkg", "1.0", "A.bin", b"mine"));
+        let result = upload_against(db, other, upload(owner, "pkg", "1.0", "A.bin", b"mine"), "");
         assert!(matches!(result, Err(DbError::FileExists)), "{result:?}");
         assert!(db
             .blob_by_sha256(&digests(b"mine").sha256)
             .unwrap()
             .is_none());
         assert_eq!(db.version_files(seed.version_id).unwrap().len(), 2);
+    });
+}
+
+/// The statement inserts the blob of its content, then waits on the version another session
+/// inserted; that session then inserts a blob of the same content: a deadlock, which
+/// PostgreSQL breaks by aborting the statement (it waited first). The abort undoes it, and
+/// the upload goes on through the general transaction instead of failing.
+#[test]
+fn a_deadlock_victim_falls_back_to_the_transaction() {
+    with_postgres(|db| {
+        let (owner, seed) = seeded(db);
+        let other = other_writer(db, &insert_version_2(owner, &seed));
+        let d = digests(b"shared");
+        let then = format!(
+            "INSERT INTO package_blob (size, hash_md5, hash_sha1, hash_sha256, hash_sha512, \
+             created_unix) VALUES ({}, '{}', '{}', '{}', '{}', 0)",
+            d.size, d.md5, d.sha1, d.sha256, d.sha512
+        );
+        let shared = upload(owner, "pkg", "2.0", "a.bin", b"shared");
+        let added = upload_against(db, other, shared, &then).unwrap();
+        assert!(!added.version_created && !added.blob_created);
+        assert_eq!(db.version_files(added.version_id).unwrap().len(), 1);
     });
 }
