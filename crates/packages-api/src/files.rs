@@ -16,7 +16,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use forge_auth::signed_link::LinkClaims;
 use forge_auth::Credentials;
 use packages_core::{AccessMode, DirectDownload, StorageError};
-use packages_db::{FileLookup, PackageBlob};
+use packages_db::{FileLookup, PackageBlob, PackageFile};
 use packages_service::packages;
 
 use crate::auth::{authenticate, authenticate_with};
@@ -85,13 +85,7 @@ pub async fn download(
     let FileLookup::Found { file, blob, .. } = &*resolved.lookup else {
         return Err(ApiError::internal("resolved a download without its file"));
     };
-    let content = Content {
-        file_name: &file.name,
-        size: blob.size.max(0) as u64,
-        sha256: &blob.hash_sha256,
-        sha512: &blob.hash_sha512,
-        modified_unix: file.created_unix,
-    };
+    let content = content_of(file, blob);
     Ok(match resolved.body {
         Body::Redirect(url) => serve::redirect(&url),
         Body::Source(source) => serve::respond(
@@ -103,6 +97,17 @@ pub async fn download(
             &transfer,
         ),
     })
+}
+
+/// What the answer says about a stored file.
+fn content_of<'a>(file: &'a PackageFile, blob: &'a PackageBlob) -> Content<'a> {
+    Content {
+        file_name: &file.name,
+        size: blob.size.max(0) as u64,
+        sha256: &blob.hash_sha256,
+        sha512: &blob.hash_sha512,
+        modified_unix: file.created_unix,
+    }
 }
 
 /// What [`resolve`] found and how to answer.
@@ -173,16 +178,7 @@ fn resolve(
         links::check_content(claims, &blob.hash_sha256)?;
     }
     let size = blob.size.max(0) as u64;
-    let plan = serve::plan(
-        headers,
-        &Content {
-            file_name: &file.name,
-            size,
-            sha256: &blob.hash_sha256,
-            sha512: &blob.hash_sha512,
-            modified_unix: file.created_unix,
-        },
-    );
+    let plan = serve::plan(headers, &content_of(file, blob));
     let range = serve::body_range(plan, size).filter(|_| !head);
     let body = match range {
         // HEAD and answers without a body never touch the store.

@@ -71,10 +71,11 @@ pub enum Plan {
 
 /// Decides the answer from the request's conditional and range headers (RFC 9110 §13.2.2).
 pub fn plan(headers: &HeaderMap, content: &Content<'_>) -> Plan {
-    let etag = content.etag();
+    // Built only when a conditional header asks: most downloads carry none.
+    let etag = || content.etag();
     let modified = content.modified();
     if let Some(v) = header_str(headers, header::IF_MATCH) {
-        if !etag_list_matches(v, &etag, Comparison::Strong) {
+        if !etag_list_matches(v, &etag(), Comparison::Strong) {
             return Plan::PreconditionFailed;
         }
     } else if let Some(date) = header_date(headers, header::IF_UNMODIFIED_SINCE) {
@@ -83,7 +84,7 @@ pub fn plan(headers: &HeaderMap, content: &Content<'_>) -> Plan {
         }
     }
     if let Some(v) = header_str(headers, header::IF_NONE_MATCH) {
-        if etag_list_matches(v, &etag, Comparison::Weak) {
+        if etag_list_matches(v, &etag(), Comparison::Weak) {
             return Plan::NotModified;
         }
     } else if let Some(date) = header_date(headers, header::IF_MODIFIED_SINCE) {
@@ -96,7 +97,7 @@ pub fn plan(headers: &HeaderMap, content: &Content<'_>) -> Plan {
     };
     if let Some(if_range) = header_str(headers, header::IF_RANGE) {
         let still_current = if if_range.trim_start().starts_with('"') {
-            if_range.trim() == etag
+            if_range.trim() == etag()
         } else {
             HttpDate::from_str(if_range).is_ok_and(|d| SystemTime::from(d) == modified)
         };

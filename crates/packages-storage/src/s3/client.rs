@@ -95,6 +95,18 @@ impl ContentRange {
         let consistent = range.first <= range.last && range.total.is_none_or(|t| range.last < t);
         consistent.then_some(range)
     }
+
+    /// The Content-Range header of a GET's answer, if it has one; one it cannot parse is
+    /// an error.
+    pub fn of_answer(header: Option<&str>) -> Result<Option<ContentRange>, S3Failure> {
+        header
+            .map(|v| {
+                ContentRange::parse(v).ok_or_else(|| {
+                    S3Failure::Transport(format!("a GET answered with Content-Range {v:?}"))
+                })
+            })
+            .transpose()
+    }
 }
 
 /// Signs and sends S3 requests for one bucket.
@@ -265,12 +277,7 @@ impl Client {
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| S3Failure::Transport("a GET answered without Content-Length".into()))?;
-        let content_range = match response.header("content-range") {
-            Some(v) => Some(ContentRange::parse(v).ok_or_else(|| {
-                S3Failure::Transport(format!("a GET answered with Content-Range {v:?}"))
-            })?),
-            None => None,
-        };
+        let content_range = ContentRange::of_answer(response.header("content-range"))?;
         let etag = response.header("etag").map(str::to_owned);
         Ok(GetAnswer {
             body: Box::new(response.into_reader()),

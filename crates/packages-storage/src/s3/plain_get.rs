@@ -86,12 +86,7 @@ pub fn get(url: &Url, headers: &[(&str, &str)]) -> Result<GetAnswer, S3Failure> 
     let len = head
         .content_length
         .ok_or_else(|| S3Failure::Transport("a GET answered without Content-Length".into()))?;
-    let content_range = match &head.content_range {
-        Some(v) => Some(ContentRange::parse(v).ok_or_else(|| {
-            S3Failure::Transport(format!("a GET answered with Content-Range {v:?}"))
-        })?),
-        None => None,
-    };
+    let content_range = ContentRange::of_answer(head.content_range.as_deref())?;
     Ok(GetAnswer {
         body: Box::new(Body {
             stream,
