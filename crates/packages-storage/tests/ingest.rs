@@ -3,6 +3,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+mod common;
+
 use bytes::Bytes;
 use packages_core::{
     BlobReader, BlobStore, Digests, MultiHasher, PendingBlob, StorageError, StoredBlob,
@@ -30,15 +32,7 @@ fn tmp_is_empty(store: &LocalBlobStore) -> bool {
 
 /// Deterministic bytes that do not repeat with any chunk size used here.
 fn body(len: usize) -> Vec<u8> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
+    common::content(len, 0x9e37_79b9_7f4a_7c15)
 }
 
 async fn ingest_chunks(

@@ -19,7 +19,8 @@
 //! per SHA-256, and an upload whose content was already there removes its own object after
 //! its commit ([`StoredBlob::confirm`] with `used == false`).
 //!
-//! Memory per upload is bounded by two parts: the one being filled and the one being sent.
+//! Memory per upload is bounded by the parts being sent and the one being filled: two parts,
+//! or up to four while a process-wide budget has room ([`part_sender`]).
 //! Content smaller than a part is sent with one PUT.
 //!
 //! A read of more than 8 MiB is fetched as ranged GETs, four at once, and delivered in
@@ -28,6 +29,7 @@
 
 mod client;
 mod download;
+mod part_sender;
 mod plain_get;
 mod read_ahead;
 mod resumable;
@@ -35,9 +37,7 @@ mod xml;
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use packages_core::{
@@ -46,6 +46,7 @@ use packages_core::{
 };
 
 use client::{Client, S3Failure};
+use part_sender::{Claim, Part, PartSender};
 
 use crate::writers;
 
@@ -449,91 +450,6 @@ fn left_by_dead_process(name: &str) -> bool {
     writers::is_dead(id[..4] == writers::writer_hash(), pid)
 }
 
-/// A part on its way to the sender thread.
-struct Part {
-    number: u16,
-    data: Vec<u8>,
-}
-
-/// The thread that sends the parts of one multipart upload, one at a time, while the next
-/// part fills.
-struct PartSender {
-    upload_id: String,
-    tx: Option<SyncSender<Part>>,
-    /// Buffers of sent parts, handed back for the next ones.
-    spare: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<Result<Vec<String>, StorageError>>>,
-}
-
-impl PartSender {
-    fn start(inner: Arc<Inner>, object: String, upload_id: String) -> Result<Self, StorageError> {
-        // A rendezvous channel: a part is handed over only once the previous one is sent, so
-        // at most one part waits besides the one being filled.
-        let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(0);
-        // A sent part's buffer goes back to fill the next one: an upload allocates two
-        // part buffers in all. A fresh 8 MiB buffer per part, freed on this thread, left
-        // the allocator holding far more memory than the two parts in use.
-        let (spare_tx, spare) = sync_channel(1);
-        let id = upload_id.clone();
-        let thread = std::thread::Builder::new()
-            .name("s3-parts".into())
-            .spawn(move || {
-                let mut etags = Vec::new();
-                for mut part in rx {
-                    let etag = inner
-                        .client
-                        .upload_part(&object, &id, part.number, &part.data)
-                        .map_err(|e| e.into_storage(&object))?;
-                    etags.push(etag);
-                    part.data.clear();
-                    let _ = spare_tx.try_send(part.data);
-                }
-                Ok(etags)
-            })?;
-        Ok(PartSender {
-            upload_id,
-            tx: Some(tx),
-            spare,
-            thread: Some(thread),
-        })
-    }
-
-    /// A buffer of a part already sent, when one is back.
-    fn spare_buffer(&self) -> Option<Vec<u8>> {
-        self.spare.try_recv().ok()
-    }
-
-    /// Hands a part over, waiting while the previous one is being sent.
-    fn send(&mut self, part: Part) -> Result<(), StorageError> {
-        let delivered = self.tx.as_ref().map(|tx| tx.send(part).is_ok());
-        if delivered == Some(true) {
-            return Ok(());
-        }
-        // The thread stopped: its result says why.
-        match self.join() {
-            Err(e) => Err(e),
-            Ok(_) => Err(StorageError::Io(std::io::Error::other(
-                "the part sender stopped",
-            ))),
-        }
-    }
-
-    /// Waits for every part; returns their ETags in order.
-    fn join(&mut self) -> Result<Vec<String>, StorageError> {
-        self.tx = None;
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| {
-                Err(StorageError::Io(std::io::Error::other(
-                    "part sender panicked",
-                )))
-            }),
-            None => Err(StorageError::Io(std::io::Error::other(
-                "the part sender already stopped",
-            ))),
-        }
-    }
-}
-
 /// An upload being written. Dropped before [`S3Pending::finish`], it aborts its multipart
 /// upload so that no parts stay behind.
 struct S3Pending {
@@ -542,6 +458,8 @@ struct S3Pending {
     buf: Vec<u8>,
     parts_sent: usize,
     sender: Option<PartSender>,
+    /// The upload's part buffers in the process-wide budget, until the sender takes them.
+    claim: Option<Claim>,
     len: u64,
     /// The first failure; later writes repeat it.
     failed: bool,
@@ -555,6 +473,7 @@ impl S3Pending {
             buf: Vec::new(),
             parts_sent: 0,
             sender: None,
+            claim: Some(Claim::new()),
             len: 0,
             failed: false,
         }
@@ -574,7 +493,8 @@ impl S3Pending {
                 self.inner.clone(),
                 self.object.clone(),
                 upload_id,
-            )?);
+                self.claim.take().unwrap_or_else(Claim::new),
+            ));
         }
         let data = std::mem::take(&mut self.buf);
         self.parts_sent += 1;
@@ -583,8 +503,8 @@ impl S3Pending {
             unreachable!("the sender was started above")
         };
         sender.send(Part { number, data })?;
-        // The sender took this part only after sending the previous one, whose buffer is
-        // back by now (from the third part on).
+        // A buffer is allocated only while none comes back: an upload holds one per
+        // sender thread plus the one filling.
         self.buf = sender
             .spare_buffer()
             .unwrap_or_else(|| Vec::with_capacity(PART_SIZE));
@@ -672,7 +592,7 @@ impl PendingBlob for S3Pending {
 impl Drop for S3Pending {
     fn drop(&mut self) {
         if let Some(mut sender) = self.sender.take() {
-            // Let the thread end (a part in flight finishes or fails) before aborting.
+            // Let the threads end (parts in flight finish or fail) before aborting.
             let _ = sender.join();
             if let Err(e) = self
                 .inner

@@ -1,13 +1,16 @@
-//! Reads from a real S3 server (SeaweedFS, `weed` on PATH as scripts/test-env.sh puts it):
-//! content larger than a read-ahead part, whole and by ranges, byte for byte, and the
-//! failures a read must report instead of ending early. Skipped without `weed` unless
-//! FORGE_TEST_REQUIRE_S3=1.
+//! The S3 store against a real S3 server (SeaweedFS, `weed` on PATH as scripts/test-env.sh
+//! puts it): uploads of several parts sent at once, and reads of content larger than a
+//! read-ahead part, whole and by ranges, byte for byte, with the failures either must report
+//! instead of ending early or hanging. Skipped without `weed` unless FORGE_TEST_REQUIRE_S3=1.
 
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use packages_core::{BlobReader, BlobStore, StorageError};
 use packages_storage::s3::SecretKey;
@@ -17,6 +20,9 @@ const KEY: &str = "forge-storage-test";
 const SECRET: &str = "forge-storage-secret";
 const BUCKET: &str = "reads";
 const MIB: u64 = 1 << 20;
+
+/// The tests count this process's threads by name: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A `weed mini` killed on drop.
 struct Weed {
@@ -97,15 +103,7 @@ fn store(weed: &Weed) -> S3BlobStore {
 }
 
 fn content(len: u64, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    common::content(len as usize, seed)
 }
 
 fn put(store: &S3BlobStore, data: &[u8]) -> String {
@@ -160,17 +158,7 @@ fn read_err(reader: &mut dyn Read) -> Option<std::io::Error> {
 }
 
 fn read_ahead_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|c| c.trim() == "s3-read-ahead")
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    threads_named("s3-read-ahead")
 }
 
 fn wait_for_no_workers() {
@@ -181,18 +169,100 @@ fn wait_for_no_workers() {
     assert_eq!(read_ahead_threads(), 0, "read-ahead workers left running");
 }
 
-#[test]
-fn large_reads_come_whole_and_by_range() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let weed = match start_weed(dir.path()) {
-        Ok(weed) => weed,
+/// A SeaweedFS in `dir`, or `None` (the test skips) when `weed` cannot run and S3 is not
+/// required.
+fn weed_or_skip(dir: &Path) -> Option<Weed> {
+    match start_weed(dir) {
+        Ok(weed) => Some(weed),
         Err(e) if std::env::var("FORGE_TEST_REQUIRE_S3").is_ok_and(|v| v.trim() == "1") => {
             panic!("FORGE_TEST_REQUIRE_S3=1 but {e}")
         }
         Err(e) => {
             println!("skipped: no SeaweedFS ({e})");
-            return;
+            None
         }
+    }
+}
+
+/// Threads of this process named `name`.
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn uploads_send_parts_at_once_and_arrive_whole() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(weed) = weed_or_skip(dir.path()) else {
+        return;
+    };
+    let store = store(&weed);
+
+    // Six parts and a bit, written in pieces that do not line up with the parts. Filling a
+    // part in memory is far quicker than sending it, so the upload sends several at once,
+    // never more than three.
+    let len = 48 * MIB + 777;
+    let data = content(len, 3);
+    let mut pending = store.begin().expect("begin");
+    let mut most = 0;
+    for piece in data.chunks(3 * MIB as usize + 11) {
+        pending.write_all(piece).expect("write");
+        most = most.max(threads_named("s3-parts"));
+    }
+    assert!(most >= 2, "one part at a time ({most} sender threads)");
+    assert!(most <= 3, "{most} parts sent at once");
+    let stored = store.persist(pending, "").expect("persist");
+    let key = stored.key().to_owned();
+    stored.confirm(true).expect("confirm");
+    assert_eq!(threads_named("s3-parts"), 0, "sender threads left running");
+    assert_eq!(store.object_len(&key).expect("head"), Some(len));
+    assert!(
+        read(&store, &key, None) == data,
+        "the parts came back out of order"
+    );
+    assert_eq!(store.unfinished_uploads().expect("list"), 0);
+
+    // An upload dropped half-way (the request failed) leaves no parts behind.
+    let mut pending = store.begin().expect("begin");
+    pending
+        .write_all(&data[..20 * MIB as usize])
+        .expect("write");
+    drop(pending);
+    assert_eq!(threads_named("s3-parts"), 0, "sender threads left running");
+    assert_eq!(store.unfinished_uploads().expect("list"), 0);
+
+    // The store going away during an upload fails it, without hanging.
+    let mut pending = store.begin().expect("begin");
+    pending
+        .write_all(&data[..16 * MIB as usize])
+        .expect("write");
+    drop(weed);
+    let failed = data[16 * MIB as usize..]
+        .chunks(MIB as usize)
+        .map(|piece| pending.write_all(piece))
+        .any(|written| written.is_err());
+    assert!(
+        failed || store.persist(pending, "").is_err(),
+        "an upload cut off by an outage succeeded"
+    );
+    assert_eq!(threads_named("s3-parts"), 0, "sender threads left running");
+}
+
+#[test]
+fn large_reads_come_whole_and_by_range() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(weed) = weed_or_skip(dir.path()) else {
+        return;
     };
     let store = store(&weed);
 
