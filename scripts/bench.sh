@@ -209,40 +209,71 @@ parse_wrk() {
     fi
 }
 
+# wrk_once KEY LABEL CONNECTIONS SECONDS SCRIPT URL [SCRIPT ARGS...]: one wrk run, parsed into
+# wrk_rps, wrk_p99 and wrk_errors by parse_wrk; fails when it gave no figure. With
+# BENCH_PERF_DIR, our server is profiled during runs whose key is not nginx's.
+wrk_once() {
+    local key=$1 label=$2 conns=$3 secs=$4 script=$5 url=$6 out perf_pid=""
+    shift 6
+    if [ -n "${BENCH_PERF_DIR:-}" ] && [ -n "$ours_pid" ] && [[ $key != nginx* ]]; then
+        # DWARF call graphs: release builds keep no frame pointers.
+        perf record -F 99 --call-graph dwarf,16384 -p "$ours_pid" \
+            -o "$BENCH_PERF_DIR/${label// run /.}.perf" -- sleep "$secs" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
+    if ! out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$repo/bench/lua/$script" "$url" \
+        -- "$@" 2>&1); then
+        printf '%s\n' "$out" >&2
+        note "$label: wrk failed"
+        [ -z "$perf_pid" ] || wait "$perf_pid" || true
+        return 1
+    fi
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
+    printf '== %s\n%s\n' "$label" "$out" >>"$work/wrk.log"
+    parse_wrk "$label" "$out"
+}
+
 # run_wrk KEY CONNECTIONS SECONDS SCRIPT URL [SCRIPT ARGS...]: REPEAT wrk runs (`REPEAT=1
 # run_wrk ...` for one); <key>.rps and .p99_ms are the medians, .errors the failed requests of
 # all runs together. "{i}" in the script arguments becomes the run's number, so that the
 # uploads of each run go to new paths.
+#
+# With ALONGSIDE="REFKEY REFURL", each run is followed by one run of the same script against
+# REFURL (a reference server), recorded under REFKEY: the two alternate, so a machine that
+# speeds up or slows down during the phase moves both alike and their ratio stays fair.
 run_wrk() {
     local key=$1 conns=$2 secs=$3 script=$4 url=$5
     shift 5
-    local i label out perf_pid errors=0 ph='{i}'
-    local -a rps=() p99=()
+    local i label errors=0 ref_errors=0 ph='{i}' ref_key="" ref_url=""
+    local -a rps=() p99=() ref_rps=() ref_p99=()
+    [ -z "${ALONGSIDE:-}" ] || read -r ref_key ref_url <<<"$ALONGSIDE"
     for i in $(seq 1 "$REPEAT"); do
         label=$key
         [ "$REPEAT" -eq 1 ] || label="$key run $i"
-        perf_pid=""
-        if [ -n "${BENCH_PERF_DIR:-}" ] && [ -n "$ours_pid" ] && [[ $key != nginx.* ]]; then
-            # DWARF call graphs: release builds keep no frame pointers.
-            perf record -F 99 --call-graph dwarf,16384 -p "$ours_pid" \
-                -o "$BENCH_PERF_DIR/$key.$i.perf" -- sleep "$secs" >/dev/null 2>&1 &
-            perf_pid=$!
-        fi
-        if ! out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$repo/bench/lua/$script" "$url" \
-            -- "${@//"$ph"/$i}" 2>&1); then
-            printf '%s\n' "$out" >&2
-            note "$label: wrk failed"
-            [ -z "$perf_pid" ] || wait "$perf_pid" || true
-            continue
-        fi
-        [ -z "$perf_pid" ] || wait "$perf_pid" || true
-        printf '== %s\n%s\n' "$label" "$out" >>"$work/wrk.log"
-        if parse_wrk "$label" "$out"; then
+        if wrk_once "$key" "$label" "$conns" "$secs" "$script" "$url" "${@//"$ph"/$i}"; then
             rps+=("$wrk_rps")
             p99+=("$wrk_p99")
             errors=$((errors + wrk_errors))
         fi
+        [ -n "$ref_key" ] || continue
+        label=$ref_key
+        [ "$REPEAT" -eq 1 ] || label="$ref_key run $i"
+        if wrk_once "$ref_key" "$label" "$conns" "$secs" "$script" "$ref_url" "${@//"$ph"/$i}"; then
+            ref_rps+=("$wrk_rps")
+            ref_p99+=("$wrk_p99")
+            ref_errors=$((ref_errors + wrk_errors))
+        fi
     done
+    record_wrk "$key" "$errors" "${rps[*]}" "${p99[*]}"
+    [ -z "$ref_key" ] || record_wrk "$ref_key" "$ref_errors" "${ref_rps[*]}" "${ref_p99[*]}"
+}
+
+# record_wrk KEY ERRORS "RATES" "P99S": the medians of a figure's runs and its failed requests.
+record_wrk() {
+    local key=$1 errors=$2
+    local -a rps p99
+    read -ra rps <<<"$3"
+    read -ra p99 <<<"$4"
     check_runs "$key" ${#rps[@]}
     [ ${#rps[@]} -gt 0 ] || return 0
     record_runs "$key.rps" 1 "${rps[@]}"
@@ -585,8 +616,12 @@ bench_ours() {
     curl -fsS -o /dev/null "$base_url/p1/1.1/big.bin" || note "P2 ($be): warm-up GET failed"
     measure_big "$be.p2" GET "$base_url/p1/1.1/big.bin"
 
-    log "P3 $be: wrk GET 1 KiB, 64 connections, ${DURATION} s, $REPEAT runs"
-    run_wrk "$be.p3" 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
+    # nginx's runs alternate with ours: P3's target is a ratio of two CPU-bound rates, which
+    # drift together with the machine's speed when measured side by side, not when minutes
+    # apart.
+    log "P3 $be: wrk GET 1 KiB, 64 connections, ${DURATION} s, $REPEAT runs, alternating with nginx"
+    ALONGSIDE="$be.p3_nginx http://127.0.0.1:$nginx_port/small.bin" \
+        run_wrk "$be.p3" 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
     # Versions r1.<run>-<thread>-<n>: no run meets the paths of an earlier one.
     log "P4 $be: wrk PUT 1 KiB with a token, 16 connections, ${DURATION} s, $REPEAT runs"
     run_wrk "$be.p4" 16 "$DURATION" put.lua "http://127.0.0.1:$ours_port" \
@@ -625,11 +660,9 @@ bench_nginx() {
     log "P2 nginx: GET $BIG_MIB MiB (warm-up, then $REPEAT runs)"
     curl -fsS -o /dev/null "$url/big.bin"
     measure_big nginx.p2 GET "$url/big.bin"
-    log "P3 nginx: wrk GET 1 KiB, 64 connections, ${DURATION} s, $REPEAT runs"
-    run_wrk nginx.p3 64 "$DURATION" get.lua "$url/small.bin"
     log "P4 nginx: wrk WebDAV PUT 1 KiB, 16 connections, ${DURATION} s, $REPEAT runs"
     run_wrk nginx.p4 16 "$DURATION" put.lua "$url" '/dav/p4/r1.{i}'
-    stop_nginx
+    # nginx stays up: each backend's P3 runs alternate with nginx's.
 }
 
 # --- object storage --------------------------------------------------------------------------
@@ -899,6 +932,7 @@ for be in $BACKENDS; do
     *) die "unknown backend $be" ;;
     esac
 done
+stop_nginx
 
 if [ "$S3" = 1 ]; then
     bench_s3
