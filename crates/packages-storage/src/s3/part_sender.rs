@@ -18,11 +18,11 @@ use packages_core::StorageError;
 use super::{Inner, PART_SIZE};
 
 /// Parts one upload sends at once, when the budget allows.
-pub(super) const MAX_SENDERS: usize = 3;
+const MAX_SENDERS: usize = 3;
 
 /// Part buffers of all uploads together above which no upload takes more than its first two
 /// (128 MiB of 8 MiB parts).
-pub(super) const BUFFER_BUDGET: usize = 16;
+const BUFFER_BUDGET: usize = 16;
 
 /// Part buffers each upload holds whatever the budget says.
 const BASE_BUFFERS: usize = 2;
@@ -52,7 +52,9 @@ pub(super) struct PartSender {
     claimed: Weak<Parts>,
     /// Set by the first thread that fails; the others stop after their part.
     failed: Arc<AtomicBool>,
-    /// Buffers of sent parts, handed back to fill the next ones.
+    /// Buffers of sent parts, handed back to fill the next ones: a fresh 8 MiB buffer per
+    /// part, freed on a sender thread, left the allocator holding far more memory than the
+    /// parts in use.
     spare_tx: SyncSender<Vec<u8>>,
     spare: Receiver<Vec<u8>>,
     threads: Vec<JoinHandle<Sent>>,
