@@ -244,28 +244,29 @@ wrk_once() {
 run_wrk() {
     local key=$1 conns=$2 secs=$3 script=$4 url=$5
     shift 5
-    local i label errors=0 ref_errors=0 ph='{i}' ref_key="" ref_url=""
-    local -a rps=() p99=() ref_rps=() ref_p99=()
-    [ -z "${ALONGSIDE:-}" ] || read -r ref_key ref_url <<<"$ALONGSIDE"
+    local i t k label ph='{i}'
+    local -a keys=("$key") urls=("$url")
+    if [ -n "${ALONGSIDE:-}" ]; then
+        keys+=("${ALONGSIDE%% *}")
+        urls+=("${ALONGSIDE#* }")
+    fi
+    # Per key: the rates and p99s of its runs (space-separated) and its failed requests.
+    local -A rates=() p99s=() errors=()
     for i in $(seq 1 "$REPEAT"); do
-        label=$key
-        [ "$REPEAT" -eq 1 ] || label="$key run $i"
-        if wrk_once "$key" "$label" "$conns" "$secs" "$script" "$url" "${@//"$ph"/$i}"; then
-            rps+=("$wrk_rps")
-            p99+=("$wrk_p99")
-            errors=$((errors + wrk_errors))
-        fi
-        [ -n "$ref_key" ] || continue
-        label=$ref_key
-        [ "$REPEAT" -eq 1 ] || label="$ref_key run $i"
-        if wrk_once "$ref_key" "$label" "$conns" "$secs" "$script" "$ref_url" "${@//"$ph"/$i}"; then
-            ref_rps+=("$wrk_rps")
-            ref_p99+=("$wrk_p99")
-            ref_errors=$((ref_errors + wrk_errors))
-        fi
+        for t in "${!keys[@]}"; do
+            k=${keys[t]}
+            label=$k
+            [ "$REPEAT" -eq 1 ] || label="$k run $i"
+            if wrk_once "$k" "$label" "$conns" "$secs" "$script" "${urls[t]}" "${@//"$ph"/$i}"; then
+                rates[$k]+="$wrk_rps "
+                p99s[$k]+="$wrk_p99 "
+                errors[$k]=$((${errors[$k]:-0} + wrk_errors))
+            fi
+        done
     done
-    record_wrk "$key" "$errors" "${rps[*]}" "${p99[*]}"
-    [ -z "$ref_key" ] || record_wrk "$ref_key" "$ref_errors" "${ref_rps[*]}" "${ref_p99[*]}"
+    for k in "${keys[@]}"; do
+        record_wrk "$k" "${errors[$k]:-0}" "${rates[$k]:-}" "${p99s[$k]:-}"
+    done
 }
 
 # record_wrk KEY ERRORS "RATES" "P99S": the medians of a figure's runs and its failed requests.
