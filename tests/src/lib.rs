@@ -761,7 +761,6 @@ pub struct StoredFile {
     pub sha256: String,
 }
 
-/// Lists the regular files below `dir`, recursively; a missing dir has none.
 /// Unnamed files (`O_TMPFILE`) made in `dir` that this process still holds open: the kernel
 /// shows them as `<dir>/#<inode> (deleted)`. The servers of the tests run in this process,
 /// so an upload that left its file open shows here.
@@ -786,6 +785,7 @@ pub fn unnamed_files_in(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Lists the regular files below `dir`, recursively; a missing dir has none.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

@@ -107,11 +107,10 @@ fn generate_id() -> String {
     let id = (u128::from(mix(hi ^ n)) << 64) | u128::from(mix(lo.wrapping_add(n)));
     // Hex by hand: the formatting machinery was a visible share of a small download.
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits: String = (0..32)
+    (0..32)
         .rev()
         .map(|i| char::from(HEX[((id >> (4 * i)) & 0xf) as usize]))
-        .collect();
-    digits
+        .collect()
 }
 
 /// A thread's generator state: two random words and a counter.

@@ -187,11 +187,7 @@ impl BlobStore for LocalBlobStore {
                     .tempfile_in(&self.tmp)?,
             ),
         };
-        Ok(Box::new(LocalPending {
-            temp,
-            len: 0,
-            writeback: Writeback::default(),
-        }))
+        Ok(Box::new(LocalPending::new(temp, 0)))
     }
 
     fn persist(
@@ -312,16 +308,7 @@ impl BlobStore for LocalBlobStore {
         // From here the file is an ordinary upload temporary: persisting links it under its
         // digest, and it goes once the commit is confirmed.
         let temp = NamedTempFile::from_parts(file, TempPath::try_from_path(path)?);
-        let temp = Temp::Named(temp);
-        let writeback = Writeback::default();
-        self.persist(
-            Box::new(LocalPending {
-                temp,
-                len,
-                writeback,
-            }),
-            &sha256,
-        )
+        self.persist(Box::new(LocalPending::new(Temp::Named(temp), len)), &sha256)
     }
 
     fn resumable_abort(&self, id: &str, _state: &str) -> Result<(), StorageError> {
@@ -538,6 +525,17 @@ struct LocalPending {
     temp: Temp,
     len: u64,
     writeback: Writeback,
+}
+
+impl LocalPending {
+    /// An upload whose file already holds `len` bytes.
+    fn new(temp: Temp, len: u64) -> Self {
+        LocalPending {
+            temp,
+            len,
+            writeback: Writeback::default(),
+        }
+    }
 }
 
 impl PendingBlob for LocalPending {

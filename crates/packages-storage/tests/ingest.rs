@@ -26,8 +26,10 @@ fn store() -> (tempfile::TempDir, Arc<LocalBlobStore>) {
     (dir, Arc::new(store))
 }
 
+/// No upload in progress: no named temporary file, and no unnamed one still open.
 fn tmp_is_empty(store: &LocalBlobStore) -> bool {
-    fs::read_dir(store.tmp_dir()).unwrap().next().is_none()
+    let tmp = store.tmp_dir();
+    fs::read_dir(&tmp).unwrap().next().is_none() && common::unnamed_files_in(&tmp) == 0
 }
 
 /// Deterministic bytes that do not repeat with any chunk size used here.

@@ -3,6 +3,8 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+mod common;
+
 use packages_core::{BlobReader, BlobStore, MultiHasher, StorageError};
 use packages_storage::LocalBlobStore;
 
@@ -44,22 +46,10 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Uploads in progress in `dir`: named temporary files, and unnamed ones (`O_TMPFILE`) this
-/// process holds open, which the kernel shows as `<dir>/#<inode> (deleted)`.
+/// Uploads in progress in `dir`: named temporary files, and unnamed ones this process holds
+/// open.
 fn uploads_in(dir: &Path) -> usize {
-    let dir = fs::canonicalize(dir).unwrap();
-    let unnamed = fs::read_dir("/proc/self/fd")
-        .map(|fds| {
-            fds.flatten()
-                .filter_map(|fd| fs::read_link(fd.path()).ok())
-                .filter(|target| {
-                    target.parent() == Some(dir.as_path())
-                        && target.to_str().is_some_and(|t| t.ends_with(" (deleted)"))
-                })
-                .count()
-        })
-        .unwrap_or(0);
-    entries(&dir).len() + unnamed
+    entries(dir).len() + common::unnamed_files_in(dir)
 }
 
 fn set_mtime(path: &Path, mtime: SystemTime) {
