@@ -3,6 +3,7 @@
 //! index in both representations with its escaping and core metadata, downloads and deletes.
 
 use forge_e2e::{files_under, Auth, Backend, Resp, TestServer, ANON, PASSWORD};
+use md5::Digest as _;
 use packages_core::{Limit, PackageType};
 use sha2::{Digest, Sha256};
 

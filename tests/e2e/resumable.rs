@@ -8,7 +8,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use forge_e2e::{sha256_hex, Auth, Backend, Resp, TestServer, ANON, PASSWORD};
-use md5::Digest;
+use md5::Digest as _;
+use sha2::Digest as _;
 
 use crate::common::*;
 

@@ -1,6 +1,6 @@
 //! The four content digests every stored blob carries.
 
-use md5::Md5;
+use md5::{Digest as _, Md5};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 

@@ -2,7 +2,8 @@
 
 use actix_web::http::header::{self, HeaderMap};
 use base64::Engine;
-use md5::Digest;
+use md5::Digest as _;
+use sha2::Digest as _;
 
 use packages_api::error::{ApiError, ApiResult};
 
