@@ -22,6 +22,7 @@ use packages_service::packages;
 use crate::auth::{authenticate, authenticate_with};
 use crate::blocking;
 use crate::error::{ApiError, ApiResult};
+use crate::file_headers::{self, FileHeaders};
 use crate::formats::Format;
 use crate::links;
 use crate::registry::Target;
@@ -92,6 +93,7 @@ pub async fn download(
             req.headers(),
             resolved.plan,
             &content,
+            &*file_headers::for_lookup(&resolved.lookup, &content)?,
             source,
             head,
             &transfer,
@@ -382,6 +384,7 @@ pub async fn serve_content(
         req.headers(),
         plan,
         &content,
+        &FileHeaders::build(&content)?,
         source,
         head,
         &transfer,

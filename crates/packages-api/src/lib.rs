@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod dispatch;
 pub mod error;
 pub mod expect;
+pub mod file_headers;
 pub mod files;
 pub mod formats;
 pub mod health;

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue, HttpDate};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
@@ -21,6 +21,7 @@ use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
 use packages_core::BlobReader;
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 
+use crate::file_headers::FileHeaders;
 use crate::idle::{self, ConnectionSocket, Progress};
 
 /// Bytes read from disk per chunk; large enough to keep system calls few, small enough that
@@ -50,7 +51,7 @@ impl Content<'_> {
         format!("\"{}\"", self.sha256)
     }
 
-    fn modified(&self) -> SystemTime {
+    pub(crate) fn modified(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.modified_unix.max(0) as u64)
     }
 }
@@ -212,13 +213,23 @@ pub fn content_disposition(file_name: &str) -> String {
 
 /// RFC 9530's digest of the whole representation; on a 206 it still describes all of it.
 const REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
-/// Parsed once rather than from a string on every response.
+const WANT_REPR_DIGEST: HeaderName = HeaderName::from_static("want-repr-digest");
 const X_CHECKSUM_SHA256: HeaderName = HeaderName::from_static("x-checksum-sha256");
+// The values every download carries, made once rather than checked on every response.
+const BYTES: HeaderValue = HeaderValue::from_static("bytes");
+const PRIVATE_5_MIN: HeaderValue = HeaderValue::from_static("private, max-age=300");
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const EXPOSE_DISPOSITION: HeaderValue = HeaderValue::from_static("Content-Disposition");
 
-/// The `Repr-Digest` value, with the algorithms `Want-Repr-Digest` prefers.
-fn repr_digest(request: &HeaderMap, content: &Content<'_>) -> String {
-    let want = header_str(request, header::HeaderName::from_static("want-repr-digest"));
-    repr_digest_value(&wanted_repr_digests(want), content.sha256, content.sha512)
+/// The `Repr-Digest` value: the prepared one with both digests, unless `Want-Repr-Digest`
+/// prefers others.
+fn repr_digest(request: &HeaderMap, content: &Content<'_>, prepared: &FileHeaders) -> HeaderValue {
+    let Some(want) = header_str(request, WANT_REPR_DIGEST) else {
+        return prepared.repr_digest.clone();
+    };
+    let value = repr_digest_value(&wanted_repr_digests(Some(want)), content.sha256, content.sha512);
+    HeaderValue::from_str(&value).unwrap_or_else(|_| prepared.repr_digest.clone())
 }
 
 /// Files up to this size are read whole on the blocking thread that looked them up, so a
@@ -301,6 +312,7 @@ pub fn respond(
     request: &HeaderMap,
     plan: Plan,
     content: &Content<'_>,
+    prepared: &FileHeaders,
     source: Source,
     head: bool,
     transfer: &Transfer,
@@ -314,12 +326,12 @@ pub fn respond(
     };
     let mut builder = HttpResponse::build(status);
     builder
-        .insert_header((header::ETAG, content.etag()))
-        .insert_header((header::LAST_MODIFIED, HttpDate::from(content.modified())))
-        .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((X_CHECKSUM_SHA256, content.sha256))
-        .insert_header((REPR_DIGEST, repr_digest(request, content)))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=300"));
+        .insert_header((header::ETAG, prepared.etag.clone()))
+        .insert_header((header::LAST_MODIFIED, prepared.last_modified.clone()))
+        .insert_header((header::ACCEPT_RANGES, BYTES))
+        .insert_header((X_CHECKSUM_SHA256, prepared.checksum.clone()))
+        .insert_header((REPR_DIGEST, repr_digest(request, content, prepared)))
+        .insert_header((header::CACHE_CONTROL, PRIVATE_5_MIN));
     let (start, len) = match plan {
         Plan::Full => (0, content.size),
         Plan::Partial { start, end } => {
@@ -336,13 +348,10 @@ pub fn respond(
         }
     };
     builder
-        .content_type("application/octet-stream")
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(content.file_name),
-        ))
-        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "Content-Disposition"));
+        .insert_header((header::CONTENT_TYPE, OCTET_STREAM))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, NOSNIFF))
+        .insert_header((header::CONTENT_DISPOSITION, prepared.disposition.clone()))
+        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_DISPOSITION));
     if head || len == 0 {
         return builder.body(SizedStream::new(
             len,
