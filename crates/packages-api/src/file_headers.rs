@@ -177,7 +177,10 @@ mod tests {
         let first = lookup("one.bin", &"12".repeat(32));
         let a = for_lookup(&first, &content_of(&first)).expect("headers");
         let b = for_lookup(&first, &content_of(&first)).expect("headers");
-        assert!(Rc::ptr_eq(&a, &b), "the second answer reuses the first's values");
+        assert!(
+            Rc::ptr_eq(&a, &b),
+            "the second answer reuses the first's values"
+        );
 
         // A different look-up of another file never gets the first one's values, even
         // after the first is gone from the read cache.

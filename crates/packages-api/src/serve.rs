@@ -228,7 +228,11 @@ fn repr_digest(request: &HeaderMap, content: &Content<'_>, prepared: &FileHeader
     let Some(want) = header_str(request, WANT_REPR_DIGEST) else {
         return prepared.repr_digest.clone();
     };
-    let value = repr_digest_value(&wanted_repr_digests(Some(want)), content.sha256, content.sha512);
+    let value = repr_digest_value(
+        &wanted_repr_digests(Some(want)),
+        content.sha256,
+        content.sha512,
+    );
     HeaderValue::from_str(&value).unwrap_or_else(|_| prepared.repr_digest.clone())
 }
 
