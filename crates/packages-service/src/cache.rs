@@ -13,9 +13,9 @@
 //! are keyed by their SHA-256 and so can never be stale.
 
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use moka::sync::Cache;
@@ -61,9 +61,47 @@ impl HitsMisses {
     }
 }
 
+/// A kept answer and when it was loaded.
+struct Slot<V> {
+    value: V,
+    loaded: Instant,
+    /// Who reloads the answer ahead of its expiry: [`FRESH`], [`SENT`] or [`RELOADING`].
+    refresh: AtomicU8,
+}
+
+/// Nobody is reloading the answer yet.
+const FRESH: u8 = 0;
+/// A caller that cannot load was told the answer is missing, so that it loads it.
+const SENT: u8 = 1;
+/// A loading caller is reloading it; everyone else uses the answer until it is replaced.
+const RELOADING: u8 = 2;
+
+impl<V> Slot<V> {
+    /// Whether the caller that cannot load is the one to be sent to reload it.
+    fn send(&self) -> bool {
+        self.refresh
+            .compare_exchange(FRESH, SENT, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Whether this loading caller is the one to reload it: the first, or the one sent.
+    fn take_reload(&self) -> bool {
+        self.refresh.swap(RELOADING, Ordering::AcqRel) != RELOADING
+    }
+}
+
 /// The cached reads of one kind.
+///
+/// An answer expires `ttl` after it was loaded and is then loaded again by the next request
+/// that needs it, while every other request for it waits. For answers in steady use that
+/// wait would come back every `ttl`, so once an answer is past [`REFRESH_AT`] of its life the
+/// first request that sees it on the async worker is told it is missing (and so reloads it
+/// on the blocking pool), while the others go on using it until the new one replaces it.
+/// No answer is used past its `ttl` either way.
 struct Kind<K, V> {
-    entries: Cache<K, V>,
+    entries: Cache<K, Arc<Slot<V>>>,
+    /// Age from which an answer is reloaded ahead of its expiry.
+    refresh_after: Duration,
     /// Look-ups answered and not answered.
     counts: HitsMisses,
     /// Moves on whenever the kind is invalidated, so a load that raced with an invalidation
@@ -71,53 +109,94 @@ struct Kind<K, V> {
     generation: AtomicU64,
 }
 
+/// The share of its time-to-live after which an answer in use is reloaded ahead.
+const REFRESH_AT: f64 = 0.75;
+
 impl<K, V> Kind<K, V>
 where
     K: Hash + Eq + Send + Sync + Clone + 'static,
     V: Clone + Send + Sync + 'static,
 {
     fn new(ttl: Duration) -> Self {
+        let ttl = ttl.max(Duration::from_millis(1));
         Kind {
             entries: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
-                .time_to_live(ttl.max(Duration::from_millis(1)))
+                .time_to_live(ttl)
                 .build(),
+            refresh_after: ttl.mul_f64(REFRESH_AT),
             counts: HitsMisses::default(),
             generation: AtomicU64::new(0),
         }
     }
 
+    fn slot(value: V) -> Arc<Slot<V>> {
+        Arc::new(Slot {
+            value,
+            loaded: Instant::now(),
+            refresh: AtomicU8::new(FRESH),
+        })
+    }
+
+    /// The answer for a caller that cannot load: `None` when there is none, and for the
+    /// first caller that finds it due for reloading ahead of its expiry.
     fn get(&self, key: &K) -> Option<V> {
-        self.counts.count(self.entries.get(key))
+        let found = self.entries.get(key).and_then(|slot| {
+            let sent = slot.loaded.elapsed() >= self.refresh_after && slot.send();
+            (!sent).then(|| slot.value.clone())
+        });
+        self.counts.count(found)
     }
 
     /// The cached answer, or `load`'s: `(answer, keep)`. Concurrent callers of one key wait
-    /// for a single load and share its answer, kept or not.
+    /// for a single load and share its answer, kept or not. An answer due for reloading
+    /// ahead of its expiry is reloaded by one caller (the one sent, or the first) while the
+    /// others keep using it.
     fn get_or_load(
         &self,
         key: K,
         load: impl FnOnce() -> Result<(V, bool), DbError>,
     ) -> Result<V, DbError> {
         let generation = self.generation.load(Ordering::SeqCst);
+        if let Some(slot) = self.entries.get(&key) {
+            if slot.loaded.elapsed() < self.refresh_after || !slot.take_reload() {
+                self.counts.count(Some(()));
+                return Ok(slot.value.clone());
+            }
+            self.counts.count(None::<()>);
+            let (value, keep) = load()?;
+            if keep {
+                self.entries.insert(key.clone(), Self::slot(value.clone()));
+            } else {
+                self.entries.invalidate(&key);
+            }
+            self.drop_if_invalidated(&key, generation);
+            return Ok(value);
+        }
+        self.counts.count(None::<()>);
         let result = self.entries.try_get_with(key.clone(), || match load() {
-            Ok((value, true)) => Ok(value),
+            Ok((value, true)) => Ok(Self::slot(value)),
             Ok((value, false)) => Err(Uncached::Answer(value)),
             Err(e) => Err(Uncached::Failed(e)),
         });
         match result {
-            Ok(value) => {
-                // An invalidation that began after the load's query may have run before the
-                // answer was stored: drop it again. (The invalidation bumps the generation
-                // before it clears, so one of the two always removes the entry.)
-                if self.generation.load(Ordering::SeqCst) != generation {
-                    self.entries.invalidate(&key);
-                }
-                Ok(value)
+            Ok(slot) => {
+                self.drop_if_invalidated(&key, generation);
+                Ok(slot.value.clone())
             }
             Err(uncached) => match &*uncached {
                 Uncached::Answer(value) => Ok(value.clone()),
                 Uncached::Failed(e) => Err(e.clone()),
             },
+        }
+    }
+
+    /// An invalidation that began after a load's query may have run before the answer was
+    /// stored: drop it again. (The invalidation bumps the generation before it clears, so one
+    /// of the two always removes the entry.)
+    fn drop_if_invalidated(&self, key: &K, generation: u64) {
+        if self.generation.load(Ordering::SeqCst) != generation {
+            self.entries.invalidate(key);
         }
     }
 
@@ -431,6 +510,64 @@ mod tests {
         assert!(cache.membership(1, 2).is_some());
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.membership(1, 2).is_none());
+    }
+
+    #[test]
+    fn an_answer_in_use_is_reloaded_ahead_of_its_expiry_by_one_caller() {
+        // Reloaded from 1.5 s on, expired at 2 s (wide, for a busy machine).
+        let cache = ReadCache::new(Duration::from_secs(2), false);
+        let loads = AtomicU64::new(0);
+        let load = |id| {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(user(id, "alice")))
+        };
+        cache.owner_or_load("alice".into(), || load(1)).unwrap();
+        // Young: a loading caller uses the kept answer.
+        cache.owner_or_load("alice".into(), || load(2)).unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        std::thread::sleep(Duration::from_millis(1600));
+        // Due: the first caller that cannot load is sent to load it; the others keep using
+        // the kept answer meanwhile.
+        assert!(
+            cache.owner("alice").is_none(),
+            "the first is sent to reload"
+        );
+        for _ in 0..3 {
+            assert_eq!(cache.owner("alice").map(|u| u.id), Some(1));
+        }
+        // On the blocking pool the one sent reloads the due answer, which replaces the old
+        // one; a loading caller that comes while it does uses the old answer.
+        let got = cache
+            .owner_or_load("alice".into(), || {
+                let other = cache.owner_or_load("alice".into(), || load(9)).unwrap();
+                assert_eq!(other.map(|u| u.id), Some(1));
+                load(3)
+            })
+            .unwrap();
+        assert_eq!(got.map(|u| u.id), Some(3));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        // The new answer lives its own time: past the old one's expiry it is still there.
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(cache.owner("alice").map(|u| u.id), Some(3));
+        // Without a reload an answer is never used past its time to live.
+        cache.membership_or_load(1, 2, || Ok(no_member())).unwrap();
+        std::thread::sleep(Duration::from_millis(2100));
+        assert!(cache.membership(1, 2).is_none());
+        assert!(cache.membership(1, 2).is_none());
+    }
+
+    #[test]
+    fn a_reload_ahead_that_finds_nothing_drops_the_answer() {
+        let cache = ReadCache::new(Duration::from_secs(2), false);
+        cache
+            .owner_or_load("alice".into(), || Ok(Some(user(1, "alice"))))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1600));
+        assert!(cache.owner("alice").is_none(), "sent to reload");
+        // The owner was deleted by a process that could not announce it.
+        let got = cache.owner_or_load("alice".into(), || Ok(None)).unwrap();
+        assert!(got.is_none());
+        assert!(cache.owner("alice").is_none());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! A [`Reads`] either may block (it runs on the blocking pool and asks the database on a
 //! cache miss) or may not (it runs on an async worker and answers [`ServiceError::WouldBlock`] on
 //! a miss, so the caller retries the whole step on the blocking pool). Requests whose reads
-//! are all cached thus never leave the async worker.
+//! are all cached thus never leave the async worker. On the blocking pool the cache is asked
+//! through its loading calls only, which also reload an answer due for reloading ahead of its
+//! expiry (see [`crate::cache`]).
 
 use std::sync::Arc;
 
@@ -56,10 +58,12 @@ impl<'a> Reads<'a> {
     pub fn user_by_name(&self, name: &str) -> ServiceResult<Option<Arc<User>>> {
         let cache = &self.state.cache;
         let lower_name = lower(name);
-        if let Some(user) = cache.owner(&lower_name) {
-            return Ok(Some(user));
+        if !self.may_block {
+            return cache
+                .owner(&lower_name)
+                .map(Some)
+                .ok_or(ServiceError::WouldBlock);
         }
-        self.need_blocking()?;
         let db = &self.state.db;
         Ok(cache.owner_or_load(lower_name, || Ok(db.user_by_name(name)?.map(Arc::new)))?)
     }
@@ -67,10 +71,9 @@ impl<'a> Reads<'a> {
     /// A personal access token by the hash of its secret, with its user.
     pub fn token_with_user(&self, hash: &str) -> ServiceResult<Option<Arc<(AccessToken, User)>>> {
         let cache = &self.state.cache;
-        if let Some(found) = cache.token(hash) {
-            return Ok(Some(found));
+        if !self.may_block {
+            return cache.token(hash).map(Some).ok_or(ServiceError::WouldBlock);
         }
-        self.need_blocking()?;
         let db = &self.state.db;
         Ok(cache.token_or_load(hash.to_owned(), || {
             Ok(db.token_with_user(hash)?.map(Arc::new))
@@ -80,10 +83,11 @@ impl<'a> Reads<'a> {
     /// What a user is in an organisation.
     pub fn membership(&self, org_id: i64, user_id: i64) -> ServiceResult<MembershipRow> {
         let cache = &self.state.cache;
-        if let Some(m) = cache.membership(org_id, user_id) {
-            return Ok(m);
+        if !self.may_block {
+            return cache
+                .membership(org_id, user_id)
+                .ok_or(ServiceError::WouldBlock);
         }
-        self.need_blocking()?;
         let db = &self.state.db;
         Ok(cache.membership_or_load(org_id, user_id, || db.membership(org_id, user_id))?)
     }
@@ -106,10 +110,9 @@ impl<'a> Reads<'a> {
             lower(version),
             lower(file),
         );
-        if let Some(found) = cache.file(&key) {
-            return Ok(found);
+        if !self.may_block {
+            return cache.file(&key).ok_or(ServiceError::WouldBlock);
         }
-        self.need_blocking()?;
         let db = &self.state.db;
         Ok(cache.file_or_load(key.clone(), || {
             Ok(Arc::new(db.find_file(
