@@ -1,6 +1,6 @@
-//! The headers of a download that follow from the stored file alone (entity tag, date,
-//! digests, file name), built once for each look-up the read cache holds rather than on
-//! every request. Small downloads are the registry's most frequent request, and building
+//! The headers of a download that follow from the stored file alone ([`FileHeaders`]: entity
+//! tag, date, digests, file name), built once for each look-up the read cache holds rather
+//! than on every request. Small downloads are the registry's most frequent request, and building
 //! these values (hex decoding, base64, date formatting, escaping the name, checking each
 //! value) was the largest part of answering one that the server's own code did.
 
@@ -9,50 +9,10 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
-use actix_web::http::header::{HeaderValue, HttpDate, TryIntoHeaderValue};
-use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
 use packages_db::FileLookup;
 
-use crate::error::{ApiError, ApiResult};
-use crate::serve::{content_disposition, Content};
-
-/// The values of one file's download headers, ready to be copied into a response (a copy
-/// of a [`HeaderValue`] shares its bytes).
-#[derive(Debug, Clone)]
-pub struct FileHeaders {
-    pub etag: HeaderValue,
-    pub last_modified: HeaderValue,
-    /// `X-Checksum-Sha256`.
-    pub checksum: HeaderValue,
-    /// `Repr-Digest` with both digests: the answer to a request without `Want-Repr-Digest`.
-    pub repr_digest: HeaderValue,
-    pub disposition: HeaderValue,
-}
-
-impl FileHeaders {
-    /// Builds the values for `content`. Fails only for a stored name a header cannot carry,
-    /// which the upload's validation of names rules out.
-    pub fn build(content: &Content<'_>) -> ApiResult<FileHeaders> {
-        let value = |text: String| {
-            HeaderValue::from_str(&text)
-                .map_err(|_| ApiError::internal("a stored file's header value is not valid"))
-        };
-        let last_modified = HttpDate::from(content.modified())
-            .try_into_value()
-            .map_err(|_| ApiError::internal("a stored file's date is not a header value"))?;
-        Ok(FileHeaders {
-            etag: value(content.etag())?,
-            last_modified,
-            checksum: value(content.sha256.to_owned())?,
-            repr_digest: value(repr_digest_value(
-                &wanted_repr_digests(None),
-                content.sha256,
-                content.sha512,
-            ))?,
-            disposition: value(content_disposition(content.file_name))?,
-        })
-    }
-}
+use crate::error::ApiResult;
+use crate::serve::{Content, FileHeaders};
 
 /// How many look-ups each worker thread keeps headers for. Entries whose look-up the read
 /// cache has let go are dropped first when it is full.

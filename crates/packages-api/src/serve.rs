@@ -12,7 +12,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue, HttpDate};
+use actix_web::http::header::{
+    self, HeaderMap, HeaderName, HeaderValue, HttpDate, TryIntoHeaderValue,
+};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
@@ -21,7 +23,7 @@ use packages_core::digest_header::{repr_digest_value, wanted_repr_digests};
 use packages_core::BlobReader;
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 
-use crate::file_headers::FileHeaders;
+use crate::error::{ApiError, ApiResult};
 use crate::idle::{self, ConnectionSocket, Progress};
 
 /// Bytes read from disk per chunk; large enough to keep system calls few, small enough that
@@ -209,6 +211,44 @@ pub fn content_disposition(file_name: &str) -> String {
     let quoted = file_name.replace('\\', "\\\\").replace('"', "\\\"");
     let encoded = utf8_percent_encode(file_name, FILENAME_STAR);
     format!("attachment; filename=\"{quoted}\"; filename*=UTF-8''{encoded}")
+}
+
+/// The values of one file's download headers, ready to be copied into a response (a copy
+/// of a [`HeaderValue`] shares its bytes).
+#[derive(Debug, Clone)]
+pub struct FileHeaders {
+    pub etag: HeaderValue,
+    pub last_modified: HeaderValue,
+    /// `X-Checksum-Sha256`.
+    pub checksum: HeaderValue,
+    /// `Repr-Digest` with both digests: the answer to a request without `Want-Repr-Digest`.
+    pub repr_digest: HeaderValue,
+    pub disposition: HeaderValue,
+}
+
+impl FileHeaders {
+    /// Builds the values for `content`. Fails only for a stored name a header cannot carry,
+    /// which the upload's validation of names rules out.
+    pub fn build(content: &Content<'_>) -> ApiResult<FileHeaders> {
+        let value = |text: String| {
+            HeaderValue::from_str(&text)
+                .map_err(|_| ApiError::internal("a stored file's header value is not valid"))
+        };
+        let last_modified = HttpDate::from(content.modified())
+            .try_into_value()
+            .map_err(|_| ApiError::internal("a stored file's date is not a header value"))?;
+        Ok(FileHeaders {
+            etag: value(content.etag())?,
+            last_modified,
+            checksum: value(content.sha256.to_owned())?,
+            repr_digest: value(repr_digest_value(
+                &wanted_repr_digests(None),
+                content.sha256,
+                content.sha512,
+            ))?,
+            disposition: value(content_disposition(content.file_name))?,
+        })
+    }
 }
 
 /// RFC 9530's digest of the whole representation; on a 206 it still describes all of it.
