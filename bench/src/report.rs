@@ -285,13 +285,10 @@ struct Row {
 
 impl Row {
     fn ratio(&self) -> Option<f64> {
-        if self.paired.is_some() {
-            return self.paired;
-        }
-        match (&self.ours, &self.reference) {
+        self.paired.or(match (&self.ours, &self.reference) {
             (Some(o), Some(r)) if r.value > 0.0 => Some(o.value / r.value),
             _ => None,
-        }
+        })
     }
 
     fn ours_value(&self) -> Option<f64> {

@@ -34,12 +34,8 @@ thread_local! {
 /// look-up was answered before, otherwise built (and kept while the look-up is cached).
 pub fn for_lookup(lookup: &Arc<FileLookup>, content: &Content<'_>) -> ApiResult<Rc<FileHeaders>> {
     let key = Arc::as_ptr(lookup) as usize;
-    let found = PREPARED.with_borrow(|prepared| {
-        prepared
-            .get(&key)
-            .filter(|entry| entry.lookup.strong_count() > 0)
-            .map(|entry| entry.headers.clone())
-    });
+    // The caller's look-up is alive at this address, so an entry under it is its own.
+    let found = PREPARED.with_borrow(|prepared| prepared.get(&key).map(|e| e.headers.clone()));
     if let Some(headers) = found {
         return Ok(headers);
     }

@@ -53,7 +53,7 @@ impl Content<'_> {
         format!("\"{}\"", self.sha256)
     }
 
-    pub(crate) fn modified(&self) -> SystemTime {
+    fn modified(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.modified_unix.max(0) as u64)
     }
 }
