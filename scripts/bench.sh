@@ -28,6 +28,8 @@
 #                       against boto3 and curl on the same SeaweedFS (1; 0 skips them)
 #   BENCH_S3_P5_MIBS    file sizes per client of S3-P5, in MiB ("1024 2048"; "" skips S3-P5)
 #   BENCH_DOC           document to update (docs/PERFORMANCE.md)
+#   BENCH_SETTLE_MAX    longest wait, in seconds, for the disk to go quiet before a phase
+#                       and before each scenario that writes or follows writes (120)
 #   BENCH_PERF_DIR      record a perf profile of our server during each wrk run into this
 #                       directory (slows the server down; for finding where time goes)
 #   TMPDIR              where the files and data go (must have room; see the df check)
@@ -58,6 +60,7 @@ S3_P5_MIBS=${BENCH_S3_P5_MIBS-1024 2048}
 # point of the growth comparison.
 BASE_VERSIONS=1000
 P5_CLIENTS=8
+SETTLE_MAX=${BENCH_SETTLE_MAX:-120}
 # Uploads spend a few seconds after the last byte (fsync, hashing tail); GETs not at all.
 CURL_MAX_TIME=600
 
@@ -332,6 +335,34 @@ measure_big() {
     record_runs "$key.mibs" 1 "${runs[@]}"
 }
 
+# measure_get_pairs KEY URL REFKEY REFURL: REPEAT pairs of GETs, ours and then the
+# reference's right after it, so that both sides of the ratio see the same drift of the
+# machine's speed (as P3's alternating runs do). Each side keeps its median as measure_big's;
+# <KEY>.paired_with names the reference whose runs pair with ours.
+measure_get_pairs() {
+    local key=$1 url=$2 ref_key=$3 ref_url=$4 i mibs
+    local -a runs=() ref_runs=()
+    for i in $(seq 1 "$REPEAT"); do
+        if mibs=$(curl_transfer GET "$url"); then
+            runs+=("$mibs")
+            log "$key run $i: $mibs MiB/s"
+        else
+            note "$key run $i: the GET failed"
+        fi
+        if mibs=$(curl_transfer GET "$ref_url"); then
+            ref_runs+=("$mibs")
+            log "$ref_key run $i: $mibs MiB/s"
+        else
+            note "$ref_key run $i: the GET failed"
+        fi
+    done
+    check_runs "$key" ${#runs[@]}
+    check_runs "$ref_key" ${#ref_runs[@]}
+    record_runs "$key.mibs" 1 "${runs[@]}"
+    record_runs "$ref_key.mibs" 1 "${ref_runs[@]}"
+    res "$key.paired_with" "$ref_key"
+}
+
 # --- servers ---------------------------------------------------------------------------------
 
 # wait_http URL PID NAME LOG: waits until URL answers 2xx, failing early if PID exits.
@@ -520,6 +551,30 @@ check_quiet() {
 
 # --- scenarios -------------------------------------------------------------------------------
 
+# Waits until tasks have waited on the disk less than 1 % of the last 10 s (the kernel's
+# pressure stall figure), at most SETTLE_MAX seconds. Gigabytes written or deleted by the
+# scenario before (P5's 8 GiB, P1's temporary copies, a dropped data directory) keep the disk
+# busy for a minute or more after their requests finished: writeback, and the discards this
+# file system issues for freed blocks. Every fsync meanwhile waits behind them, so a small
+# upload run started at once measured the previous scenario rather than the server, and
+# nginx's phase, which comes first, never had that handicap.
+settle_disk() {
+    local what=$1 start=$SECONDS io
+    sync
+    [ -r /proc/pressure/io ] || return 0
+    while :; do
+        io=$(awk '$1 == "some" { sub("avg10=", "", $2); print $2 }' /proc/pressure/io)
+        awk -v p="$io" 'BEGIN { exit !(p < 1) }' && break
+        if [ $((SECONDS - start)) -ge "$SETTLE_MAX" ]; then
+            note "before $what, tasks still waited on the disk ${io} % of the last 10 s after ${SETTLE_MAX} s"
+            break
+        fi
+        sleep 1
+    done
+    [ $((SECONDS - start)) -eq 0 ] || log "disk quiet before $what after $((SECONDS - start)) s"
+}
+
+
 seed() {
     local be=$1 prefix=$2 count=$3 out
     out=$("$bench" seed --database-url "$ours_db" --owner bench --prefix "$prefix" \
@@ -618,6 +673,7 @@ bench_ours() {
 
     # Each run uploads a new version (1.1, 1.2, …): the same content, so the store keeps one
     # blob, but every run streams, hashes and commits the whole file as the first did.
+    settle_disk "P1 on $be"
     log "P1 $be: PUT $BIG_MIB MiB, $REPEAT runs"
     measure_big "$be.p1" PUT "$base_url/p1/1.{i}/big.bin" "${auth[@]}" -T "$work/files/big.bin"
     log "P2 $be: GET $BIG_MIB MiB (warm-up, then $REPEAT runs)"
@@ -627,10 +683,12 @@ bench_ours() {
     # nginx's runs alternate with ours: P3's target is a ratio of two CPU-bound rates, which
     # drift together with the machine's speed when measured side by side, not when minutes
     # apart.
+    settle_disk "P3 on $be"
     log "P3 $be: wrk GET 1 KiB, 64 connections, ${DURATION} s, $REPEAT runs, alternating with nginx"
     ALONGSIDE="$be.p3_nginx http://127.0.0.1:$nginx_port/small.bin" \
         run_wrk "$be.p3" 64 "$DURATION" get.lua "$base_url/p3/1.0/small.bin"
     # Versions r1.<run>-<thread>-<n>: no run meets the paths of an earlier one.
+    settle_disk "P4 on $be"
     log "P4 $be: wrk PUT 1 KiB with a token, 16 connections, ${DURATION} s, $REPEAT runs"
     run_wrk "$be.p4" 16 "$DURATION" put.lua "http://127.0.0.1:$ours_port" \
         '/api/packages/bench/generic/p4/r1.{i}' "$token"
@@ -638,6 +696,7 @@ bench_ours() {
     if [ "$P6_VERSIONS" -gt "$BASE_VERSIONS" ]; then
         seed "$be" s1m- $((P6_VERSIONS - BASE_VERSIONS))
         res "$be.p6.versions" "$P6_VERSIONS"
+        settle_disk "P6 on $be"
         log "P6 $be: P3 and P4 again with $P6_VERSIONS versions, ${P6_DURATION} s each"
         REPEAT=1 run_wrk "$be.p6.p3" 64 "$P6_DURATION" get.lua "$base_url/p3/1.0/small.bin"
         REPEAT=1 run_wrk "$be.p6.p4" 16 "$P6_DURATION" put.lua "http://127.0.0.1:$ours_port" \
@@ -663,11 +722,13 @@ bench_nginx() {
     start_nginx
     local url="http://127.0.0.1:$nginx_port"
     log "nginx on 127.0.0.1:$nginx_port"
+    settle_disk "P1 on nginx"
     log "P1 nginx: WebDAV PUT $BIG_MIB MiB, $REPEAT runs"
     after_each=clear_dav measure_big nginx.p1 PUT "$url/dav/p1/big.bin" -T "$work/files/big.bin"
     log "P2 nginx: GET $BIG_MIB MiB (warm-up, then $REPEAT runs)"
     curl -fsS -o /dev/null "$url/big.bin"
     measure_big nginx.p2 GET "$url/big.bin"
+    settle_disk "P4 on nginx"
     log "P4 nginx: wrk WebDAV PUT 1 KiB, 16 connections, ${DURATION} s, $REPEAT runs"
     run_wrk nginx.p4 16 "$DURATION" put.lua "$url" '/dav/p4/r1.{i}'
     # nginx stays up: each backend's P3 runs alternate with nginx's.
@@ -743,6 +804,7 @@ bench_s3() {
     log "SeaweedFS on $s3_endpoint"
     local mibs url base_url code i
     local -a runs=()
+    settle_disk "the S3 runs"
     log "S3-P1 reference: boto3 multipart upload of $BIG_MIB MiB, $REPEAT runs"
     for i in $(seq 1 "$REPEAT"); do
         # The same key each time, as a client replacing an object would.
@@ -757,9 +819,6 @@ bench_s3() {
     check_runs s3.ref_p1 ${#runs[@]}
     record_runs s3.ref_p1.mibs 1 "${runs[@]}"
     url=$(s3ref presign reference/big.bin)
-    log "S3-P2 reference: curl GET of a presigned URL (warm-up, then $REPEAT runs)"
-    curl -fsS -o /dev/null "$url" || note "S3-P2: reference warm-up GET failed"
-    measure_big s3.ref_p2 GET "$url"
 
     use_seaweed
     start_ours s3
@@ -769,9 +828,12 @@ bench_s3() {
     log "S3-P1: PUT $BIG_MIB MiB through the server, $REPEAT runs"
     measure_big s3.p1 PUT "$base_url/p1/1.{i}/big.bin" -H "Authorization: token $token" \
         -T "$work/files/big.bin"
-    log "S3-P2: GET $BIG_MIB MiB through the server (warm-up, then $REPEAT runs)"
+    # The reference's GETs moved by a factor of three between runs minutes apart; pairs of
+    # runs side by side give the ratio a common footing, as for P3.
+    log "S3-P2: GET $BIG_MIB MiB through the server and of a presigned URL straight from SeaweedFS (warm-up, then $REPEAT pairs)"
     curl -fsS -o /dev/null "$base_url/p1/1.1/big.bin" || note "S3-P2: warm-up GET failed"
-    measure_big s3.p2 GET "$base_url/p1/1.1/big.bin"
+    curl -fsS -o /dev/null "$url" || note "S3-P2: reference warm-up GET failed"
+    measure_get_pairs s3.p2 "$base_url/p1/1.1/big.bin" s3.ref_p2 "$url"
     stop_ours s3
 
     use_seaweed FORGE_STORAGE_SERVE_DIRECT=true
