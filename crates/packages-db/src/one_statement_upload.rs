@@ -125,12 +125,15 @@ impl QueryFragment<Pg> for Statement<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&u.storage_key)?;
         // Known content must be the same content: a blob whose other digests differ is no
-        // match, and the general path reports it.
+        // match, and the general path reports it. The look-up runs only when the insert
+        // added nothing (a one-time filter): a plan cached while the table was tiny scans
+        // it whole, and new content, the usual case, then skips that scan.
         out.push_sql(
             " FROM pkg WHERE NOT EXISTS (SELECT 1 FROM file_exists) \
              ON CONFLICT (hash_sha256) DO NOTHING RETURNING id), \
              blob AS (SELECT id, TRUE AS created FROM new_blob UNION ALL \
-             SELECT id, FALSE FROM package_blob WHERE size = ",
+             SELECT id, FALSE FROM package_blob WHERE NOT EXISTS (SELECT 1 FROM new_blob) \
+             AND size = ",
         );
         out.push_bind_param::<BigInt, _>(&u.digests.size)?;
         for (column, digest) in ["hash_md5", "hash_sha1", "hash_sha256", "hash_sha512"]
