@@ -574,11 +574,10 @@ settle_disk() {
     [ $((SECONDS - start)) -eq 0 ] || log "disk quiet before $what after $((SECONDS - start)) s"
 }
 
-
 seed() {
     local be=$1 prefix=$2 count=$3 out
     out=$("$bench" seed --database-url "$ours_db" --owner bench --prefix "$prefix" \
-        --count "$count" --content "$work/files/small.bin")
+        --count "$count")
     log "seeded $count versions on $be: $(tr '\n' ' ' <<<"$out")"
     res "$be.seed.$prefix.s" "$(sed -n 's/^seconds=//p' <<<"$out")"
     if [ "$be" = postgres ]; then

@@ -39,11 +39,9 @@ enum Command {
         /// Package names are <prefix>0, <prefix>1, …; each holds 1000 versions.
         #[arg(long)]
         prefix: String,
+        /// Versions to add, each with one file of its own few bytes (not in the store).
         #[arg(long)]
         count: u64,
-        /// File whose digests the seeded files carry (upload it first so the blob exists).
-        #[arg(long)]
-        content: PathBuf,
     },
     /// Regenerate the part of the performance document below its marker from a results file.
     Report {
@@ -70,9 +68,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             owner,
             prefix,
             count,
-            content,
         } => {
-            let (added, took) = seed::seed(&database_url, &owner, &prefix, count, &content)?;
+            let (added, took) = seed::seed(&database_url, &owner, &prefix, count)?;
             println!("seeded={added}");
             println!("seconds={:.1}", took.as_secs_f64());
         }

@@ -3,7 +3,7 @@
 //! which owner's list. Repository linking is not covered: the registry has no repositories.
 
 use forge_e2e::{file_path, Auth, Backend, Resp, TestServer, ANON, PASSWORD};
-use packages_core::{MultiHasher, PackageType};
+use packages_core::PackageType;
 use serde_json::Value;
 
 use crate::common::*;
@@ -365,13 +365,7 @@ fn list_page_sizes(backend: Backend) {
     let s = TestServer::start(backend);
     with_user4(&s);
     s.db()
-        .seed_versions(
-            s.user_id("user4"),
-            PackageType::Generic,
-            "seeded",
-            60,
-            &MultiHasher::new().finalize(),
-        )
+        .seed_versions(s.user_id("user4"), PackageType::Generic, "seeded", 60)
         .expect("seed versions");
     let first_page = array(&s.get(&format!("{P}?limit=30"), &ANON));
     for (query, expected) in [

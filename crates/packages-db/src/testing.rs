@@ -1,17 +1,17 @@
 //! Helpers for tests and benchmarks: throw-away PostgreSQL databases and bulk seeding.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use packages_core::{lower, Digests, PackageType};
+use diesel::sql_types::{Array, BigInt, Text};
+use packages_core::{lower, Digests, MultiHasher, PackageType};
 
-use crate::blobs::get_or_create_blob;
 use crate::error::{DbError, TxResult};
 use crate::pool::{now_unix, Conn, Database};
-use crate::schema::{package, package_file, package_version};
+use crate::schema::{package, package_blob, package_file, package_version};
 
 /// Versions per package, and rows per insert statement, when seeding.
 pub const SEED_BATCH: u64 = 1000;
@@ -183,37 +183,75 @@ fn seed_package(c: &mut Conn<'_>, owner_id: i64, ptype: PackageType, name: &str)
         .first(c))?)
 }
 
-/// Inserts versions `1.0.0` to `1.0.<n-1>` of the package, one file each. PostgreSQL
-/// generates the rows itself (binding thousands of parameters costs more there than the
-/// inserts); SQLite takes multi-row inserts.
+/// The content of seeded version `version` of package `package`: a few bytes of its own, so
+/// that each seeded file has its own blob row, as files uploaded with distinct content have.
+/// A table of blobs that stays tiny while the versions grow would mislead the query planner
+/// (a plan chosen for two blob rows scans the table whole once it holds thousands). The
+/// store does not hold this content: nothing reads a seeded file's bytes.
+pub fn seed_content(package: &str, version: &str) -> Vec<u8> {
+    format!("{package}/{version}").into_bytes()
+}
+
+/// The digests of the seeded files `1.0.0` to `1.0.<n-1>` of `package`.
+fn seed_digests(package: &str, n: u64) -> Vec<Digests> {
+    (0..n)
+        .map(|j| {
+            let mut h = MultiHasher::new();
+            h.update(&seed_content(package, &format!("1.0.{j}")));
+            h.finalize()
+        })
+        .collect()
+}
+
+/// Inserts versions `1.0.0` to `1.0.<n-1>` of the package, one file each with its own blob.
+/// PostgreSQL takes the rows as arrays (binding thousands of parameters costs more there
+/// than the inserts); SQLite takes multi-row inserts.
 fn seed_package_versions(
     c: &mut Conn<'_>,
-    package_id: i64,
+    package: (i64, &str),
     creator_id: i64,
     n: u64,
-    blob_id: i64,
     now: i64,
 ) -> TxResult<()> {
+    let (package_id, package_name) = package;
+    let blobs = seed_digests(package_name, n);
     let n = i64::try_from(n).unwrap_or(i64::MAX);
     match c {
         Conn::Pg(pg) => {
+            let column = |f: fn(&Digests) -> &String| -> Vec<&str> {
+                blobs.iter().map(|d| f(d).as_str()).collect()
+            };
+            let sizes: Vec<i64> = blobs.iter().map(|d| d.size).collect();
             diesel::sql_query(
                 "WITH v AS ( \
                    INSERT INTO package_version (package_id, creator_id, version, lower_version, \
                      created_unix, is_internal, metadata_json, download_count) \
                    SELECT $1, $2, '1.0.' || g, '1.0.' || g, $3, FALSE, 'null', 0 \
                    FROM generate_series(0, $4 - 1) AS g \
-                   RETURNING id, created_unix) \
+                   RETURNING id, lower_version, created_unix), \
+                 d AS (SELECT '1.0.' || (o - 1) AS lower_version, size, md5, sha1, sha256, sha512 \
+                   FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+                   WITH ORDINALITY AS d(size, md5, sha1, sha256, sha512, o)), \
+                 b AS ( \
+                   INSERT INTO package_blob (size, hash_md5, hash_sha1, hash_sha256, \
+                     hash_sha512, created_unix) \
+                   SELECT size, md5, sha1, sha256, sha512, $3 FROM d \
+                   RETURNING id, hash_sha256) \
                  INSERT INTO package_file (version_id, blob_id, name, lower_name, composite_key, \
                    is_lead, created_unix) \
-                 SELECT id, $5, $6, $6, '', TRUE, created_unix FROM v",
+                 SELECT v.id, b.id, $5, $5, '', TRUE, v.created_unix \
+                 FROM v JOIN d USING (lower_version) JOIN b ON b.hash_sha256 = d.sha256",
             )
             .bind::<BigInt, _>(package_id)
             .bind::<BigInt, _>(creator_id)
             .bind::<BigInt, _>(now)
             .bind::<BigInt, _>(n)
-            .bind::<BigInt, _>(blob_id)
             .bind::<Text, _>(SEED_FILE_NAME)
+            .bind::<Array<BigInt>, _>(&sizes)
+            .bind::<Array<Text>, _>(column(|d| &d.md5))
+            .bind::<Array<Text>, _>(column(|d| &d.sha1))
+            .bind::<Array<Text>, _>(column(|d| &d.sha256))
+            .bind::<Array<Text>, _>(column(|d| &d.sha512))
             .execute(&mut **pg)?;
         }
         Conn::Lite(lite) => {
@@ -234,24 +272,53 @@ fn seed_package_versions(
                     )
                 })
                 .collect();
-            let ids: Vec<(i64, i64)> = diesel::insert_into(package_version::table)
+            // RETURNING rows come in no promised order: each is matched by its key.
+            let versions: Vec<(i64, String, i64)> = diesel::insert_into(package_version::table)
                 .values(&rows)
-                .returning((package_version::id, package_version::created_unix))
+                .returning((
+                    package_version::id,
+                    package_version::lower_version,
+                    package_version::created_unix,
+                ))
                 .get_results(lite)?;
-            let files: Vec<_> = ids
+            let blob_rows: Vec<_> = blobs
                 .iter()
-                .map(|&(version_id, created)| {
+                .map(|d| {
                     (
-                        package_file::version_id.eq(version_id),
+                        package_blob::size.eq(d.size),
+                        package_blob::hash_md5.eq(d.md5.as_str()),
+                        package_blob::hash_sha1.eq(d.sha1.as_str()),
+                        package_blob::hash_sha256.eq(d.sha256.as_str()),
+                        package_blob::hash_sha512.eq(d.sha512.as_str()),
+                        package_blob::created_unix.eq(now),
+                    )
+                })
+                .collect();
+            let blob_ids: HashMap<String, i64> = diesel::insert_into(package_blob::table)
+                .values(&blob_rows)
+                .returning((package_blob::hash_sha256, package_blob::id))
+                .get_results(lite)?
+                .into_iter()
+                .collect();
+            let blob_of = |version: &str| {
+                let j: usize = version.strip_prefix("1.0.")?.parse().ok()?;
+                blob_ids.get(&blobs.get(j)?.sha256).copied()
+            };
+            let files = versions
+                .iter()
+                .map(|(version_id, version, created)| {
+                    let blob_id = blob_of(version).ok_or(diesel::result::Error::NotFound)?;
+                    Ok((
+                        package_file::version_id.eq(*version_id),
                         package_file::blob_id.eq(blob_id),
                         package_file::name.eq(SEED_FILE_NAME),
                         package_file::lower_name.eq(SEED_FILE_NAME),
                         package_file::composite_key.eq(""),
                         package_file::is_lead.eq(true),
-                        package_file::created_unix.eq(created),
-                    )
+                        package_file::created_unix.eq(*created),
+                    ))
                 })
-                .collect();
+                .collect::<Result<Vec<_>, diesel::result::Error>>()?;
             diesel::insert_into(package_file::table)
                 .values(&files)
                 .execute(lite)?;
@@ -261,9 +328,9 @@ fn seed_package_versions(
 }
 
 impl Database {
-    /// Inserts `count` versions quickly, each with one file `file.bin` of the given content
-    /// (created by the owner, all at the current second), in bulk inserts of [`SEED_BATCH`]
-    /// rows and a few such batches per transaction.
+    /// Inserts `count` versions quickly, each with one file `file.bin` of its own content
+    /// ([`seed_content`], not in the store), created by the owner, all at the current second,
+    /// in bulk inserts of [`SEED_BATCH`] rows and a few such batches per transaction.
     ///
     /// Version `i` (0-based) is `1.0.<i % 1000>` of the package `<name_prefix><i / 1000>`,
     /// so every package holds up to 1000 versions. The packages must not have these versions
@@ -275,10 +342,8 @@ impl Database {
         ptype: PackageType,
         name_prefix: &str,
         count: u64,
-        blob: &Digests,
     ) -> Result<u64, DbError> {
         let now = now_unix();
-        let blob_id = self.write_additive(|c| Ok(get_or_create_blob(c, blob, None, now)?.0))?;
         let mut done = 0u64;
         while done < count {
             let tx_end = count.min(done + SEED_BATCH * SEED_PACKAGES_PER_TX);
@@ -293,7 +358,7 @@ impl Database {
                     let n = (tx_end - at).min(SEED_BATCH);
                     let name = format!("{name_prefix}{}", at / SEED_BATCH);
                     let package_id = seed_package(c, owner_id, ptype, &name)?;
-                    seed_package_versions(c, package_id, owner_id, n, blob_id, now)?;
+                    seed_package_versions(c, (package_id, &name), owner_id, n, now)?;
                     at += n;
                 }
                 Ok(())

@@ -3,7 +3,7 @@
 use packages_core::PackageType;
 
 use super::packages::upload;
-use super::{digests, user};
+use super::user;
 use crate::{Database, FileLookup, Page, VersionFilter};
 
 const GENERIC: PackageType = PackageType::Generic;
@@ -32,8 +32,7 @@ fn time_many_versions(db: &Database) {
         .unwrap_or(1_000_000);
     let u = user(db, "big");
     let start = Instant::now();
-    db.seed_versions(u.id, GENERIC, "pkg-", count, &digests(b"big"))
-        .unwrap();
+    db.seed_versions(u.id, GENERIC, "pkg-", count).unwrap();
     eprintln!(
         "{:?}: seeded {count} versions in {:?}",
         db.backend(),

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use packages_core::{Limit, PackageType};
 
 use super::{backend_tests, digests, user};
+use crate::testing::seed_content;
 use crate::{
     Change, ChangeSink, Database, DbError, DeleteFileOutcome, FileDetails, FileLookup, NewUpload,
     Page, PropertyOf, UploadLimits, UserChanges, VersionFilter,
@@ -592,13 +593,19 @@ fn list_versions_order_filters_and_paging(db: &Database) {
 
 fn seed_versions_in_bulk(db: &Database) {
     let u = user(db, "seeded");
-    let content = digests(b"seed");
     assert_eq!(
-        db.seed_versions(u.id, GENERIC, "bench-", 2500, &content)
-            .unwrap(),
+        db.seed_versions(u.id, GENERIC, "bench-", 2500).unwrap(),
         2500
     );
-    assert_eq!(db.owner_usage(u.id).unwrap(), (2500, 2500 * 4));
+    // Each file has content of its own, so each its own blob.
+    let size: u64 = (0..2500)
+        .map(|i| {
+            seed_content(&format!("bench-{}", i / 1000), &format!("1.0.{}", i % 1000)).len() as u64
+        })
+        .sum();
+    assert_eq!(db.owner_usage(u.id).unwrap(), (2500, size));
+    // Blob sizes summed: one blob shared by all would count its size once.
+    assert_eq!(db.stored_totals().unwrap().stored_bytes, size as i64);
     let FileLookup::Found { blob, .. } = db
         .find_file(
             u.id,
@@ -611,7 +618,10 @@ fn seed_versions_in_bulk(db: &Database) {
     else {
         panic!("seeded file not found");
     };
-    assert_eq!(blob.hash_sha256, content.sha256);
+    assert_eq!(
+        blob.hash_sha256,
+        digests(&seed_content("bench-2", "1.0.499")).sha256
+    );
     assert!(db
         .version_detail(u.id, GENERIC, "bench-2", "1.0.500")
         .unwrap()
