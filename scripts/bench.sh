@@ -540,13 +540,7 @@ check_quiet() {
             printf "%s%s (%s%%)", sep, $12, $9; sep = ", "
         }')
     [ -z "$busy" ] || note "before $what, other processes were busy: $busy"
-    # A process writing steadily can stay under the CPU threshold and still slow down every
-    # fsync: the kernel's pressure stall figure shows it.
-    local io
-    io=$(awk '$1 == "some" { sub("avg10=", "", $2); print $2 }' /proc/pressure/io 2>/dev/null)
-    if [ -n "$io" ] && awk -v p="$io" 'BEGIN { exit !(p > 10) }'; then
-        note "before $what, tasks waited on the disk ${io} % of the last 10 s (/proc/pressure/io)"
-    fi
+    # A busy disk is waited out by settle_disk, which notes it only if it stays busy.
 }
 
 # --- scenarios -------------------------------------------------------------------------------
