@@ -357,7 +357,9 @@ fn serve(config: Config, formats: Formats, handle_signals: bool) -> Result<Runni
     background.push(
         Periodic::start(
             "forge-db-stats",
-            Duration::from_secs(60),
+            // Often enough that plans made for a tiny table do not outlive its first burst
+            // of uploads for long; a look costs one catalog query when nothing grew.
+            Duration::from_secs(10),
             true,
             false,
             move || {

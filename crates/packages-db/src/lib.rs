@@ -30,6 +30,7 @@ mod replace;
 mod resumable;
 mod schema;
 mod sessions;
+mod statistics;
 mod stats;
 pub mod testing;
 mod tokens;

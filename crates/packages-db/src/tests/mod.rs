@@ -7,6 +7,7 @@ mod one_statement;
 mod orgs;
 mod packages;
 mod races;
+mod statistics;
 mod users;
 
 use packages_core::{Digests, MultiHasher};
