@@ -412,6 +412,11 @@ fn hashing_limit(r: &Results) -> Option<f64> {
         .try_fold(f64::INFINITY, |slowest, lane| Some(slowest.min(lane?)))
 }
 
+/// What a reference label adds when its runs alternate with ours and pair with them.
+const PAIRED: &str = "runs alternating with ours (ratio: the median of each pair's)";
+/// S3-P2's reference.
+const DIRECT_GET: &str = "curl GET of a presigned URL, straight from SeaweedFS";
+
 /// The median of `ours[i] / reference[i]` over runs taken in pairs; `None` unless both sides
 /// have the same number of runs, at least two, and every reference run is above zero.
 fn paired_ratio(ours: &[f64], reference: &[f64]) -> Option<f64> {
@@ -485,11 +490,8 @@ fn rows(r: &Results) -> Vec<Row> {
         // nginx's P3 runs alternating with this backend's, when the run made them; else
         // those of nginx's own phase.
         let (p3_nginx, p3_label) = match ours("p3_nginx.rps") {
-            Some(_) => (
-                "p3_nginx",
-                "nginx, runs alternating with ours (ratio: the median of each pair's)",
-            ),
-            None => ("", "nginx"),
+            Some(_) => ("p3_nginx", format!("nginx, {PAIRED}")),
+            None => ("", "nginx".to_owned()),
         };
         let p3_reference = |metric: &str| match p3_nginx {
             "" => nginx(&format!("p3.{metric}")),
@@ -510,7 +512,7 @@ fn rows(r: &Results) -> Vec<Row> {
             unit: Unit::PerSec,
             ours: ours("p3.rps"),
             reference: p3_reference("rps"),
-            reference_label: p3_label.into(),
+            reference_label: p3_label.clone(),
             target: Target::RatioAtLeast(1.2),
             errors: errors("p3.errors"),
             paired: p3_paired("rps"),
@@ -523,7 +525,7 @@ fn rows(r: &Results) -> Vec<Row> {
             unit: Unit::Millis,
             ours: ours("p3.p99_ms"),
             reference: p3_reference("p99_ms"),
-            reference_label: p3_label.into(),
+            reference_label: p3_label.clone(),
             target: Target::RatioAtMost(1.0),
             // Failed requests leave the latency of the others meaningless.
             errors: errors("p3.errors"),
@@ -650,11 +652,9 @@ fn s3_rows(r: &Results, big: &str, clients: f64, rows: &mut Vec<Row>) {
             ours: s3("p2.mibs"),
             reference: s3("ref_p2.mibs"),
             reference_label: if p2_paired.is_some() {
-                "curl GET of a presigned URL, straight from SeaweedFS, runs alternating with \
-                 ours (ratio: the median of each pair's)"
-                    .into()
+                format!("{DIRECT_GET}, {PAIRED}")
             } else {
-                "curl GET of a presigned URL, straight from SeaweedFS".into()
+                DIRECT_GET.into()
             },
             target: Target::RatioAtLeast(0.8),
             errors: 0,
@@ -986,10 +986,7 @@ note=second
         let rows = rows(&Results::parse(&text));
         let rate = row(&rows, "P3", "requests/s");
         assert_eq!(rate.reference.as_ref().map(|f| f.value), Some(20000.0));
-        assert_eq!(
-            rate.reference_label,
-            "nginx, runs alternating with ours (ratio: the median of each pair's)"
-        );
+        assert_eq!(rate.reference_label, format!("nginx, {PAIRED}"));
         // 25,000 / 20,000 = 1.25.
         assert_eq!(rate.met(), Some(true));
         let p99 = row(&rows, "P3", "p99 latency ms");

@@ -377,24 +377,13 @@ impl Database {
 
     /// Refreshes the query planner's statistics of tables that grew or shrank a lot since
     /// they were last measured (cheap when nothing changed); the server calls it every ten
-    /// seconds. Without statistics SQLite sorts all of an owner's versions to list the newest
-    /// few; with stale ones it may scan where an index would do. On PostgreSQL autovacuum
-    /// keeps them, but only every minute or so, and plans made for a tiny table read it
-    /// whole once it has grown ([`Database::refresh_statistics`]).
+    /// seconds. See [`Database::refresh_statistics`].
     pub fn optimize(&self) -> Result<(), DbError> {
-        if self.postgres_url().is_some() {
-            let analyzed = self.refresh_statistics()?;
-            if !analyzed.is_empty() {
-                log::info!("planner statistics refreshed: {}", analyzed.join(", "));
-            }
-            return Ok(());
+        let analyzed = self.refresh_statistics()?;
+        if !analyzed.is_empty() {
+            log::info!("planner statistics refreshed: {}", analyzed.join(", "));
         }
-        self.read(|c| {
-            if let Conn::Lite(lite) = c {
-                lite.batch_execute("PRAGMA optimize = 0x10002;")?;
-            }
-            Ok(())
-        })
+        Ok(())
     }
 
     /// Checks that the database answers (`SELECT 1`).
